@@ -1,0 +1,72 @@
+"""Typed records for the four catalogs (products, locales, copy, brand kit).
+
+The column documentation lives in docs/catalogs.md; the loaders in
+catalogs/load.py turn files into these frozen records after validation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+ASPECT_RATIOS = ("9:16", "1:1", "16:9")
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    title: str
+    description: str
+    photo: Path          # absolute, resolved, inside the catalog folder
+    price: Decimal
+    currency: str        # ISO 4217, upper case
+    category: str
+    duration_s: float = 6.0
+    row: int = 0         # 1-based data row in the source file, for error messages
+
+
+@dataclass(frozen=True)
+class Locale:
+    tag: str             # BCP 47, canonical case (e.g. "zh-CN")
+    language: str        # ISO 639-1 (e.g. "zh")
+    region: str          # market, ISO 3166-1 alpha-2 (e.g. "CN")
+    currency: str        # ISO 4217
+    rule_profile: str    # region rule profile id, e.g. "EU", "CN", "US-CA"
+    aspect_ratios: tuple[str, ...]
+    row: int = 0
+
+
+@dataclass(frozen=True)
+class Copy:
+    sku: str
+    locale: str          # a Locale.tag
+    headline: str
+    cta: str
+    captions: tuple[str, ...]
+    price: Decimal | None = None   # price in the locale's currency when it differs from the product's
+    row: int = 0
+
+
+@dataclass(frozen=True)
+class BrandKit:
+    name: str
+    primary_color: str     # "#RRGGBB"
+    secondary_color: str
+    text_color: str
+    font_family: str       # "Noto Sans" family; the script-specific face is chosen per locale
+    logo: Path | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    root: Path
+    products: tuple[Product, ...]
+    locales: tuple[Locale, ...]
+    copy: tuple[Copy, ...]
+    brand: BrandKit
+
+    def copy_for(self, sku: str, locale: str) -> Copy:
+        for c in self.copy:
+            if c.sku == sku and c.locale == locale:
+                return c
+        raise KeyError(f"no copy for sku={sku!r} locale={locale!r}")

@@ -1,0 +1,103 @@
+"""Plan the variant matrix of a catalog: one variant per product x locale x aspect ratio.
+
+Each variant gets a key that hashes every input that can change its bytes (pipeline
+version, photo content, copy, brand kit, layout, encoder and render options), so an
+unchanged variant is recognised and skipped, and a changed one gets a new asset id.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+from catalogs.schema import Catalog, Locale, Product
+from generation.compose import format_price
+from generation.layout import output_size
+from generation.spec import VariantSpec
+
+
+def pipeline_version() -> str:
+    try:
+        return f"tessera/{metadata.version('tessera')}"
+    except metadata.PackageNotFoundError:
+        return "tessera/0.1.0"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    short_side: int = 720
+    fps: int = 24
+    seed: int = 0
+    crf: int = 20
+    preset: str = "veryfast"
+    backend: str = "motion"
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    variant_key: str
+    product: Product
+    locale: Locale
+    spec: VariantSpec
+    output_path: Path
+    photo_sha256: str
+    copy_row: int
+
+    @property
+    def asset_id(self) -> str:
+        return self.spec.asset_id
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path) -> tuple[VariantPlan, ...]:
+    """Every product x locale x aspect ratio of the catalog, in a stable order."""
+    out_dir = Path(out_dir).resolve()
+    photo_hashes = {p.sku: file_sha256(p.photo) for p in catalog.products}
+    plans: list[VariantPlan] = []
+    for product in catalog.products:
+        for locale in catalog.locales:
+            copy = catalog.copy_for(product.sku, locale.tag)
+            amount = copy.price if copy.price is not None else product.price
+            currency = locale.currency if copy.price is not None else product.currency
+            for aspect in locale.aspect_ratios:
+                width, height = output_size(aspect, options.short_side)
+                inputs = {
+                    "pipeline": pipeline_version(),
+                    "options": asdict(options),
+                    "photo_sha256": photo_hashes[product.sku],
+                    "duration_s": product.duration_s,
+                    "sku": product.sku, "locale": locale.tag, "aspect": aspect,
+                    "rule_profile": locale.rule_profile,
+                    "headline": copy.headline, "cta": copy.cta, "captions": copy.captions,
+                    "price": str(amount), "currency": currency,
+                    "brand": asdict(catalog.brand) | {"logo": _logo_hash(catalog)},
+                }
+                key = _sha256(canonical_json(inputs))
+                spec = VariantSpec(
+                    asset_id=f"tsr-{key[:24]}", sku=product.sku, locale=locale.tag, aspect=aspect,
+                    width=width, height=height, headline=copy.headline,
+                    price_text=format_price(amount, currency, locale.tag), cta=copy.cta, captions=copy.captions,
+                    primary_color=catalog.brand.primary_color, secondary_color=catalog.brand.secondary_color,
+                    text_color=catalog.brand.text_color, font_family=catalog.brand.font_family,
+                )
+                name = f"{product.sku}_{locale.tag}_{aspect.replace(':', 'x')}.mp4"
+                plans.append(VariantPlan(key, product, locale, spec, out_dir / product.sku / name,
+                                         photo_hashes[product.sku], copy.row))
+    return tuple(plans)
+
+
+def _logo_hash(catalog: Catalog) -> str | None:
+    return file_sha256(catalog.brand.logo) if catalog.brand.logo else None

@@ -1,0 +1,171 @@
+"""The ledger: runs, assets and a copy of every signed manifest, in SQLite or PostgreSQL.
+
+SQLAlchemy keeps the schema portable; SQLite (one file under the Tessera home) is the
+default. A variant is identified by its variant key (a hash of every input), so the
+ledger answers "was this exact variant already made, and is its file intact?".
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (
+    Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
+    create_engine, event, insert, select, update,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+runs = Table(
+    "runs", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("catalog", Text, nullable=False),
+    Column("status", String(16), nullable=False),          # running, completed, failed
+    Column("rendered", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("settings_json", Text, nullable=False),
+)
+
+assets = Table(
+    "assets", metadata,
+    Column("asset_id", String(64), primary_key=True),
+    Column("variant_key", String(64), nullable=False, unique=True),
+    Column("run_id", String(64), ForeignKey("runs.run_id"), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("locale", String(35), nullable=False),
+    Column("aspect", String(8), nullable=False),
+    Column("output_path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("manifest_label", Text, nullable=False),
+    Column("base_clip_key", String(64), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),   # active, retired
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+manifests = Table(
+    "manifests", metadata,
+    Column("asset_id", String(64), ForeignKey("assets.asset_id"), primary_key=True),
+    Column("label", Text, nullable=False),
+    Column("manifest_json", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    asset_id: str
+    variant_key: str
+    run_id: str
+    sku: str
+    locale: str
+    aspect: str
+    output_path: Path
+    sha256: str
+    manifest_label: str
+    base_clip_key: str
+    created_at: datetime
+    status: str = "active"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Ledger:
+    """Thin typed access to the ledger tables; one instance per run, safe across threads."""
+
+    def __init__(self, url: str):
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True)
+        metadata.create_all(self.engine)
+
+    # runs -------------------------------------------------------------------
+    def start_run(self, run_id: str, catalog: str, settings_json: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(insert(runs).values(run_id=run_id, started_at=_now(), catalog=catalog,
+                                          status="running", settings_json=settings_json))
+
+    def finish_run(self, run_id: str, *, status: str, rendered: int, skipped: int, failed: int) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(runs).where(runs.c.run_id == run_id).values(
+                finished_at=_now(), status=status, rendered=rendered, skipped=skipped, failed=failed))
+
+    # assets -----------------------------------------------------------------
+    def record_asset(self, rec: AssetRecord, manifest_label: str, manifest_json: str) -> None:
+        """Insert or replace the asset of a variant key together with its manifest copy."""
+        row = dict(asset_id=rec.asset_id, variant_key=rec.variant_key, run_id=rec.run_id, sku=rec.sku,
+                   locale=rec.locale, aspect=rec.aspect, output_path=str(rec.output_path), sha256=rec.sha256,
+                   manifest_label=rec.manifest_label, base_clip_key=rec.base_clip_key, status=rec.status,
+                   created_at=rec.created_at)
+        with self.engine.begin() as c:
+            c.execute(manifests.delete().where(manifests.c.asset_id == rec.asset_id))
+            c.execute(assets.delete().where(assets.c.variant_key == rec.variant_key))
+            c.execute(insert(assets).values(**row))
+            c.execute(insert(manifests).values(asset_id=rec.asset_id, label=manifest_label,
+                                               manifest_json=manifest_json))
+
+    def asset_by_key(self, variant_key: str) -> AssetRecord | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(assets).where(assets.c.variant_key == variant_key)).mappings().first()
+        return _asset(row) if row else None
+
+    def asset_by_sha256(self, sha256: str) -> AssetRecord | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(assets).where(assets.c.sha256 == sha256)).mappings().first()
+        return _asset(row) if row else None
+
+    def asset(self, asset_id: str) -> AssetRecord | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(assets).where(assets.c.asset_id == asset_id)).mappings().first()
+        return _asset(row) if row else None
+
+    def manifest_json(self, asset_id: str) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(select(manifests.c.manifest_json).where(manifests.c.asset_id == asset_id)).scalar()
+
+    def is_intact(self, variant_key: str, output_path: Path) -> bool:
+        """True when the variant key is recorded for this output path and the file still hashes the same."""
+        rec = self.asset_by_key(variant_key)
+        if rec is None or rec.output_path != Path(output_path) or not rec.output_path.is_file():
+            return False
+        return sha256_file(rec.output_path) == rec.sha256
+
+    def active_assets(self) -> list[AssetRecord]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(assets).where(assets.c.status == "active")).mappings().all()
+        return [_asset(r) for r in rows]
+
+
+def _asset(row) -> AssetRecord:
+    return AssetRecord(
+        asset_id=row["asset_id"], variant_key=row["variant_key"], run_id=row["run_id"], sku=row["sku"],
+        locale=row["locale"], aspect=row["aspect"], output_path=Path(row["output_path"]), sha256=row["sha256"],
+        manifest_label=row["manifest_label"], base_clip_key=row["base_clip_key"], created_at=row["created_at"],
+        status=row["status"],
+    )
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets the audit read while a render writes; foreign keys are off by default in SQLite.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

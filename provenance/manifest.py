@@ -1,0 +1,190 @@
+"""Build a C2PA manifest from a ManifestSpec and sign a media file with it (fail closed).
+
+What the manifest holds:
+- claim_generator_info: Tessera and its installed version;
+- c2pa.actions.v2: the spec's actions in order; the first must be c2pa.created or
+  c2pa.opened and carries the spec's digitalSourceType (short IPTC names such as
+  "trainedAlgorithmicMedia" are expanded to the IPTC IRI; a different type set on that
+  action is a contradiction and refused). A c2pa.opened action is linked to the
+  parentOf ingredient and a c2pa.placed action to the componentOf ingredients, unless
+  its parameters already name `ingredientIds`; the C2PA-reserved parameters
+  `ingredient`/`ingredients` (hashed links that c2pa writes) are refused;
+- one ingredient per spec ingredient, hashed from its file;
+- com.tessera.variant {"asset_id": ...} plus the spec's extra assertions.
+
+The signed file is written to a temp file beside dst, read back and validated, and
+only then renamed onto dst: a failure at any step raises SigningError and leaves dst
+untouched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import c2pa
+
+from provenance.reader import VARIANT_LABEL, c2pa_settings, detect_mime, read_c2pa
+from provenance.spec import Action, Credentials, Ingredient, ManifestSpec, SignedManifest
+
+__all__ = ["SigningError", "sign_file", "manifest_definition"]
+
+IPTC_SOURCE_TYPES = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+FIRST_ACTIONS = ("c2pa.created", "c2pa.opened")
+RELATIONSHIPS = ("parentOf", "componentOf", "inputTo")
+# Actions that c2pa links to ingredients of one relationship when the caller did not.
+LINKED_RELATIONSHIP = {"c2pa.opened": "parentOf", "c2pa.placed": "componentOf"}
+
+
+class SigningError(RuntimeError):
+    """A file could not be signed; nothing was written to the destination."""
+
+
+def sign_file(src: Path, dst: Path, spec: ManifestSpec, creds: Credentials, *,
+              mime: str = "video/mp4") -> SignedManifest:
+    """Sign src with a manifest built from spec and write the signed copy to dst atomically."""
+    # 1. Check inputs and build the definition before touching the destination.
+    if creds.not_after < datetime.now(timezone.utc):
+        raise SigningError(f"cannot sign {src}: signing certificate expired on {creds.not_after:%Y-%m-%d}")
+    if not src.is_file():
+        raise SigningError(f"cannot sign {src}: no such file")
+    definition = manifest_definition(spec, mime)
+
+    # 2. Sign into a temp file beside dst, so the final rename stays on one file system.
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    except OSError as e:
+        raise SigningError(f"cannot sign {src}: cannot write in {dst.parent} ({e.strerror or e})") from e
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        _sign(src, tmp, definition, spec.ingredients, creds, mime)
+        # 3. Read the result back: only a valid manifest carrying our asset id may ship, and
+        # Trusted when we have anchors (a chain that does not reach them is a misconfiguration).
+        report = read_c2pa(tmp, creds.anchors_pem)
+        accepted = ("Trusted",) if creds.anchors_pem else ("Trusted", "Valid")
+        if report.state not in accepted or report.manifest_json is None or report.active_label is None:
+            raise SigningError(f"cannot sign {src}: signed copy reads {report.state} "
+                               f"{', '.join(report.codes) or report.error or ''}".rstrip())
+        if report.asset_id != spec.asset_id:
+            raise SigningError(f"cannot sign {src}: signed copy carries asset id {report.asset_id!r}, "
+                               f"expected {spec.asset_id!r}")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a signed ad is not a secret
+        os.replace(tmp, dst)
+    except OSError as e:
+        raise SigningError(f"cannot sign {src}: cannot write {dst} ({e.strerror or e})") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+    return SignedManifest(label=report.active_label, manifest_json=report.manifest_json)
+
+
+def manifest_definition(spec: ManifestSpec, mime: str) -> dict[str, Any]:
+    """The c2pa manifest definition for spec; raises SigningError naming the bad value."""
+    if not spec.asset_id:
+        raise SigningError(f"manifest {spec.title!r}: asset_id is empty")
+    if not spec.actions or spec.actions[0].action not in FIRST_ACTIONS:
+        first = spec.actions[0].action if spec.actions else None
+        raise SigningError(f"manifest {spec.title!r}: first action must be one of {FIRST_ACTIONS}, got {first!r}")
+    for ing in spec.ingredients:
+        if ing.relationship not in RELATIONSHIPS:
+            raise SigningError(f"ingredient {ing.path}: relationship {ing.relationship!r} not in {RELATIONSHIPS}")
+    if sum(ing.relationship == "parentOf" for ing in spec.ingredients) > 1:
+        raise SigningError(f"manifest {spec.title!r}: more than one parentOf ingredient")
+
+    actions = [_action_json(a, spec, is_first=(i == 0)) for i, a in enumerate(spec.actions)]
+    assertions: list[dict[str, Any]] = [{"label": "c2pa.actions.v2", "data": {"actions": actions}}]
+    variant: dict[str, Any] = {"asset_id": spec.asset_id}
+    for label, text in spec.assertions:
+        data = _parse_json(text, f"assertion {label!r}")
+        if label.startswith("c2pa.actions"):
+            raise SigningError(f"assertion {label!r}: actions come from spec.actions, not extra assertions")
+        if label == VARIANT_LABEL:
+            if not isinstance(data, dict) or data.get("asset_id", spec.asset_id) != spec.asset_id:
+                raise SigningError(f"assertion {label!r}: must be an object whose asset_id is {spec.asset_id!r}")
+            variant = {**data, "asset_id": spec.asset_id}
+            continue
+        assertions.append({"label": label, "data": data})
+    assertions.append({"label": VARIANT_LABEL, "data": variant})
+    return {
+        "claim_generator_info": [{"name": "Tessera", "version": _tessera_version()}],
+        "title": spec.title,
+        "format": mime,
+        "assertions": assertions,
+    }
+
+
+def _action_json(action: Action, spec: ManifestSpec, *, is_first: bool) -> dict[str, Any]:
+    params = _parse_json(action.parameters_json, f"action {action.action!r} parameters")
+    if not isinstance(params, dict):
+        raise SigningError(f"action {action.action!r}: parameters must be a JSON object, got {action.parameters_json!r}")
+    reserved = {"ingredient", "ingredients"} & params.keys()
+    if reserved:
+        raise SigningError(f"action {action.action!r}: parameters.{reserved.pop()} is reserved by C2PA for hashed "
+                           f"links that c2pa writes; link ingredients with 'ingredientIds' or leave it to sign_file")
+    out: dict[str, Any] = {"action": action.action, "softwareAgent": {"name": action.software_agent}}
+    source_type = action.digital_source_type
+    if is_first:
+        spec_type = _source_type_iri(spec.digital_source_type)
+        if source_type is not None and _source_type_iri(source_type) != spec_type:
+            raise SigningError(f"action {action.action!r}: digital source type {source_type!r} "
+                               f"contradicts the manifest's {spec.digital_source_type!r}")
+        source_type = spec.digital_source_type
+    if source_type:
+        out["digitalSourceType"] = _source_type_iri(source_type)
+    relationship = LINKED_RELATIONSHIP.get(action.action)
+    if relationship and "ingredientIds" not in params:
+        ids = [_ingredient_label(i) for i, ing in enumerate(spec.ingredients) if ing.relationship == relationship]
+        if not ids:
+            raise SigningError(f"action {action.action!r} needs a {relationship} ingredient; none given")
+        params = {**params, "ingredientIds": ids}
+    if params:
+        out["parameters"] = params
+    return out
+
+
+def _sign(src: Path, out: Path, definition: dict[str, Any], ingredients: tuple[Ingredient, ...],
+          creds: Credentials, mime: str) -> None:
+    try:
+        with c2pa.Context.from_dict(c2pa_settings(creds.anchors_pem)) as ctx, \
+                c2pa.Builder(json.dumps(definition), ctx) as builder:
+            for i, ing in enumerate(ingredients):
+                ing_mime = detect_mime(ing.path)
+                if ing_mime is None:
+                    raise SigningError(f"ingredient {ing.path}: unsupported media type")
+                ing_json = {"title": ing.title, "relationship": ing.relationship, "label": _ingredient_label(i)}
+                with open(ing.path, "rb") as stream:
+                    builder.add_ingredient(json.dumps(ing_json), ing_mime, stream)
+            info = c2pa.C2paSignerInfo(creds.alg, creds.cert_chain_pem, creds.private_key_pem, creds.tsa_url)
+            with c2pa.Signer.from_info(info) as signer, open(src, "rb") as source, open(out, "w+b") as dest:
+                builder.sign(signer, mime, source, dest)
+    except c2pa.C2paError as e:
+        raise SigningError(f"cannot sign {src}: {e}") from e
+    except OSError as e:
+        raise SigningError(f"cannot sign {src}: {e.filename or ''} {e.strerror or e}".strip()) from e
+
+
+def _ingredient_label(index: int) -> str:
+    return f"ingredient-{index}"
+
+
+def _source_type_iri(value: str) -> str:
+    return value if "://" in value else IPTC_SOURCE_TYPES + value
+
+
+def _parse_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SigningError(f"{what}: invalid JSON ({e.msg} at {e.pos}): {text[:80]!r}") from e
+
+
+def _tessera_version() -> str:
+    try:
+        return version("tessera")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.1.0"

@@ -1,0 +1,71 @@
+"""Records passed between the provenance stages and to the rest of the pipeline."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    """Where signing credentials come from. Without cert_chain/private_key a development CA
+    and leaf certificate are created under home on first use (never inside the repository)."""
+    home: Path                          # e.g. ~/.tessera
+    cert_chain: Path | None = None      # production PEM chain, leaf first
+    private_key: Path | None = None     # production PEM private key
+    tsa_url: str | None = None          # RFC 3161 time-stamp authority
+    trust_anchors: Path | None = None   # extra PEM anchors the reader trusts (production root)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    cert_chain_pem: bytes
+    private_key_pem: bytes
+    alg: str                            # c2pa signing algorithm name, e.g. "es256"
+    tsa_url: str | None
+    anchors_pem: bytes                  # every root our reader trusts
+    signer_name: str                    # leaf subject common name / organisation
+    not_after: datetime
+
+
+@dataclass(frozen=True)
+class Action:
+    action: str                         # e.g. "c2pa.created", "c2pa.edited", "c2pa.placed"
+    software_agent: str
+    digital_source_type: str | None = None
+    parameters_json: str = "{}"
+
+
+@dataclass(frozen=True)
+class Ingredient:
+    path: Path
+    title: str
+    relationship: str                   # "parentOf", "componentOf" or "inputTo"
+
+
+@dataclass(frozen=True)
+class ManifestSpec:
+    title: str
+    asset_id: str
+    digital_source_type: str
+    actions: tuple[Action, ...]
+    ingredients: tuple[Ingredient, ...] = ()
+    assertions: tuple[tuple[str, str], ...] = ()   # (label, JSON text) extra assertions
+
+
+@dataclass(frozen=True)
+class SignedManifest:
+    label: str                          # active manifest label (urn:c2pa:...)
+    manifest_json: str                  # the reader's JSON of the signed file
+
+
+@dataclass(frozen=True)
+class C2paReport:
+    state: str                          # "Trusted", "Valid", "Invalid", "absent" or "error"
+    codes: tuple[str, ...]              # failure / informational status codes
+    active_label: str | None = None
+    digital_source_type: str | None = None
+    signer: str | None = None
+    asset_id: str | None = None         # our asset id when the manifest carries it
+    manifest_json: str | None = None
+    error: str | None = None

@@ -1,0 +1,56 @@
+"""Describe what actually happened to make a variant, as a ManifestSpec to sign.
+
+Nothing here is a fixed claim: the digital source type and the actions follow the
+backend that made the base clip (a photo moved by a virtual camera is an edit of a
+capture; a diffusion clip is trained algorithmic media).
+"""
+from __future__ import annotations
+
+import json
+
+from generation.plan import VariantPlan, canonical_json, pipeline_version
+from generation.spec import BaseClip, RenderedVariant
+from provenance.spec import Action, Ingredient, ManifestSpec
+
+IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+AGENT = "Tessera"
+
+
+def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVariant,
+                     extra_actions: tuple[Action, ...] = ()) -> ManifestSpec:
+    spec = plan.spec
+    base_params = json.loads(base.params_json)
+    photo = Ingredient(path=plan.product.photo, title=plan.product.photo.name,
+                       relationship="parentOf" if base.backend == "motion" else "inputTo")
+    localize = Action("c2pa.edited", AGENT, parameters_json=canonical_json({
+        "description": "localized copy, price and labels composited; reframed to aspect ratio",
+        "locale": spec.locale, "aspect": spec.aspect, "size": [spec.width, spec.height],
+    }))
+    encode = Action("c2pa.transcoded", AGENT, parameters_json=rendered.encoder_json)
+
+    # 1. What the base clip is, from the backend that made it.
+    if base.backend == "motion":
+        dst = IPTC + "digitalCapture"
+        first = (
+            Action("c2pa.opened", AGENT, parameters_json=canonical_json({"source": photo.title})),
+            Action("c2pa.edited", AGENT, parameters_json=canonical_json(
+                {"description": "virtual camera motion over the product photo", **base_params})),
+        )
+    else:
+        composited = base_params.get("composited_photo", False)
+        dst = IPTC + ("compositeWithTrainedAlgorithmicMedia" if composited else "trainedAlgorithmicMedia")
+        first = (Action("c2pa.created", AGENT, digital_source_type=dst, parameters_json=base.params_json),)
+
+    # 2. Where it came from in the catalog, so an auditor can trace the row.
+    variant = {
+        "asset_id": spec.asset_id, "variant_key": plan.variant_key, "pipeline": pipeline_version(),
+        "sku": spec.sku, "locale": spec.locale, "aspect": spec.aspect,
+        "rule_profile": plan.locale.rule_profile, "base_clip_key": base.key, "backend": base.backend,
+        "catalog_rows": {"products": plan.product.row, "locales": plan.locale.row, "copy": plan.copy_row},
+    }
+    return ManifestSpec(
+        title=plan.output_path.name, asset_id=spec.asset_id, digital_source_type=dst,
+        actions=first + (localize,) + extra_actions + (encode,),
+        ingredients=(photo,),
+        assertions=(("com.tessera.variant", canonical_json(variant)),),
+    )
