@@ -1,0 +1,442 @@
+"""Compose one locale x aspect variant over a base clip and encode it once (H.264, yuv420p, faststart).
+
+Timing of the text layers (frames are counted over the base clip):
+- labels (visible disclosures): every frame, from the first one on;
+- headline and price: every frame;
+- captions: in sequence, each for an equal share of the duration;
+- CTA: from 60 % of the duration to the end, end-card style, so the viewer meets
+  the product before the call to action.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+import ffmpeg
+import imageio_ffmpeg
+import numpy as np
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, is_currency
+from PIL import Image, ImageDraw
+
+from generation.clipfile import ClipError, ffmpeg_exe, read_clip
+from generation.fonts import GlyphError, LocaleFont, check_locale_coverage, cjk_font, font_for_locale, pil_font
+from generation.layout import Box, Layout, layout_for
+from generation.spec import BaseClip, FrameHook, RenderedVariant, VariantSpec
+from generation.text import TextFitError, draw_block, fit_text
+
+CTA_START = 0.6             # fraction of the duration after which the CTA shows
+LABEL_MIN_HEIGHT = 0.05     # disclosure label text height, fraction of the short side (GB 45438-2025)
+# Drawn 6 % taller than the minimum: anti-aliased edge rows and H.264 dim the outermost ink rows, and the
+# height measured on the encoded frames is what a checker (and a regulator) sees.
+LABEL_MARGIN = 1.06
+PLATE_ALPHA = 230           # opacity of the brand-colour plates behind headline, price and captions
+LABEL_PLATE = (0, 0, 0, 170)
+LABEL_TEXT = (255, 255, 255, 255)
+
+# Font size bounds per text element, fractions of the short side.
+_MAX_SIZE = {"headline": 0.085, "price": 0.08, "cta": 0.065, "captions": 0.055}
+_MIN_SIZE = 0.028
+
+
+def format_price(amount: Decimal, currency: str, locale: str) -> str:
+    """A price as the locale writes it (CLDR via Babel), rounded to the currency's minor unit."""
+    tag = locale.replace("-", "_")
+    try:
+        Locale.parse(tag)
+    except (UnknownLocaleError, ValueError) as e:
+        raise ValueError(f"locale {locale!r}: unknown to Babel ({e})") from None
+    if not is_currency(currency):
+        raise ValueError(f"currency {currency!r}: not an ISO 4217 code")
+    return format_currency(Decimal(amount), currency, locale=tag)
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """One pre-rendered text layer: where it goes, its pixels, and the frames it shows on."""
+    name: str
+    x: int
+    y: int
+    rgba: np.ndarray        # h x w x 4 uint8, straight alpha
+    first: int              # first frame it shows on
+    last: int               # frame after the last one it shows on
+    font_px: int            # font size used
+    text_px: int            # ink height of the text (the smallest one for stacked labels)
+
+
+@dataclass(frozen=True)
+class VariantJob:
+    """One variant to render from a shared base clip."""
+    spec: VariantSpec
+    out_path: Path
+    frame_hook: FrameHook | None = None
+
+
+def render_variant(base: BaseClip, spec: VariantSpec, out_path: Path, *, frame_hook: FrameHook | None = None,
+                   crf: int = 20, preset: str = "veryfast", threads: int = 1) -> RenderedVariant:
+    """Compose `spec` over `base` and encode it to `out_path` (atomically; nothing is left on error).
+
+    `threads` is the x264 thread count; it is pinned (and recorded) because the encoded bytes
+    depend on it, and reproducible bytes are what the ledger hashes.
+    """
+    job = VariantJob(spec=spec, out_path=Path(out_path), frame_hook=frame_hook)
+    return render_variants(base, [job], crf=crf, preset=preset, threads=threads)[0]
+
+
+def check_variant_text(spec: VariantSpec) -> None:
+    """Preflight for a whole catalog: glyph coverage and text fit, with no frame made and nothing written.
+
+    Raises GlyphError or TextFitError naming the locale; the render calls it for every variant first.
+    """
+    fonts = _fonts_for(spec)
+    layout = layout_for(spec.aspect, spec.width, spec.height, rtl=fonts["text"].direction == "rtl")
+    build_overlays(spec, layout, 1, fonts=fonts)
+
+
+def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, preset: str = "veryfast",
+                    threads: int = 1) -> list[RenderedVariant]:
+    """Several variants of one base clip from a single decode of it ("generate once, localize many").
+
+    Decoding the lossless base clip costs about as much CPU as one encode, so a batch saves it for
+    every variant but the first. Each variant has its own encoder process while its clip size is
+    being decoded: keep batches small (one product's locales for one aspect ratio, say). Every
+    variant is published at the end, or none is when anything fails.
+    """
+    jobs = list(jobs)
+    outs = [Path(job.out_path) for job in jobs]
+    if not jobs or len(set(outs)) != len(outs):
+        raise ValueError(f"render_variants: expected distinct output paths, got {[str(p) for p in outs]}")
+    # 1. Check inputs and glyph coverage of every variant before any frame is made.
+    for job in jobs:
+        _check_inputs(base, job.spec, crf, threads)
+    fonts = [_fonts_for(job.spec) for job in jobs]
+
+    # 2. Static layers per variant: background, layout, text overlays (shaped, fitted, drawn once).
+    composers = [_Composer(base, job, f) for job, f in zip(jobs, fonts)]
+    settings = encoder_settings(base.fps, crf=crf, preset=preset, threads=threads)
+
+    # 3. Per clip size, one decode; each frame is composed for every variant and piped to its encoder.
+    try:
+        for size in dict.fromkeys(c.clip_size for c in composers):
+            group = [c for c in composers if c.clip_size == size]
+            for composer in group:
+                composer.start(settings)
+            _pump(base, size, group)
+            for composer in group:
+                composer.finish()     # faststart rewrites the file with the moov box first
+        # 4. Publish: rename every temp file into place.
+        for composer in composers:
+            os.replace(composer.tmp, composer.out_path)
+    finally:
+        for composer in composers:
+            composer.cleanup()
+    return [
+        RenderedVariant(path=c.out_path, width=c.spec.width, height=c.spec.height, fps=base.fps, frames=c.written,
+                        encoder_json=_canonical_json(settings))
+        for c in composers
+    ]
+
+
+def encoder_settings(fps: int, *, crf: int, preset: str, threads: int) -> dict[str, object]:
+    """Every setting of the final encode (recorded as encoder_json)."""
+    return {
+        "encoder": "libx264", "ffmpeg": _ffmpeg_version(), "pix_fmt": "yuv420p", "crf": crf, "preset": preset,
+        "threads": threads, "fps": fps, "color": "bt709/tv", "movflags": "+faststart", "audio": None,
+    }
+
+
+def build_overlays(spec: VariantSpec, layout: Layout, n_frames: int,
+                   *, fonts: dict[str, LocaleFont] | None = None) -> list[Overlay]:
+    """The text layers of a variant, each fitted into its layout box and timed over `n_frames`."""
+    fonts = fonts if fonts is not None else _fonts_for(spec)
+    lf = fonts["text"]
+    short = layout.short_side
+    text_rgba = (*_rgb(spec.text_color, "text_color"), 255)
+    plate = (*_rgb(spec.primary_color, "primary_color"), PLATE_ALPHA)
+    cta_plate = (*_rgb(spec.secondary_color, "secondary_color"), 255)
+    min_px = max(8, round(_MIN_SIZE * short))
+
+    def text_layer(name: str, text: str, box: Box, plate_rgba: tuple[int, ...], first: int, last: int) -> Overlay:
+        max_px = max(min_px, round(_MAX_SIZE[name] * short))
+        fitted = fit_text(text, lf, box.w - 2 * layout.pad, box.h - 2 * layout.pad,
+                          max_size=max_px, min_size=min_px, what=name)
+        block = draw_block(fitted, lf, color=text_rgba, align=layout.align)
+        img = _plate(block.width + 2 * layout.pad, block.height + 2 * layout.pad, plate_rgba, layout.pad)
+        img.alpha_composite(block, (layout.pad, layout.pad))
+        x = _aligned_x(box, img.width, layout)
+        y = box.y + (box.h - img.height) // 2
+        return Overlay(name, x, y, np.asarray(img), first, last, fitted.size, 0)
+
+    overlays: list[Overlay] = []
+    if spec.labels:
+        overlays.append(_labels_layer(spec.labels, fonts["labels"], layout, n_frames))
+    if spec.headline.strip():
+        overlays.append(text_layer("headline", spec.headline, layout.headline, plate, 0, n_frames))
+    if spec.price_text.strip():
+        overlays.append(text_layer("price", spec.price_text, layout.price, plate, 0, n_frames))
+    captions = [c for c in spec.captions if c.strip()]
+    for k, caption in enumerate(captions):
+        first, last = k * n_frames // len(captions), (k + 1) * n_frames // len(captions)
+        overlays.append(text_layer("captions", caption, layout.captions, plate, first, last))
+    if spec.cta.strip():
+        overlays.append(text_layer("cta", spec.cta, layout.cta, cta_plate, math.floor(CTA_START * n_frames), n_frames))
+    return overlays
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+
+
+class _Composer:
+    """One variant's static layers, its per-frame composition and its encoder process."""
+
+    def __init__(self, base: BaseClip, job: VariantJob, fonts: dict[str, LocaleFont]):
+        self.spec, self.out_path, self.hook = job.spec, Path(job.out_path), job.frame_hook
+        spec = job.spec
+        layout = layout_for(spec.aspect, spec.width, spec.height, rtl=fonts["text"].direction == "rtl")
+        self.clip = layout.clip
+        self.clip_size = (self.clip.w, self.clip.h)
+        self.covers = (self.clip.x, self.clip.y, self.clip.w, self.clip.h) == (0, 0, spec.width, spec.height)
+        self.background = np.empty((spec.height, spec.width, 3), np.uint8)
+        self.background[:] = _rgb(spec.primary_color, "primary_color")
+        self.blends: list[_Blend] = []
+        for overlay in build_overlays(spec, layout, base.frames, fonts=fonts):
+            blend = _Blend.of(overlay)
+            if (blend.first, blend.last) == (0, base.frames) and not _overlaps(overlay, self.clip):
+                blend.apply(self.background)   # static text on the static background: blended once
+            else:
+                self.blends.append(blend)
+        self.tmp = self.out_path.with_name(f".{self.out_path.name}.{os.getpid()}.tmp")
+        self.proc = None
+        self.written = 0
+
+    def start(self, settings: dict[str, object]) -> None:
+        self.proc = _start_encoder(self.tmp, self.spec.width, self.spec.height, settings)
+
+    def write(self, i: int, clip_frame: np.ndarray) -> None:
+        # a. Place the clip on the brand background.
+        if self.covers:
+            frame = clip_frame.copy()
+        else:
+            frame = self.background.copy()
+            frame[self.clip.y:self.clip.bottom, self.clip.x:self.clip.right] = clip_frame
+        # b. Blend the text layers visible on this frame (precomputed alpha, integer math).
+        for blend in self.blends:
+            if blend.first <= i < blend.last:
+                blend.apply(frame)
+        # c. The watermark (or any hook) sees the final pixels; what it returns is what gets encoded.
+        if self.hook is not None:
+            frame = _checked_hook_frame(self.hook(i, frame), self.spec, i)
+        try:
+            self.proc.stdin.write(frame.data)
+        except BrokenPipeError:
+            raise ClipError(f"{self.out_path}: encoder stopped: {_stderr(self.proc)}") from None
+        self.written += 1
+
+    def finish(self) -> None:
+        self.proc.stdin.close()
+        err = _stderr(self.proc)
+        if self.proc.wait() != 0:
+            raise ClipError(f"{self.out_path}: ffmpeg failed: {err}")
+
+    def cleanup(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _pump(base: BaseClip, size: tuple[int, int], composers: list[_Composer]) -> None:
+    """Decode the base clip once at `size` and hand every frame to each composer."""
+    frames = read_clip(base.path, size=None if size == (base.width, base.height) else size)
+    count = 0
+    decoded_all = False
+    try:
+        for i, clip_frame in enumerate(frames):
+            if i >= base.frames:
+                raise ClipError(f"{base.path}: more frames than the {base.frames} recorded")
+            for composer in composers:
+                composer.write(i, clip_frame)
+            count += 1
+        decoded_all = True
+    finally:
+        if not decoded_all:
+            # Stopped early: the decoder is still running; its exit error would hide the real one.
+            with contextlib.suppress(ClipError):
+                frames.close()
+    if count != base.frames:
+        raise ClipError(f"{base.path}: decoded {count} frames, the clip records {base.frames}")
+
+
+def _check_inputs(base: BaseClip, spec: VariantSpec, crf: int, threads: int) -> None:
+    if spec.width <= 0 or spec.height <= 0 or spec.width % 2 or spec.height % 2:
+        raise ValueError(f"variant size {spec.width}x{spec.height}: width and height must be positive and even")
+    if base.width != base.height:
+        raise ValueError(f"base clip {base.path}: {base.width}x{base.height}, expected a square clip")
+    if base.fps <= 0 or base.frames <= 0:
+        raise ValueError(f"base clip {base.path}: fps={base.fps} frames={base.frames}")
+    if not 0 <= crf <= 51:
+        raise ValueError(f"crf {crf}: expected 0..51")
+    if threads < 1:
+        raise ValueError(f"threads {threads}: expected >= 1")
+    if not spec.font_family.lower().startswith("noto sans"):
+        raise ValueError(f"font_family {spec.font_family!r}: only the Noto Sans family is installed")
+    for field in ("primary_color", "secondary_color", "text_color"):
+        _rgb(getattr(spec, field), field)
+
+
+def _fonts_for(spec: VariantSpec) -> dict[str, LocaleFont]:
+    """The locale's faces for the copy and for the labels; GlyphError before any frame is drawn."""
+    text_font = font_for_locale(spec.locale)
+    for text in (spec.headline, spec.price_text, spec.cta, *spec.captions):
+        check_locale_coverage(text_font, text)
+    label_text = "".join(spec.labels)
+    label_font = text_font
+    try:
+        check_locale_coverage(text_font, label_text)
+    except GlyphError:
+        # A region's label may be in another script than the copy (e.g. "AI生成" on an English ad in China);
+        # Noto Sans CJK draws Latin and CJK. If it cannot either, report the locale's own gap.
+        label_font = cjk_font(spec.locale)
+        try:
+            check_locale_coverage(label_font, label_text)
+        except GlyphError:
+            check_locale_coverage(text_font, label_text)
+    return {"text": text_font, "labels": label_font}
+
+
+def _labels_layer(labels: tuple[str, ...], lf: LocaleFont, layout: Layout, n_frames: int) -> Overlay:
+    """Disclosure labels stacked in the top-right corner, ink at least 5 % of the short side tall."""
+    # 1. The smallest font size at which every label's ink is tall enough (ink height grows with size).
+    target = math.ceil(LABEL_MIN_HEIGHT * LABEL_MARGIN * layout.short_side)
+    joined = "".join(labels)
+    lo, hi = 1, 4 * target
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if min(_ink_box(pil_font(lf, mid, joined), label, lf)[3] for label in labels) >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    font = pil_font(lf, lo, joined)
+
+    # 2. One plate per label, tight around its ink; right-aligned, stacked downwards.
+    pad, gap = layout.pad, max(1, layout.pad // 2)
+    boxes = [_ink_box(font, label, lf) for label in labels]
+    width = max(w for _, _, w, _ in boxes) + 2 * pad
+    height = sum(h + 2 * pad for *_, h in boxes) + gap * (len(labels) - 1)
+    box = layout.labels
+    if width > box.w or height > box.h:
+        raise TextFitError(f"{lf.locale}: labels {list(labels)} need {width}x{height} px at the minimum "
+                           f"height {target} px; the label box is {box.w}x{box.h}")
+    img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    y = 0
+    for label, (left, top, w, h) in zip(labels, boxes):
+        plate = _plate(w + 2 * pad, h + 2 * pad, LABEL_PLATE, pad)
+        ImageDraw.Draw(plate).text((pad - left, pad - top), label, font=font, fill=LABEL_TEXT, anchor="ls",
+                                   direction=lf.direction, language=lf.language)
+        img.alpha_composite(plate, (width - plate.width, y))
+        y += plate.height + gap
+    return Overlay("labels", box.right - width, box.y, np.asarray(img), 0, n_frames, lo,
+                   min(h for *_, h in boxes))
+
+
+def _ink_box(font, text: str, lf: LocaleFont) -> tuple[int, int, int, int]:
+    """(left, top, width, height) of the drawn pixels relative to the baseline origin."""
+    left, top, right, bottom = font.getbbox(text, anchor="ls", direction=lf.direction, language=lf.language)
+    return left, top, right - left, bottom - top
+
+
+def _plate(w: int, h: int, rgba: tuple[int, ...], radius: int) -> Image.Image:
+    img = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    ImageDraw.Draw(img).rounded_rectangle((0, 0, w - 1, h - 1), radius=radius, fill=tuple(rgba))
+    return img
+
+
+def _overlaps(overlay: Overlay, box: Box) -> bool:
+    h, w = overlay.rgba.shape[:2]
+    return overlay.x < box.right and box.x < overlay.x + w and overlay.y < box.bottom and box.y < overlay.y + h
+
+
+def _aligned_x(box: Box, width: int, layout: Layout) -> int:
+    if layout.align == "center":
+        return box.x + (box.w - width) // 2
+    return box.right - width if layout.rtl else box.x
+
+
+class _Blend:
+    """Alpha blending of one overlay in uint16: out = (frame * (255 - a) + color * a) / 255, rounded."""
+
+    def __init__(self, overlay: Overlay, premul: np.ndarray, inv: np.ndarray):
+        self.first, self.last = overlay.first, overlay.last
+        h, w = overlay.rgba.shape[:2]
+        self.rows, self.cols = slice(overlay.y, overlay.y + h), slice(overlay.x, overlay.x + w)
+        self.premul, self.inv = premul, inv
+        self.buf = np.empty((h, w, 3), np.uint16)
+        self.tmp = np.empty((h, w, 3), np.uint16)
+
+    @classmethod
+    def of(cls, overlay: Overlay) -> _Blend:
+        alpha = overlay.rgba[..., 3:4].astype(np.uint16)
+        # +128 and the (t + t>>8) >> 8 below divide by 255 with rounding, exactly, without overflow.
+        premul = overlay.rgba[..., :3].astype(np.uint16) * alpha + 128
+        return cls(overlay, premul, 255 - alpha)
+
+    def apply(self, frame: np.ndarray) -> None:
+        region = frame[self.rows, self.cols]
+        np.multiply(region, self.inv, out=self.buf, dtype=np.uint16)
+        np.add(self.buf, self.premul, out=self.buf)
+        np.right_shift(self.buf, 8, out=self.tmp)
+        np.add(self.buf, self.tmp, out=self.buf)
+        np.right_shift(self.buf, 8, out=self.buf)
+        np.copyto(region, self.buf, casting="unsafe")
+
+
+def _checked_hook_frame(frame: np.ndarray, spec: VariantSpec, i: int) -> np.ndarray:
+    if not isinstance(frame, np.ndarray) or frame.shape != (spec.height, spec.width, 3) or frame.dtype != np.uint8:
+        got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise ValueError(f"frame_hook returned {got} for frame {i}; expected uint8 ({spec.height}, {spec.width}, 3)")
+    return np.ascontiguousarray(frame)
+
+
+def _start_encoder(tmp: Path, width: int, height: int, settings: dict[str, object]):
+    return (
+        ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=settings["fps"])
+        .output(
+            str(tmp), format="mp4", vcodec="libx264", pix_fmt="yuv420p", crf=settings["crf"],
+            preset=settings["preset"], threads=settings["threads"], r=settings["fps"], an=None,
+            # RGB -> YUV with the BT.709 matrix, and say so in the stream, so players convert back the same way.
+            vf="scale=out_color_matrix=bt709:out_range=tv", colorspace="bt709", color_primaries="bt709",
+            color_trc="bt709", color_range="tv", movflags="+faststart", map_metadata=-1, fflags="+bitexact",
+        )
+        .global_args("-loglevel", "error", "-nostdin")
+        .overwrite_output()
+        .run_async(pipe_stdin=True, pipe_stderr=True, cmd=ffmpeg_exe())
+    )
+
+
+def _stderr(proc) -> str:
+    return proc.stderr.read().decode(errors="replace").strip()
+
+
+@lru_cache(maxsize=1)
+def _ffmpeg_version() -> str:
+    return imageio_ffmpeg.get_ffmpeg_version()
+
+
+def _rgb(value: str, field: str) -> tuple[int, int, int]:
+    if not (isinstance(value, str) and len(value) == 7 and value[0] == "#"):
+        raise ValueError(f"{field} {value!r}: expected #RRGGBB")
+    try:
+        return int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16)
+    except ValueError:
+        raise ValueError(f"{field} {value!r}: expected #RRGGBB") from None
+
+
+def _canonical_json(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

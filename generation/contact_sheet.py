@@ -1,0 +1,53 @@
+"""A PNG grid of frames from several videos, one row per video, to eyeball output."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from generation.clipfile import probe, read_clip
+from generation.fonts import font_for_locale
+
+THUMB_HEIGHT = 320
+_GAP = 8
+_CAPTION = 28   # px of caption strip above each row
+
+
+def contact_sheet(video_paths: list[Path], out_png: Path, frames_per_clip: int = 3) -> Path:
+    """Write a grid of `frames_per_clip` evenly spaced frames per video (first to last), labelled with file names."""
+    if not video_paths:
+        raise ValueError("contact_sheet: no videos given")
+    if frames_per_clip < 1:
+        raise ValueError(f"frames_per_clip {frames_per_clip}: must be at least 1")
+    # Noto Sans CJK draws Latin and CJK file names.
+    face = font_for_locale("ja", bold=False).faces[0]
+    font = ImageFont.truetype(str(face.path), 18, index=face.index)
+
+    # 1. Thumbnails: decode each clip once at thumbnail size, keep evenly spaced frames.
+    rows: list[tuple[str, list[np.ndarray]]] = []
+    for path in map(Path, video_paths):
+        w, h, _ = probe(path)
+        tw = max(2, round(w * THUMB_HEIGHT / h))
+        frames = list(read_clip(path, size=(tw, THUMB_HEIGHT)))
+        if not frames:
+            raise ValueError(f"{path}: no frames decoded")
+        picks = np.linspace(0, len(frames) - 1, frames_per_clip).round().astype(int)
+        rows.append((f"{path.name}  ({len(frames)} frames, {w}x{h})", [frames[i] for i in picks]))
+
+    # 2. Grid: each row as wide as its thumbnails; the sheet as wide as the widest row.
+    width = max(sum(f.shape[1] for f in thumbs) + _GAP * (len(thumbs) + 1) for _, thumbs in rows)
+    height = len(rows) * (THUMB_HEIGHT + _CAPTION + _GAP) + _GAP
+    sheet = Image.new("RGB", (width, height), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    y = _GAP
+    for label, thumbs in rows:
+        draw.text((_GAP, y), label, font=font, fill=(235, 235, 235))
+        x = _GAP
+        for thumb in thumbs:
+            sheet.paste(Image.fromarray(thumb), (x, y + _CAPTION))
+            x += thumb.shape[1] + _GAP
+        y += THUMB_HEIGHT + _CAPTION + _GAP
+    out_png = Path(out_png)
+    sheet.save(out_png)
+    return out_png
