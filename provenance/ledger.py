@@ -1,11 +1,18 @@
 """The ledger: runs, assets and a copy of every signed manifest, in SQLite or PostgreSQL.
 
 SQLAlchemy keeps the schema portable; SQLite (one file under the Tessera home) is the
-default. A variant is identified by its variant key (a hash of every input), so the
-ledger answers "was this exact variant already made, and is its file intact?".
+default, PostgreSQL (`postgresql://...`, driven by psycopg 3) serves several render hosts.
+A variant is identified by its variant key (a hash of every input), so the ledger answers
+"was this exact variant already made, and is its file intact?".
+
+Schema changes are alembic revisions under provenance/migrations/; opening a ledger upgrades
+it to head under a database lock (PostgreSQL advisory lock, SQLite write lock), so workers
+that start together migrate once. Writers may run at once on several hosts: an asset is
+upserted on its unique variant key (INSERT ... ON CONFLICT), never read-then-written.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,9 +20,14 @@ from pathlib import Path
 
 from sqlalchemy import (
     Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
-    create_engine, event, insert, select, update,
+    create_engine, event, insert, inspect, select, update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+BASELINE_REVISION = "0001"            # the schema that create_all made before migrations existed
+_PG_MIGRATION_LOCK = 0x7E55E4A        # advisory lock key: one migrating process per database
 
 metadata = MetaData()
 
@@ -44,7 +56,7 @@ assets = Table(
     Column("sha256", String(64), nullable=False, index=True),
     Column("manifest_label", Text, nullable=False),
     Column("base_clip_key", String(64), nullable=False),
-    Column("status", String(16), nullable=False, default="active"),   # active, retired
+    Column("status", String(16), nullable=False, default="active"),   # active, superseded, retired
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -88,14 +100,17 @@ class Ledger:
     """Thin typed access to the ledger tables; one instance per run, safe across threads."""
 
     def __init__(self, url: str):
-        self.url = url
+        self.url = url = normalize_url(url)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
+        elif url.startswith("postgresql+psycopg://"):
             self.engine = create_engine(url, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        else:
+            raise ValueError(f"ledger URL must be sqlite:///<file> or postgresql://..., got {url!r}")
+        self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        upgrade_to_head(self.engine)
 
     # runs -------------------------------------------------------------------
     def start_run(self, run_id: str, catalog: str, settings_json: str) -> None:
@@ -110,17 +125,29 @@ class Ledger:
 
     # assets -----------------------------------------------------------------
     def record_asset(self, rec: AssetRecord, manifest_label: str, manifest_json: str) -> None:
-        """Insert or replace the asset of a variant key together with its manifest copy."""
+        """Insert or replace the asset of a variant key together with its manifest copy.
+
+        One transaction of upserts: two writers recording the same variant key at once leave
+        one row (the later write wins), never a duplicate and never a unique-key error.
+        """
         row = dict(asset_id=rec.asset_id, variant_key=rec.variant_key, run_id=rec.run_id, sku=rec.sku,
                    locale=rec.locale, aspect=rec.aspect, output_path=str(rec.output_path), sha256=rec.sha256,
                    manifest_label=rec.manifest_label, base_clip_key=rec.base_clip_key, status=rec.status,
                    created_at=rec.created_at)
+        asset = self._insert(assets).values(**row)
+        asset = asset.on_conflict_do_update(index_elements=[assets.c.variant_key],
+                                            set_={k: asset.excluded[k] for k in row if k != "variant_key"})
+        manifest = self._insert(manifests).values(asset_id=rec.asset_id, label=manifest_label,
+                                                  manifest_json=manifest_json)
+        manifest = manifest.on_conflict_do_update(index_elements=[manifests.c.asset_id],
+                                                  set_={"label": manifest.excluded.label,
+                                                        "manifest_json": manifest.excluded.manifest_json})
         with self.engine.begin() as c:
-            c.execute(manifests.delete().where(manifests.c.asset_id == rec.asset_id))
-            c.execute(assets.delete().where(assets.c.variant_key == rec.variant_key))
-            c.execute(insert(assets).values(**row))
-            c.execute(insert(manifests).values(asset_id=rec.asset_id, label=manifest_label,
-                                               manifest_json=manifest_json))
+            # An older variant written to the same path is replaced on disk: mark it, keep its record.
+            c.execute(update(assets).where(assets.c.output_path == str(rec.output_path), assets.c.status == "active",
+                                           assets.c.variant_key != rec.variant_key).values(status="superseded"))
+            c.execute(asset)
+            c.execute(manifest)
 
     def asset_by_key(self, variant_key: str) -> AssetRecord | None:
         with self.engine.connect() as c:
@@ -131,6 +158,11 @@ class Ledger:
         with self.engine.connect() as c:
             row = c.execute(select(assets).where(assets.c.sha256 == sha256)).mappings().first()
         return _asset(row) if row else None
+
+    def asset_id_for_sha256(self, sha256: str) -> str | None:
+        """The audit's lookup: our asset id for a file's bytes, or None."""
+        rec = self.asset_by_sha256(sha256)
+        return rec.asset_id if rec else None
 
     def asset(self, asset_id: str) -> AssetRecord | None:
         with self.engine.connect() as c:
@@ -148,10 +180,67 @@ class Ledger:
             return False
         return sha256_file(rec.output_path) == rec.sha256
 
+    def retire_absent(self, planned: set[tuple[str, str, str]]) -> list[str]:
+        """Mark active assets whose (sku, locale, aspect) is no longer planned as retired; files are kept."""
+        gone = [a.asset_id for a in self.active_assets() if (a.sku, a.locale, a.aspect) not in planned]
+        if gone:
+            with self.engine.begin() as c:
+                # status == active again: an asset re-recorded meanwhile by a render keeps its state.
+                c.execute(update(assets).where(assets.c.asset_id.in_(gone), assets.c.status == "active")
+                          .values(status="retired"))
+        return gone
+
     def active_assets(self) -> list[AssetRecord]:
         with self.engine.connect() as c:
             rows = c.execute(select(assets).where(assets.c.status == "active")).mappings().all()
         return [_asset(r) for r in rows]
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean PostgreSQL through psycopg 3 (the driver we ship)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+@functools.cache
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no ledger migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Bring the ledger schema to the newest revision; a no-op (one query) when it is there."""
+    from alembic import command
+    from alembic.config import Config
+
+    with engine.connect() as conn:
+        if current_revision(conn) == head_revision():
+            return
+    with engine.connect() as conn:
+        # 1. One migrator at a time; the others wait here, then find the work done.
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["connection"] = conn
+        # 2. A ledger made by create_all before migrations existed holds the baseline schema.
+        if current_revision(conn) is None and inspect(conn).has_table("assets"):
+            command.stamp(cfg, BASELINE_REVISION)
+        # 3. Upgrade inside the same transaction (both dialects have transactional DDL).
+        command.upgrade(cfg, "head")
+        conn.commit()
 
 
 def _asset(row) -> AssetRecord:

@@ -1,0 +1,141 @@
+"""The `tessera` command: thin commands over the library (each a few lines of wiring)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+
+def _home(home: str | None) -> Path:
+    return Path(home or os.environ.get("TESSERA_HOME") or Path.home() / ".tessera")
+
+
+def _settings(home, ledger, **kwargs):
+    from flows.settings import Settings
+    return Settings.build(home=_home(home), ledger_url=ledger or os.environ.get("TESSERA_LEDGER_URL"), **kwargs)
+
+
+def _quiet_prefect() -> None:
+    # Offline by design, and the CLI prints its own progress; explicit env settings still win.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+
+
+home_option = click.option("--home", type=click.Path(file_okay=False), help="Tessera home (credentials, ledger, clip cache). Default: $TESSERA_HOME or ~/.tessera")
+ledger_option = click.option("--ledger", help="Ledger database URL (default: SQLite in the home; or $TESSERA_LEDGER_URL).")
+
+
+@click.group()
+@click.version_option(package_name="tessera")
+def cli() -> None:
+    """Tessera: localized video ads with signed provenance, and an audit for any media."""
+
+
+@cli.command()
+@click.argument("catalog", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder for signed variants.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (progress goes to stderr).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Variants composed at once.")
+@click.option("--short-side", default=720, show_default=True, type=click.IntRange(288, 2160), help="Short side of every output, in pixels (288 is the smallest that fits every layout).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Render as of this date (region rules in force then).")
+@click.option("--cert-chain", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM certificate chain (leaf first).")
+@click.option("--private-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM private key.")
+@click.option("--tsa-url", help="RFC 3161 time-stamp authority URL.")
+@home_option
+@ledger_option
+def render(catalog, out_dir, as_json, workers, short_side, as_of, cert_chain, private_key, tsa_url, home, ledger):
+    """Render every product x locale x aspect ratio of CATALOG into signed MP4 variants.
+
+    Unchanged variants (same inputs, file intact) are skipped.
+
+    \b
+    Examples:
+      tessera render catalogs/sample --out out
+      tessera render catalogs/mine --out ads --workers 4 --json > summary.json
+      tessera render catalogs/mine --out ads --cert-chain chain.pem --private-key key.pem
+    """
+    _quiet_prefect()
+    from catalogs import CatalogError
+    from flows.render import run_render
+    from generation import GlyphError, TextFitError
+    from generation.plan import RenderOptions
+    from provenance import CredentialError
+
+    settings = _settings(home, ledger, cert_chain=cert_chain, private_key=private_key, tsa_url=tsa_url,
+                         options=RenderOptions(short_side=short_side), workers=workers,
+                         as_of=(as_of.date() if as_of else date.today()))
+    progress = (lambda line: click.echo(line, err=True))
+    try:
+        summary = run_render(catalog, out_dir, settings, progress=progress)
+    except (CatalogError, GlyphError, TextFitError, CredentialError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
+    else:
+        click.echo(_summary_table(summary))
+    sys.exit(1 if summary.failed else 0)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
+@home_option
+@ledger_option
+def audit(paths, as_json, home, ledger):
+    """Audit media files or folders: C2PA state, source type, signer, ledger match, verdict.
+
+    Exit status: 0 when no file fails, 1 when any fails, 2 for usage errors.
+
+    \b
+    Examples:
+      tessera audit out
+      tessera audit suspicious.mp4 downloads/ --json > audit.json
+    """
+    from compliance import audit_paths, exit_code
+    from provenance import trust_anchors
+    from provenance.ledger import Ledger
+
+    settings = _settings(home, ledger)
+    led = Ledger(settings.ledger_url)
+    records = audit_paths(list(paths), anchors_pem=trust_anchors(settings.signing), lookup=led.asset_id_for_sha256)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
+    else:
+        click.echo(_audit_table(records))
+    sys.exit(exit_code(records))
+
+
+def _summary_table(s) -> str:
+    lines = [f"{'rendered':>10} {'skipped':>8} {'failed':>7} {'time':>8}",
+             f"{s.rendered:>10} {s.skipped:>8} {s.failed:>7} {s.seconds:>7.1f}s"]
+    total = sum(s.stage_seconds.values()) or 1.0
+    if s.rendered:
+        lines.append("stage share: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in s.stage_seconds.items()))
+    lines += [f"failed: {o.sku} {o.locale} {o.aspect}: {o.reason}" for o in s.outcomes if o.status == "failed"]
+    if s.rendered == 0 and s.failed == 0:
+        lines.append("nothing to render: every variant is unchanged and intact")
+    return "\n".join(lines)
+
+
+def _audit_table(records) -> str:
+    rows = [f"{'verdict':7} {'c2pa':8} {'asset':30} path"]
+    for r in records:
+        d = r.to_dict()
+        rows.append(f"{d['verdict']:7} {d['c2pa_state']:8} {(d['asset_id'] or '-'):30} {d['path']}")
+        rows += [f"{'':17}- {p}" for p in d["problems"]]
+    counts = {v: sum(r.to_dict()["verdict"] == v for r in records) for v in ("pass", "warn", "fail")}
+    rows.append(f"{len(records)} files: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""The nightly render: the whole catalog, only what changed, fanned out across GPU hosts.
+
+`nightly_render` plans the catalog, starts one `render-shard` deployment run per shard (each a
+subflow run that a worker on the GPU work pool picks up), waits for all of them (one failing
+does not stop the others), retires what the catalog no longer has, audits the output and
+publishes Prefect artifacts: progress while it runs, a table of every variant, a summary.
+A rerun renders only what is missing: the render flow skips every intact variant.
+
+`render_shard` is one shard: `run_render` limited to the products with `shard_of(sku, n) == i`.
+`audit_media` is the on-demand audit, also run by the nightly flow at the end.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import (
+    create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact,
+)
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.states import Cancelled, Cancelling
+from pydantic import BaseModel, ConfigDict
+
+from catalogs import load_catalog
+from compliance import audit_paths
+from compliance.rules import known_profiles
+from flows.render import run_render, shard_of
+from flows.settings import Settings
+from generation.plan import RenderOptions, VariantPlan, plan_variants
+from provenance import load_credentials, trust_anchors
+from provenance.ledger import Ledger
+
+SHARD_DEPLOYMENT = "tessera-render-shard/render-shard"
+SHARD_TIMEOUT_S = 6 * 3600          # one shard of a large catalog on one GPU
+SHARD_WAIT_S = 16 * 3600            # queue time + a shard, its retry, and margin
+NIGHTLY_TIMEOUT_S = 20 * 3600       # below 24 h: one night never runs into the next
+POLL_S = 5.0
+STATUSES = ("rendered", "skipped", "blocked", "failed")
+
+
+class RenderJob(BaseModel):
+    """What a nightly or shard run renders, as plain JSON-able deployment parameters."""
+    model_config = ConfigDict(frozen=True)
+
+    catalog: Path
+    out: Path
+    home: Path
+    ledger_url: str | None = None
+    short_side: int = 720
+    workers: int = 2                 # variants composed at once inside one shard
+    as_of: date | None = None        # rules in force on this date; the nightly pins it for all shards
+    cert_chain: Path | None = None
+    private_key: Path | None = None
+    tsa_url: str | None = None
+
+    def settings(self) -> Settings:
+        return Settings.build(home=self.home, ledger_url=self.ledger_url, cert_chain=self.cert_chain,
+                              private_key=self.private_key, tsa_url=self.tsa_url,
+                              options=RenderOptions(short_side=self.short_side), workers=self.workers,
+                              as_of=self.as_of or date.today())
+
+
+class ShardsFailed(RuntimeError):
+    """Raised at the end of a nightly run (after its artifacts exist) when anything failed."""
+
+
+# Retried once: a crashed shard re-renders only what it had not finished.
+@flow(name="tessera-render-shard", retries=1, retry_delay_seconds=60, timeout_seconds=SHARD_TIMEOUT_S,
+      persist_result=True, result_serializer="json")
+def render_shard(job: RenderJob, shard_index: int, shards: int) -> dict[str, Any]:
+    """Render the products of shard `shard_index` of `shards`; retiring is left to the nightly flow."""
+    if not 0 <= shard_index < shards:
+        raise ValueError(f"shard_index must be in 0..{shards - 1}, got {shard_index}")
+    logger = get_run_logger()
+    summary = run_render(job.catalog, job.out, job.settings(), progress=logger.info, shard=(shard_index, shards))
+    logger.info(f"shard {shard_index}/{shards}: {summary.rendered} rendered, {summary.skipped} skipped, "
+                f"{summary.failed} failed in {summary.seconds:.1f} s")
+    return summary.to_dict() | {"host": socket.gethostname(), "shard": shard_index}
+
+
+@flow(name="tessera-audit", timeout_seconds=4 * 3600)
+def audit_media(paths: list[Path], home: Path, ledger_url: str | None = None,
+                report: Path | None = None) -> dict[str, Any]:
+    """Audit files or folders against the ledger; writes a JSON report and a markdown artifact."""
+    settings = Settings.build(home=home, ledger_url=ledger_url)
+    ledger = Ledger(settings.ledger_url)
+    records = audit_paths(list(paths), anchors_pem=trust_anchors(settings.signing),
+                          lookup=lambda sha: (rec.asset_id if (rec := ledger.asset_by_sha256(sha)) else None))
+    rows = [r.to_dict() for r in records]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    report = Path(report) if report else settings.home / "reports" / f"audit-{stamp}.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("pass", "warn", "fail")}
+    lines = [f"# Audit of {', '.join(map(str, paths))}", "",
+             f"{len(rows)} files: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail.",
+             f"Report: [{report}]({report.resolve().as_uri()})", ""]
+    flagged = [r for r in rows if r["verdict"] != "pass"]
+    if flagged:
+        lines += ["| verdict | file | problems |", "| --- | --- | --- |"]
+        lines += [f"| {r['verdict']} | {r['path']} | {'; '.join(r['problems'])} |" for r in flagged]
+    create_markdown_artifact("\n".join(lines), key="audit-report", description="Tessera audit")
+    return {"report": str(report), "files": len(rows), **counts}
+
+
+@flow(name="tessera-nightly", timeout_seconds=NIGHTLY_TIMEOUT_S)
+def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHARD_DEPLOYMENT,
+                   shard_wait_s: float = SHARD_WAIT_S) -> dict[str, Any]:
+    """Render the catalog in `shards` parallel deployment runs, then retire, audit and report."""
+    logger = get_run_logger()
+    started = datetime.now(timezone.utc)
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, got {shards}")
+
+    # 1. Plan the whole catalog and check it before any shard starts. One date for all shards;
+    #    credentials are minted and the ledger migrated here, once, not by N shards racing.
+    job = job.model_copy(update={"as_of": job.as_of or date.today()})
+    settings = job.settings()
+    catalog = load_catalog(job.catalog, known_profiles=known_profiles())
+    plans = plan_variants(catalog, settings.options, job.out)
+    load_credentials(settings.signing)
+    ledger = Ledger(settings.ledger_url)
+    by_shard = {i: [p for p in plans if shard_of(p.product.sku, shards) == i] for i in range(shards)}
+    logger.info(f"{len(plans)} variants of {len(catalog.products)} products in {shards} shards: "
+                + ", ".join(f"{i}: {len(ps)}" for i, ps in by_shard.items()))
+    progress_id = create_progress_artifact(0.0, key="nightly-progress",
+                                           description=f"variants of finished shards, of {len(plans)}")
+
+    # 2. Start every shard with work at once: timeout=0 returns as soon as the run exists.
+    started_runs: dict[int, UUID] = {}
+    for i, shard_plans in by_shard.items():
+        if shard_plans:
+            run = run_deployment(shard_deployment, timeout=0, as_subflow=True,
+                                 flow_run_name=f"shard-{i}-of-{shards}",
+                                 parameters={"job": job.model_dump(mode="json"), "shard_index": i, "shards": shards})
+            started_runs[i] = run.id
+
+    # 3. Wait for all of them; each one's end moves the progress bar, a failure stops nothing.
+    finished: list[int] = []
+
+    def shard_done(i: int, run: FlowRun) -> None:
+        finished.append(i)
+        share = sum(len(by_shard[j]) for j in finished) / max(len(plans), 1)
+        update_progress_artifact(progress_id, 100.0 * share)
+        logger.info(f"shard {i}/{shards} ({run.name}) ended {run.state.name}")
+
+    runs = _wait_for_runs(started_runs, timeout_s=shard_wait_s, on_final=shard_done)
+
+    # 4. One row per variant: from the shard's own result, else from the ledger.
+    rows = _variant_rows(plans, shards, runs, ledger, since=started)
+    counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
+
+    # 5. Retire, once, what the catalog no longer has (files are kept).
+    retired = ledger.retire_absent({(p.spec.sku, p.spec.locale, p.spec.aspect) for p in plans})
+
+    # 6. Audit the output folder against the ledger.
+    audit = audit_media([job.out], job.home, job.ledger_url) if job.out.exists() else None
+    update_progress_artifact(progress_id, 100.0)
+
+    # 7. Publish the variant table and the summary; fail the run afterwards if anything failed.
+    create_table_artifact(rows or [{"status": "no variants planned"}], key="nightly-variants",
+                          description=f"Nightly render of {job.catalog}: every variant and what happened to it")
+    shard_rows = [_shard_row(i, runs[i], len(by_shard[i])) for i in sorted(runs)]
+    create_markdown_artifact(_summary_markdown(job, counts, retired, shard_rows, audit), key="nightly-summary",
+                             description="Nightly render summary")
+    summary = {"variants": len(plans), **counts, "retired": len(retired), "shards": shard_rows, "audit": audit}
+    problems = [f"shard {r['shard']} {r['state']}" for r in shard_rows if r["state"] != "Completed"]
+    problems += [f"{counts['failed']} variants failed"] if counts["failed"] else []
+    problems += [f"audit: {audit['fail']} files fail"] if audit and audit["fail"] else []
+    if problems:
+        raise ShardsFailed("; ".join(problems) + f" (summary: {json.dumps(summary, default=str)})")
+    return summary
+
+
+def _wait_for_runs(run_ids: dict[int, UUID], *, timeout_s: float, on_final) -> dict[int, FlowRun]:
+    """Poll until every run is final; runs still unfinished at the deadline are cancelled."""
+    done: dict[int, FlowRun] = {}
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while True:
+            pending = {run_ids[i]: i for i in run_ids if i not in done}
+            if not pending:
+                return done
+            late = time.monotonic() > deadline
+            for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(pending)))):
+                i = pending[run.id]
+                if run.state is not None and run.state.is_final():
+                    done[i] = run
+                    on_final(i, run)
+                elif late:
+                    # Stuck or never picked up (no GPU worker online): stop it so that it cannot start
+                    # after this night is over; a running one is killed by its worker (Cancelling).
+                    message = f"not finished within {timeout_s:.0f} s of the nightly run"
+                    stop = Cancelling(message=message) if run.state and run.state.is_running() else Cancelled(
+                        message=message)
+                    client.set_flow_run_state(run.id, stop, force=True)
+                    done[i] = client.read_flow_run(run.id)
+            if late:
+                return done
+            time.sleep(POLL_S)
+
+
+def _variant_rows(plans: tuple[VariantPlan, ...], shards: int, runs: dict[int, FlowRun], ledger: Ledger,
+                  since: datetime) -> list[dict[str, Any]]:
+    results: dict[int, dict[str, Any]] = {}
+    reasons: dict[int, str] = {}
+    for i, run in runs.items():
+        state = run.state
+        if state is not None and state.is_completed():
+            try:
+                results[i] = state.result()
+            except Exception as exc:  # unreadable result storage: the ledger below still answers
+                reasons[i] = f"shard result unreadable ({type(exc).__name__}: {exc})"
+        else:
+            reasons[i] = f"shard {state.name if state else 'never started'}: {state.message if state else ''}".strip()
+    outcomes = {o["asset_id"]: (o, results[i].get("host", "")) for i in results for o in results[i]["outcomes"]}
+    rows = []
+    for p in plans:
+        i = shard_of(p.product.sku, shards)
+        row = {"sku": p.spec.sku, "locale": p.spec.locale, "aspect": p.spec.aspect, "shard": i}
+        if p.asset_id in outcomes:
+            o, host = outcomes[p.asset_id]
+            row |= {"status": o["status"], "reason": o["reason"], "host": host}
+        elif ledger.is_intact(p.variant_key, p.output_path):
+            # The shard did not report (crashed after this variant, or result unreadable): the ledger knows.
+            made = ledger.asset_by_key(p.variant_key).created_at
+            made = made if made.tzinfo else made.replace(tzinfo=timezone.utc)
+            row |= {"status": "rendered" if made >= since else "skipped", "reason": reasons.get(i, ""), "host": ""}
+        else:
+            row |= {"status": "failed", "reason": reasons.get(i, "shard did not run"), "host": ""}
+        rows.append(row | {"asset_id": p.asset_id, "path": str(p.output_path)})
+    return rows
+
+
+def _shard_row(i: int, run: FlowRun, variants: int) -> dict[str, Any]:
+    return {"shard": i, "flow_run": run.name, "flow_run_id": str(run.id), "variants": variants,
+            "state": run.state.name if run.state else "unknown",
+            "message": (run.state.message or "") if run.state else ""}
+
+
+def _summary_markdown(job: RenderJob, counts: dict[str, int], retired: list[str], shard_rows: list[dict],
+                      audit: dict[str, Any] | None) -> str:
+    lines = [f"# Nightly render of `{job.catalog}`", "", f"Output `{job.out}`, rules as of {job.as_of}.", "",
+             "| rendered | skipped | blocked | failed | retired |", "| --- | --- | --- | --- | --- |",
+             f"| {counts['rendered']} | {counts['skipped']} | {counts['blocked']} | {counts['failed']} "
+             f"| {len(retired)} |", "", "| shard | flow run | variants | state | message |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['shard']} | {r['flow_run']} | {r['variants']} | {r['state']} | {r['message']} |"
+              for r in shard_rows]
+    if audit:
+        report = Path(audit["report"])
+        lines += ["", f"Audit: {audit['files']} files, {audit['pass']} pass, {audit['warn']} warn, "
+                      f"{audit['fail']} fail. Report: [{report}]({report.resolve().as_uri()})"]
+    else:
+        lines += ["", "Audit: no output folder yet, nothing to audit."]
+    return "\n".join(lines)

@@ -1,0 +1,196 @@
+"""The render flow: catalog in, signed variants out, each step recorded in the ledger.
+
+Reads top to bottom: load and check the catalog, plan the variant matrix, skip what
+the ledger already has intact, make one base clip per product, then compose, sign and
+record every remaining variant. Retries and the worker cap live here and only here.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from catalogs import load_catalog
+from compliance.rules import known_profiles
+from generation import check_variant_text, make_base_clip, render_variant
+from generation.plan import VariantPlan, canonical_json, plan_variants
+from generation.spec import BaseClip
+from flows.settings import Settings
+from provenance import Credentials, load_credentials, sign_file
+from provenance.ledger import AssetRecord, Ledger, sha256_file
+from provenance.variant_manifest import variant_manifest
+
+
+@dataclass(frozen=True)
+class VariantOutcome:
+    asset_id: str
+    sku: str
+    locale: str
+    aspect: str
+    status: str                       # rendered, skipped, failed
+    path: str
+    reason: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    rendered: int
+    skipped: int
+    failed: int
+    seconds: float
+    stage_seconds: dict[str, float]
+    outcomes: tuple[VariantOutcome, ...]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def base_clip_task(plan: VariantPlan, settings: Settings) -> tuple[BaseClip, float]:
+    t0 = time.perf_counter()
+    o = settings.options
+    clip = make_base_clip(plan.product.photo, cache_dir=settings.clip_cache, size=o.short_side,
+                          fps=o.fps, duration_s=plan.product.duration_s, seed=o.seed)
+    return clip, time.perf_counter() - t0
+
+
+# No retry: a failed signature or encode fails the variant with its reason (fail closed).
+@task(cache_policy=NO_CACHE)
+def variant_task(plan: VariantPlan, base: BaseClip, creds: Credentials, settings: Settings,
+                 run_id: str) -> VariantOutcome:
+    times: dict[str, float] = {}
+    staging = settings.home / "cache" / "staging" / f"{plan.asset_id}.{uuid.uuid4().hex[:8]}.mp4"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # 1. Compose and encode once (unsigned, outside the output folder).
+        t0 = time.perf_counter()
+        rendered = render_variant(base, plan.spec, staging, crf=settings.options.crf, preset=settings.options.preset)
+        times["compose_encode"] = time.perf_counter() - t0
+        # 2. Sign into the output folder: the hard binding covers these final bytes.
+        t0 = time.perf_counter()
+        plan.output_path.parent.mkdir(parents=True, exist_ok=True)
+        signed = sign_file(staging, plan.output_path, variant_manifest(plan, base, rendered), creds)
+        times["sign"] = time.perf_counter() - t0
+        # 3. Record the asset and a copy of its manifest.
+        t0 = time.perf_counter()
+        rec = AssetRecord(asset_id=plan.asset_id, variant_key=plan.variant_key, run_id=run_id, sku=plan.spec.sku,
+                          locale=plan.spec.locale, aspect=plan.spec.aspect, output_path=plan.output_path,
+                          sha256=sha256_file(plan.output_path), manifest_label=signed.label,
+                          base_clip_key=base.key, created_at=_utcnow())
+        Ledger(settings.ledger_url).record_asset(rec, signed.label, signed.manifest_json)
+        times["record"] = time.perf_counter() - t0
+    finally:
+        staging.unlink(missing_ok=True)
+    return VariantOutcome(plan.asset_id, plan.spec.sku, plan.spec.locale, plan.spec.aspect, "rendered",
+                          str(plan.output_path), seconds=times)
+
+
+@flow(name="tessera-render", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=2))
+def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progress=None,
+                   shard: tuple[int, int] | None = None) -> RunSummary:
+    """Render a catalog; with shard=(i, n) only the products whose shard is i (of n), and no retiring."""
+    started = time.perf_counter()
+    progress = progress or (lambda line: None)
+    stage: dict[str, float] = {}
+
+    # 1. Load and check everything before any output exists.
+    t0 = time.perf_counter()
+    catalog = load_catalog(Path(catalog_dir), known_profiles=known_profiles())
+    all_plans = plan_variants(catalog, settings.options, Path(out_dir))
+    plans = tuple(p for p in all_plans if shard is None or shard_of(p.product.sku, shard[1]) == shard[0])
+    for plan in plans:
+        check_variant_text(plan.spec)
+    creds = load_credentials(settings.signing)
+    ledger = Ledger(settings.ledger_url)
+    stage["plan"] = time.perf_counter() - t0
+
+    # 2. Skip every variant whose key is recorded and whose file is intact.
+    todo = [p for p in plans if not ledger.is_intact(p.variant_key, p.output_path)]
+    skipped = [VariantOutcome(p.asset_id, p.spec.sku, p.spec.locale, p.spec.aspect, "skipped", str(p.output_path))
+               for p in plans if p not in todo]
+    run_id = uuid.uuid4().hex
+    ledger.start_run(run_id, str(Path(catalog_dir).resolve()), canonical_json(_settings_record(settings)))
+    progress(f"{len(plans)} variants planned: {len(todo)} to render, {len(skipped)} unchanged")
+
+    outcomes: list[VariantOutcome] = list(skipped)
+    # 3. One base clip per product, shared by all of its locales and aspect ratios.
+    first_plan = {p.product.sku: p for p in reversed(todo)}
+    base_futures = {sku: base_clip_task.submit(p, settings) for sku, p in first_plan.items()}
+    bases: dict[str, BaseClip] = {}
+    stage["base_clip"] = 0.0
+    for sku, fut in base_futures.items():
+        value = fut.result(raise_on_failure=False)
+        if not isinstance(value, BaseException):
+            bases[sku], secs = value
+            stage["base_clip"] += secs
+            continue
+        reason = f"base clip: {_reason(value)}"
+        outcomes += [VariantOutcome(p.asset_id, sku, p.spec.locale, p.spec.aspect, "failed", str(p.output_path),
+                                    reason=reason) for p in todo if p.product.sku == sku]
+
+    # 4. Compose, sign and record each variant; report progress as they finish.
+    futures = {variant_task.submit(p, bases[p.product.sku], creds, settings, run_id): p
+               for p in todo if p.product.sku in bases}
+    done = len(plans) - len(futures)
+    for fut in as_completed(list(futures)):
+        p = futures[fut]
+        done += 1
+        out = fut.result(raise_on_failure=False)
+        if isinstance(out, BaseException):
+            out = VariantOutcome(p.asset_id, p.spec.sku, p.spec.locale, p.spec.aspect, "failed",
+                                 str(p.output_path), reason=_reason(out))
+        for k, v in out.seconds.items():
+            stage[k] = stage.get(k, 0.0) + v
+        outcomes.append(out)
+        progress(f"[{done}/{len(plans)}] {out.status:8} {out.sku} {out.locale} {out.aspect}"
+                 + (f": {out.reason}" if out.reason else ""))
+
+    # 5. Retire assets of products, locales or aspect ratios the catalog no longer has (files are kept).
+    if shard is None:
+        retired = ledger.retire_absent({(p.spec.sku, p.spec.locale, p.spec.aspect) for p in all_plans})
+        if retired:
+            progress(f"retired {len(retired)} assets no longer in the catalog (files kept)")
+
+    # 6. Close the run in the ledger.
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("rendered", "skipped", "failed")}
+    ledger.finish_run(run_id, status="failed" if counts["failed"] else "completed", **counts)
+    order = {p.asset_id: i for i, p in enumerate(plans)}
+    return RunSummary(run_id=run_id, seconds=time.perf_counter() - started, stage_seconds=stage,
+                      outcomes=tuple(sorted(outcomes, key=lambda o: order[o.asset_id])), **counts)
+
+
+def shard_of(sku: str, shards: int) -> int:
+    """Stable shard of a product: all variants of a product share one host and its base clip."""
+    return int(hashlib.sha256(sku.encode()).hexdigest(), 16) % shards
+
+
+def _reason(exc: BaseException) -> str:
+    """The failed task's own exception is the reason we report."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _settings_record(settings: Settings) -> dict:
+    d = asdict(settings)
+    d["signing"] = {k: (str(v) if v else None) for k, v in asdict(settings.signing).items()}
+    return d
+
+
+def _utcnow():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc)
+
+
+def run_render(catalog_dir: Path, out_dir: Path, settings: Settings, progress=print,
+               shard: tuple[int, int] | None = None) -> RunSummary:
+    """Entry point: the worker cap comes from the settings of this run."""
+    runner = ThreadPoolTaskRunner(max_workers=settings.workers)
+    return render_catalog.with_options(task_runner=runner)(catalog_dir, out_dir, settings, progress, shard)

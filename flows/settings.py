@@ -1,0 +1,33 @@
+"""The one settings object of a run, built at the entry point and passed down."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from generation.plan import RenderOptions
+from provenance.spec import SigningConfig
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path                      # Tessera home: credentials, ledger, clip cache
+    ledger_url: str
+    signing: SigningConfig
+    options: RenderOptions = field(default_factory=RenderOptions)
+    workers: int = 2
+    as_of: date = field(default_factory=date.today)
+
+    @property
+    def clip_cache(self) -> Path:
+        return self.home / "cache" / "clips"
+
+    @classmethod
+    def build(cls, *, home: Path, ledger_url: str | None = None, cert_chain: Path | None = None,
+              private_key: Path | None = None, tsa_url: str | None = None, trust_anchors: Path | None = None,
+              **kwargs) -> "Settings":
+        home = Path(home).expanduser().resolve()
+        signing = SigningConfig(home=home, cert_chain=cert_chain, private_key=private_key,
+                                tsa_url=tsa_url, trust_anchors=trust_anchors)
+        return cls(home=home, ledger_url=ledger_url or f"sqlite:///{home / 'ledger.sqlite'}",
+                   signing=signing, **kwargs)
