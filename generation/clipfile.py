@@ -62,6 +62,8 @@ def probe(path: Path) -> tuple[int, int, float]:
     """(width, height, fps) of the first video stream, read with ffmpeg (no ffprobe is shipped)."""
     import re
 
+    if not Path(path).is_file():
+        raise ClipError(f"{path}: no such file")
     out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
     m = re.search(r"Stream #\S+.*Video: .*?(\d{2,5})x(\d{2,5})", out)
     if not m:

@@ -11,11 +11,15 @@ import json
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from catalogs.schema import Catalog, Locale, Product
 from generation.compose import format_price
 from generation.layout import output_size
 from generation.spec import VariantSpec
+
+if TYPE_CHECKING:  # torch is imported only when the diffusion backend is used
+    from generation.diffusion import DiffusionSettings
 
 
 def pipeline_version() -> str:
@@ -32,7 +36,9 @@ class RenderOptions:
     seed: int = 0
     crf: int = 20
     preset: str = "veryfast"
-    backend: str = "motion"
+    backend: str = "motion"                          # "motion" (CPU, from photos) or "diffusers"
+    diffusion: "DiffusionSettings | None" = None     # model and parameters when backend == "diffusers"
+    prompt_template: str = "product_hero"            # generation/prompts/default.json
 
 
 @dataclass(frozen=True)

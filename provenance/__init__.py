@@ -8,6 +8,7 @@ from provenance.spec import (
     Credentials,
     Ingredient,
     ManifestSpec,
+    ModelIngredient,
     SignedManifest,
     SigningConfig,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "Credentials",
     "Ingredient",
     "ManifestSpec",
+    "ModelIngredient",
     "SignedManifest",
     "SigningConfig",
     "SigningError",

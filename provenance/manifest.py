@@ -110,12 +110,20 @@ def manifest_definition(spec: ManifestSpec, mime: str) -> dict[str, Any]:
             continue
         assertions.append({"label": label, "data": data})
     assertions.append({"label": VARIANT_LABEL, "data": variant})
-    return {
+    definition: dict[str, Any] = {
         "claim_generator_info": [{"name": "Tessera", "version": _tessera_version()}],
         "title": spec.title,
         "format": mime,
         "assertions": assertions,
     }
+    if spec.models:
+        # Models have no media file: c2pa takes them as definition-level ingredients (inputTo).
+        definition["ingredients"] = [
+            {"title": m.title, "format": "application/octet-stream", "relationship": "inputTo",
+             "label": f"model-{i}", "data_types": [{"type": m.data_type, "version": m.version}]}
+            for i, m in enumerate(spec.models)
+        ]
+    return definition
 
 
 def _action_json(action: Action, spec: ManifestSpec, *, is_first: bool) -> dict[str, Any]:

@@ -44,6 +44,14 @@ class Ingredient:
 
 
 @dataclass(frozen=True)
+class ModelIngredient:
+    """An AI model used as input: named in the manifest, with no file of its own."""
+    title: str                          # model id, e.g. "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers"
+    version: str                        # pinned revision or the local folder's content hash
+    data_type: str = "c2pa.types.model.pytorch"
+
+
+@dataclass(frozen=True)
 class ManifestSpec:
     title: str
     asset_id: str
@@ -51,6 +59,7 @@ class ManifestSpec:
     actions: tuple[Action, ...]
     ingredients: tuple[Ingredient, ...] = ()
     assertions: tuple[tuple[str, str], ...] = ()   # (label, JSON text) extra assertions
+    models: tuple[ModelIngredient, ...] = ()        # AI models used as input (relationship inputTo)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import json
 
 from generation.plan import VariantPlan, canonical_json, pipeline_version
 from generation.spec import BaseClip, RenderedVariant
-from provenance.spec import Action, Ingredient, ManifestSpec
+from provenance.spec import Action, Ingredient, ManifestSpec, ModelIngredient
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 AGENT = "Tessera"
@@ -29,6 +29,7 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
     encode = Action("c2pa.transcoded", AGENT, parameters_json=rendered.encoder_json)
 
     # 1. What the base clip is, from the backend that made it.
+    models: tuple[ModelIngredient, ...] = ()
     if base.backend == "motion":
         dst = IPTC + "digitalCapture"
         first = (
@@ -40,6 +41,7 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
         composited = base_params.get("composited_photo", False)
         dst = IPTC + ("compositeWithTrainedAlgorithmicMedia" if composited else "trainedAlgorithmicMedia")
         first = (Action("c2pa.created", AGENT, digital_source_type=dst, parameters_json=base.params_json),)
+        models = (_model_ingredient(base_params),)
 
     # 2. Where it came from in the catalog, so an auditor can trace the row.
     variant = {
@@ -53,4 +55,13 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
         actions=first + (localize,) + extra_actions + (encode,),
         ingredients=(photo,),
         assertions=(("com.tessera.variant", canonical_json(variant)),),
+        models=models,
     )
+
+
+def _model_ingredient(params: dict) -> ModelIngredient:
+    """The model as the diffusion backend recorded it: hub id at its revision, or a folder by content hash."""
+    model = params["model"]
+    if model["source"] == "hub":
+        return ModelIngredient(title=model["id"], version=model["revision"])
+    return ModelIngredient(title=params.get("model_path") or "local model", version=f"sha256:{model['folder_sha256']}")
