@@ -43,12 +43,26 @@ def cli() -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Variants composed at once.")
 @click.option("--short-side", default=720, show_default=True, type=click.IntRange(288, 2160), help="Short side of every output, in pixels (288 is the smallest that fits every layout).")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Render as of this date (region rules in force then).")
+@click.option("--backend", type=click.Choice(["motion", "diffusers"]), default="motion", show_default=True,
+              help="motion: camera moves over product photos (CPU). diffusers: a video diffusion model (GPU).")
+@click.option("--model", help="diffusers: hub id (with --revision) or local folder of the pipeline.")
+@click.option("--revision", help="diffusers: pinned 40-hex commit of a hub model.")
+@click.option("--task", type=click.Choice(["i2v", "t2v"]), default="i2v", show_default=True,
+              help="diffusers: image-to-video from the product photo, or text-to-video.")
+@click.option("--steps", default=30, show_default=True, type=click.IntRange(1, 200), help="diffusers: inference steps.")
+@click.option("--frames", default=81, show_default=True, type=click.IntRange(1, 1000), help="diffusers: frames per clip.")
+@click.option("--gen-size", default="624x624", show_default=True, help="diffusers: generation WIDTHxHEIGHT.")
+@click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="bfloat16", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True)
+@click.option("--speedup", multiple=True, type=click.Choice(["cpu-offload", "vae-tiling", "compile", "first-block-cache",
+              "pyramid-attention-broadcast"]), help="diffusers: speed/memory options (repeatable); each is recorded.")
 @click.option("--cert-chain", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM certificate chain (leaf first).")
 @click.option("--private-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM private key.")
 @click.option("--tsa-url", help="RFC 3161 time-stamp authority URL.")
 @home_option
 @ledger_option
-def render(catalog, out_dir, as_json, workers, short_side, as_of, cert_chain, private_key, tsa_url, home, ledger):
+def render(catalog, out_dir, as_json, workers, short_side, as_of, backend, model, revision, task, steps, frames,
+           gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, home, ledger):
     """Render every product x locale x aspect ratio of CATALOG into signed MP4 variants.
 
     Unchanged variants (same inputs, file intact) are skipped.
@@ -58,21 +72,34 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, cert_chain, pr
       tessera render catalogs/sample --out out
       tessera render catalogs/mine --out ads --workers 4 --json > summary.json
       tessera render catalogs/mine --out ads --cert-chain chain.pem --private-key key.pem
+      tessera render catalogs/mine --out ads --backend diffusers \\
+          --model Wan-AI/Wan2.1-I2V-14B-480P-Diffusers --revision <commit> --speedup first-block-cache
     """
     _quiet_prefect()
     from catalogs import CatalogError
     from flows.render import run_render
     from generation import GlyphError, TextFitError
     from generation.plan import RenderOptions
+    from flows.gpu import GpuLimitMissing
+    from generation.prompts import PromptError
     from provenance import CredentialError
 
+    diffusion = None
+    if backend == "diffusers":
+        diffusion = _diffusion_settings(model, revision, task, steps, frames, gen_size, dtype, device, speedup,
+                                        size=short_side)
+    options = RenderOptions(short_side=short_side, backend=backend, diffusion=diffusion)
     settings = _settings(home, ledger, cert_chain=cert_chain, private_key=private_key, tsa_url=tsa_url,
-                         options=RenderOptions(short_side=short_side), workers=workers,
+                         options=options, workers=workers,
                          as_of=(as_of.date() if as_of else date.today()))
     progress = (lambda line: click.echo(line, err=True))
+    expected = (CatalogError, GlyphError, TextFitError, CredentialError, GpuLimitMissing, PromptError)
+    if backend == "diffusers":
+        from generation.diffusion import GenerationError   # imports torch: only for this backend
+        expected += (GenerationError,)
     try:
         summary = run_render(catalog, out_dir, settings, progress=progress)
-    except (CatalogError, GlyphError, TextFitError, CredentialError) as exc:
+    except expected as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
@@ -108,6 +135,33 @@ def audit(paths, as_json, home, ledger):
     else:
         click.echo(_audit_table(records))
     sys.exit(exit_code(records))
+
+
+CACHE_FLAGS = {"first-block-cache": "first_block", "pyramid-attention-broadcast": "pyramid_attention_broadcast"}
+
+
+def _diffusion_settings(model, revision, task, steps, frames, gen_size, dtype, device, speedup, size):
+    from generation.diffusion import DiffusionSettings, check_settings
+
+    if not model:
+        raise click.UsageError("--backend diffusers needs --model (a hub id with --revision, or a local folder)")
+    try:
+        width, height = (int(v) for v in gen_size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{gen_size!r}: expected WIDTHxHEIGHT, e.g. 624x624", param_hint="--gen-size")
+    caches = [CACHE_FLAGS[s] for s in speedup if s in CACHE_FLAGS]
+    if len(caches) > 1:
+        raise click.BadParameter(f"pick one cache, got {caches}", param_hint="--speedup")
+    settings = DiffusionSettings(
+        model=model, revision=revision, task=task, dtype=dtype, device=device, num_inference_steps=steps,
+        width=width, height=height, num_frames=frames, cpu_offload="cpu-offload" in speedup,
+        vae_tiling="vae-tiling" in speedup, compile="compile" in speedup, cache=caches[0] if caches else None,
+        size=size)
+    try:
+        check_settings(settings)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    return settings
 
 
 def _summary_table(s) -> str:

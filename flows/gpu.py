@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
+from contextlib import contextmanager
 
 
 def gpu_limit_name(hostname: str | None = None) -> str:
@@ -30,3 +31,31 @@ def ensure_gpu_limit(slots: int, hostname: str | None = None) -> str:
     with get_client(sync_client=True) as client:
         client.upsert_global_concurrency_limit_by_name(name, slots)
     return name
+
+
+class GpuLimitMissing(RuntimeError):
+    pass
+
+
+def require_gpu_limit(hostname: str | None = None) -> str:
+    """Fail before any work when this host's GPU limit does not exist (strict, never unthrottled)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    name = gpu_limit_name(hostname)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            raise GpuLimitMissing(f"global concurrency limit {name!r} does not exist: create it with "
+                                  f"`tessera serve`/`tessera deploy` (or `prefect gcl create {name} --limit 1`)") from None
+    return name
+
+
+@contextmanager
+def gpu_slot(hostname: str | None = None):
+    """Hold one slot of this host's GPU limit for the duration of a GPU job (strict)."""
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(gpu_limit_name(hostname), occupy=1, strict=True):
+        yield

@@ -21,7 +21,9 @@ from catalogs import load_catalog
 from compliance.rules import known_profiles
 from generation import check_variant_text, make_base_clip, render_variant
 from generation.plan import VariantPlan, canonical_json, plan_variants
+from generation.prompts import product_prompt
 from generation.spec import BaseClip
+from flows.gpu import ensure_gpu_limit, gpu_slot, require_gpu_limit
 from flows.settings import Settings
 from provenance import Credentials, load_credentials, sign_file
 from provenance.ledger import AssetRecord, Ledger, sha256_file
@@ -55,11 +57,19 @@ class RunSummary:
 
 
 @task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def base_clip_task(plan: VariantPlan, settings: Settings) -> tuple[BaseClip, float]:
+def base_clip_task(plan: VariantPlan, settings: Settings, model=None) -> tuple[BaseClip, float]:
+    """One product's base clip: the CPU motion backend, or the loaded diffusion model under the host's GPU slot."""
     t0 = time.perf_counter()
     o = settings.options
-    clip = make_base_clip(plan.product.photo, cache_dir=settings.clip_cache, size=o.short_side,
-                          fps=o.fps, duration_s=plan.product.duration_s, seed=o.seed)
+    if model is None:
+        clip = make_base_clip(plan.product.photo, cache_dir=settings.clip_cache, size=o.short_side,
+                              fps=o.fps, duration_s=plan.product.duration_s, seed=o.seed)
+    else:
+        prompt = product_prompt(o.prompt_template, plan.product, plan.brand)
+        image = plan.product.photo if o.diffusion.task == "i2v" else None
+        with gpu_slot():
+            clip = model.make_base_clip(prompt=prompt.prompt, negative_prompt=prompt.negative_prompt,
+                                        image=image, seed=o.seed, cache_dir=settings.clip_cache)
     return clip, time.perf_counter() - t0
 
 
@@ -111,6 +121,8 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
         check_variant_text(plan.spec)
     creds = load_credentials(settings.signing)
     ledger = Ledger(settings.ledger_url)
+    if settings.options.backend == "diffusers":
+        require_gpu_limit()          # strict: a host without its limit fails here, not unthrottled later
     stage["plan"] = time.perf_counter() - t0
 
     # 2. Skip every variant whose key is recorded and whose file is intact.
@@ -124,7 +136,8 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
     outcomes: list[VariantOutcome] = list(skipped)
     # 3. One base clip per product, shared by all of its locales and aspect ratios.
     first_plan = {p.product.sku: p for p in reversed(todo)}
-    base_futures = {sku: base_clip_task.submit(p, settings) for sku, p in first_plan.items()}
+    model = _load_model(settings) if first_plan and settings.options.backend == "diffusers" else None
+    base_futures = {sku: base_clip_task.submit(p, settings, model) for sku, p in first_plan.items()}
     bases: dict[str, BaseClip] = {}
     stage["base_clip"] = 0.0
     for sku, fut in base_futures.items():
@@ -168,6 +181,12 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
                       outcomes=tuple(sorted(outcomes, key=lambda o: order[o.asset_id])), **counts)
 
 
+def _load_model(settings: Settings):
+    """The diffusion pipeline, loaded once per run and shared by every base clip of it."""
+    from generation.diffusion import DiffusionBackend   # torch is imported only for this backend
+    return DiffusionBackend(settings.options.diffusion)
+
+
 def shard_of(sku: str, shards: int) -> int:
     """Stable shard of a product: all variants of a product share one host and its base clip."""
     return int(hashlib.sha256(sku.encode()).hexdigest(), 16) % shards
@@ -191,6 +210,9 @@ def _utcnow():
 
 def run_render(catalog_dir: Path, out_dir: Path, settings: Settings, progress=print,
                shard: tuple[int, int] | None = None) -> RunSummary:
-    """Entry point: the worker cap comes from the settings of this run."""
+    """Entry point on one machine: the worker cap comes from the settings of this run, and Tessera
+    creates this host's GPU limit (one job at a time) when the diffusion backend is used."""
+    if settings.options.backend == "diffusers":
+        ensure_gpu_limit(1)
     runner = ThreadPoolTaskRunner(max_workers=settings.workers)
     return render_catalog.with_options(task_runner=runner)(catalog_dir, out_dir, settings, progress, shard)

@@ -13,10 +13,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalogs.schema import Catalog, Locale, Product
+from catalogs.schema import BrandKit, Catalog, Locale, Product
 from generation.compose import format_price
 from generation.layout import output_size
 from generation.spec import VariantSpec
+
+PROMPT_TEMPLATES = Path(__file__).parent / "prompts" / "default.json"
 
 if TYPE_CHECKING:  # torch is imported only when the diffusion backend is used
     from generation.diffusion import DiffusionSettings
@@ -50,6 +52,7 @@ class VariantPlan:
     output_path: Path
     photo_sha256: str
     copy_row: int
+    brand: BrandKit
 
     @property
     def asset_id(self) -> str:
@@ -72,6 +75,8 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path) -> tu
     """Every product x locale x aspect ratio of the catalog, in a stable order."""
     out_dir = Path(out_dir).resolve()
     photo_hashes = {p.sku: file_sha256(p.photo) for p in catalog.products}
+    # The prompt templates shape diffusion clips, so their content is an input too.
+    templates = file_sha256(PROMPT_TEMPLATES) if options.backend == "diffusers" else None
     plans: list[VariantPlan] = []
     for product in catalog.products:
         for locale in catalog.locales:
@@ -82,7 +87,7 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path) -> tu
                 width, height = output_size(aspect, options.short_side)
                 inputs = {
                     "pipeline": pipeline_version(),
-                    "options": asdict(options),
+                    "options": asdict(options), "prompt_templates": templates,
                     "photo_sha256": photo_hashes[product.sku],
                     "duration_s": product.duration_s,
                     "sku": product.sku, "locale": locale.tag, "aspect": aspect,
@@ -101,7 +106,7 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path) -> tu
                 )
                 name = f"{product.sku}_{locale.tag}_{aspect.replace(':', 'x')}.mp4"
                 plans.append(VariantPlan(key, product, locale, spec, out_dir / product.sku / name,
-                                         photo_hashes[product.sku], copy.row))
+                                         photo_hashes[product.sku], copy.row, catalog.brand))
     return tuple(plans)
 
 

@@ -96,3 +96,14 @@ def render_prompt(
     )
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return RenderedPrompt(prompt, negative, f"{Path(templates_path).stem}/{template_name}@sha256:{digest}")
+
+
+def product_prompt(template_name: str, product, brand, *, templates_path: Path = DEFAULT_TEMPLATES) -> RenderedPrompt:
+    """The locale-neutral prompt of a product's base clip, from catalog records and the file's defaults."""
+    data = json.loads(Path(templates_path).read_text(encoding="utf-8"))
+    defaults = data.get("base_clip_defaults", {})
+    product_fields = {"title": product.title, "description": product.description.rstrip(". "), "category": product.category}
+    brand_fields = {**defaults.get("brand", {}), "name": brand.name,
+                    "colors": f"{brand.primary_color}, {brand.secondary_color}"}
+    return render_prompt(template_name, product_fields, brand_fields, defaults.get("scene", {}),
+                         templates_path=templates_path)

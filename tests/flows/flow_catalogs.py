@@ -7,10 +7,10 @@ import pandas as pd
 SAMPLE = Path(__file__).resolve().parents[2] / "catalogs" / "sample"
 
 
-def small_catalog(dest: Path, locales=("de-DE", "zh-CN", "ar-SA"), aspects="9:16;1:1;16:9") -> Path:
-    """A copy of the sample catalog cut to one product, a few locales and 2-second clips."""
+def small_catalog(dest: Path, locales=("de-DE", "zh-CN", "ar-SA"), aspects="9:16;1:1;16:9", products: int = 1) -> Path:
+    """A copy of the sample catalog cut to a few products and locales, with 2-second clips."""
     shutil.copytree(SAMPLE, dest)
-    products = pd.read_csv(dest / "products.csv", dtype=str, keep_default_na=False).head(1)
+    products = pd.read_csv(dest / "products.csv", dtype=str, keep_default_na=False).head(products)
     products["duration_s"] = "2"
     products.to_csv(dest / "products.csv", index=False)
     loc = pd.read_csv(dest / "locales.csv", dtype=str, keep_default_na=False)

@@ -1,0 +1,250 @@
+"""The nightly render on a real Prefect server with two real workers, end to end.
+
+Starts `prefect server start` on loopback (own PREFECT_HOME and SQLite database, analytics
+off), a process work pool for the GPU shards with two workers (w1, w2, one run each at a
+time) and a control pool with one worker for the nightly run itself; registers the
+deployments with `tessera deploy`; runs the nightly deployment on a 3-product catalog in
+2 shards; checks that both GPU workers ran a shard, that the ledger holds every variant
+exactly once and the artifacts; then runs it again and checks that nothing is rendered.
+
+Run it alone with `pytest -m prefect_server tests/flows/test_nightly_server.py`; it takes a
+few minutes on 2 cores. Every process it starts is killed (by process group) at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey, DeploymentFilter, DeploymentFilterName,
+    FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId, LogFilter, LogFilterFlowRunId,
+)
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from catalogs import load_catalog
+from compliance.rules import known_profiles
+from generation.plan import RenderOptions, plan_variants
+from provenance.ledger import Ledger, assets
+
+from flow_catalogs import SAMPLE, small_catalog
+
+pytestmark = pytest.mark.prefect_server
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+LOCALES = ("de-DE", "zh-CN")
+ASPECTS = "9:16;16:9"
+SHORT_SIDE = 240
+RUN_TIMEOUT_S = 900
+
+
+def nightly_catalog(dest: Path) -> Path:
+    """small_catalog with every sample product back (3 products, 2-second clips): both shards get work."""
+    small_catalog(dest, locales=LOCALES, aspects=ASPECTS)
+    products = pd.read_csv(SAMPLE / "products.csv", dtype=str, keep_default_na=False)
+    products["duration_s"] = "2"
+    products.to_csv(dest / "products.csv", index=False)
+    copy = pd.read_csv(SAMPLE / "copy.csv", dtype=str, keep_default_na=False)
+    copy[copy["locale"].isin(LOCALES)].to_csv(dest / "copy.csv", index=False)
+    return dest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    """Processes started in their own process groups, with a log file each, all killed at the end."""
+
+    def __init__(self, env: dict[str, str], logs: Path):
+        self.env, self.logs = env, logs
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *cmd: str) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "w")
+        proc = subprocess.Popen(cmd, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def run(self, *cmd: str, timeout: float = 300) -> str:
+        done = subprocess.run(cmd, env=self.env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f"{' '.join(cmd)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def log(self, name: str, tail: int = 6000) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace")[-tail:] if path.exists() else ""
+
+    def all_logs(self) -> str:
+        return "\n".join(f"----- {name} log (tail) -----\n{self.log(name)}" for name in self.procs)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """A running server, pools, two GPU workers and one control worker; yields (procs, api_url, root)."""
+    root = tmp_path_factory.mktemp("nightly-server")
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({
+        "PREFECT_HOME": str(root / "prefect-home"),
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{root / 'prefect.db'}",
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",            # pick up shard runs within seconds
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    })
+    (root / "logs").mkdir()
+    procs = Processes(env, root / "logs")
+    try:
+        server = procs.start("server", str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
+                             "--port", str(port))
+        _wait_for_health(api, server, procs)
+        procs.run(str(VENV_BIN / "prefect"), "work-pool", "create", "tessera-gpu", "--type", "process")
+        procs.run(str(VENV_BIN / "prefect"), "work-pool", "create", "tessera-control", "--type", "process")
+        for name, pool in (("w1", "tessera-gpu"), ("w2", "tessera-gpu"), ("control", "tessera-control")):
+            procs.start(name, str(VENV_BIN / "prefect"), "worker", "start", "--pool", pool, "--name", name,
+                        "--limit", "1", "--type", "process")
+        yield procs, api, root
+    finally:
+        procs.stop_all()
+
+
+def _wait_for_health(api: str, server: subprocess.Popen, procs: Processes) -> None:
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"prefect server exited {server.returncode}:\n{procs.log('server')}"
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"prefect server not healthy within 240 s:\n{procs.log('server')}")
+
+
+@pytest.fixture(scope="module")
+def deployed(stack):
+    procs, api, root = stack
+    catalog = nightly_catalog(root / "catalog")
+    procs.run(sys.executable, "-c", "import sys; from flows.cli_ops import deploy; deploy(sys.argv[1:])",
+              str(catalog), "--out", str(root / "out"), "--home", str(root / "home"), "--shards", "2",
+              "--short-side", str(SHORT_SIDE), "--workers", "2", "--gpu-pool", "tessera-gpu",
+              "--control-pool", "tessera-control", "--gpu-host", "gpu-test-host")
+    return procs, api, root, catalog
+
+
+def _run_nightly(procs: Processes, api: str):
+    """Start the nightly deployment, wait until it is final; returns (nightly run, its shard runs)."""
+    with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("tessera-nightly/nightly")
+        run = client.create_flow_run_from_deployment(deployment.id)
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while not (run := client.read_flow_run(run.id)).state.is_final():
+            if time.monotonic() > deadline:
+                pytest.fail(f"nightly run not final within {RUN_TIMEOUT_S} s (state {run.state.name})\n"
+                            + _run_logs(client, [run.id]) + procs.all_logs())
+            time.sleep(3)
+        shards = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run.id])),
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["render-shard"])))
+        ids = [run.id] + [s.id for s in shards]
+        logs = _run_logs(client, ids)
+        assert run.state.is_completed(), (f"nightly run {run.state.name}: {run.state.message}\n{logs}"
+                                          + procs.all_logs())
+        artifacts = {a.key: a for a in client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
+                                           key=ArtifactFilterKey(any_=["nightly-variants", "nightly-summary",
+                                                                       "nightly-progress"])))}
+    return run, shards, logs, artifacts
+
+
+def _run_logs(client, flow_run_ids) -> str:
+    logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=list(flow_run_ids))))
+    return "\n".join(f"{log.timestamp:%H:%M:%S} {log.flow_run_id} {log.name}: {log.message}" for log in logs)
+
+
+def _planned_keys(catalog: Path, out: Path) -> set[str]:
+    plans = plan_variants(load_catalog(catalog, known_profiles=known_profiles()),
+                          RenderOptions(short_side=SHORT_SIDE), out)
+    return {p.variant_key for p in plans}
+
+
+def _table(artifact) -> list[dict]:
+    data = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    return data
+
+
+def test_nightly_fans_out_to_both_workers_and_records_every_variant_once(deployed):
+    procs, api, root, catalog = deployed
+    run, shards, logs, artifacts = _run_nightly(procs, api)
+
+    # Two shard runs, both completed, one by each GPU worker (the name a worker gives its runs).
+    assert len(shards) == 2 and all(s.state.is_completed() for s in shards), logs
+    rows = _table(artifacts["nightly-variants"])
+    ran_by = {shard: {r["worker"] for r in rows if r["shard"] == shard} for shard in (0, 1)}
+    assert sorted(w for workers in ran_by.values() for w in workers) == ["w1", "w2"], (ran_by, logs)
+
+    # The ledger holds every planned variant exactly once, all active.
+    expected = _planned_keys(catalog, root / "out")
+    assert len(expected) == 3 * len(LOCALES) * 2
+    ledger = Ledger(f"sqlite:///{root / 'home' / 'ledger.sqlite'}")
+    with ledger.engine.connect() as c:
+        keys = c.execute(select(assets.c.variant_key)).scalars().all()
+    assert len(keys) == len(set(keys)) and set(keys) == expected
+    assert {a.variant_key for a in ledger.active_assets()} == expected
+
+    # Artifacts: every variant in the table, rendered; progress at 100 %; a summary naming the audit report.
+    assert len(rows) == len(expected) and {r["status"] for r in rows} == {"rendered"}, rows
+    assert {r["host"] for r in rows} == {socket.gethostname()}
+    assert float(artifacts["nightly-progress"].data) == 100.0
+    summary = artifacts["nightly-summary"].data
+    assert f"| {len(expected)} | 0 | 0 | 0 | 0 |" in summary and "Report: [" in summary, summary
+    report = Path(summary.split("Report: [", 1)[1].split("]", 1)[0])
+    assert {r["verdict"] for r in json.loads(report.read_text())} == {"pass"}
+
+
+def test_second_nightly_with_no_catalog_change_renders_nothing(deployed):
+    procs, api, root, catalog = deployed
+    before = {a.variant_key: a.created_at for a in Ledger(f"sqlite:///{root / 'home' / 'ledger.sqlite'}").active_assets()}
+    assert before, "the first nightly test must run first"
+    run, shards, logs, artifacts = _run_nightly(procs, api)
+    rows = _table(artifacts["nightly-variants"])
+    assert {r["status"] for r in rows} == {"skipped"} and len(rows) == len(before), rows
+    assert len(shards) == 2 and all(": 0 rendered," in _run_logs_of(api, s.id) for s in shards), logs
+    after = {a.variant_key: a.created_at for a in Ledger(f"sqlite:///{root / 'home' / 'ledger.sqlite'}").active_assets()}
+    assert after == before
+
+
+def _run_logs_of(api: str, flow_run_id) -> str:
+    with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        return _run_logs(client, [flow_run_id])
