@@ -1,39 +1,43 @@
 """Invisible, key-dependent video watermark carrying a 64-bit payload (numpy only, no model weights).
 
-Design (docs/watermark.md has the long version):
+Design (docs/watermark.md has the long version and the measurements):
 
 * Payload: 64 bits (``payload_for_asset``: first 64 bits of sha256(asset id)) + a 24-bit CRC
-  (CRC-24/OpenPGP, XOR-masked with key bits) + 6 zero tail bits = 94 bits, encoded with the
-  K=7, rate-1/3 convolutional code (polynomials 133, 171, 165 octal) -> 282 coded bits, decoded
-  with a soft-decision Viterbi decoder.
-* Pattern: the frame is cut into ~1024 square cells whose size is relative to the frame area
-  (so a resize keeps the layout). Each cell holds one +-1 chip, smoothly interpolated between
-  cell centres (cos^2 kernel) so the pattern is low-frequency and survives compression and a
-  50% downscale. A key-seeded quarter of the cells are pilot chips (known to the detector, used to
-  undo crop + rescale); the rest carry the coded bits, each coded bit spread over ~2.7 cells at
-  key-random places, times a key-random sign. The pattern is the same in every frame: any single
-  frame holds the whole payload, so an excerpt of any length or a frame-rate change needs no
-  temporal synchronisation; the detector averages frames to lift the pattern above the content.
-* Embedding: luma only (the same integer offset is added to R, G and B, which changes Y by exactly
-  that and leaves chroma alone), scaled by a perceptual mask (local Laplacian energy, eroded so
-  flat areas next to edges stay untouched): ~0 on flat areas, full strength on texture. The
-  per-frame offset is capped so PSNR >= 40.5 dB.
-* Detection, blind: frames are decoded at a canonical size (10 px per cell), high-passed,
-  locally normalised and averaged. Crop + rescale is undone by searching scales 1.00-1.22 and
-  correlating the pilot pattern over all translations (FFT). At the best few alignments the
-  chips are read, despread into soft coded bits and Viterbi-decoded; the CRC decides.
+  (CRC-24/OpenPGP, XOR-masked with key bits) + 6 zero tail bits, encoded with the K=7, rate-1/3
+  convolutional code (polynomials 133, 171, 165 octal) -> 282 coded bits; soft-decision Viterbi.
+* Pattern: ~4096 near-square cells tile the frame (48 x 85 at 16:9; the grid follows the aspect
+  ratio only, so a resize keeps it). Each cell holds one +-1 chip, interpolated between cell
+  centres with a cos^2 kernel: a smooth pattern with its energy at 2-4 cells per period (45-90 px
+  at 1080p), which survives compression and a 50% downscale. A key-random quarter of the cells are
+  pilot chips (known to the detector; they undo crop + rescale); every coded bit is spread over
+  ~11 of the other cells at key-random places with key-random signs. The pattern is the same in
+  every frame: each frame holds the whole payload, so excerpts and frame-rate changes need no
+  temporal sync, and moving content averages out at the detector while the mark adds up.
+* Embedding: luma only (one integer offset added to R, G and B changes Y by exactly that and
+  leaves chroma alone, except where a channel saturates), scaled by a perceptual mask (local mean
+  |Laplacian|, eroded so flat areas next to edges stay untouched): zero on flat areas, full
+  strength on texture. The offset is capped per frame at RMS 2.4 levels (PSNR >= 40 dB).
+* Detection, blind: frames are scaled to a canonical size (6 px per cell), high-passed, weighted
+  by mask / local content variance (a matched filter: content is the noise) and averaged. Crop +
+  rescale is undone by correlating the pilot over all translations (FFT) at 36 scales (crops of
+  0-18%). At the MAX_DECODES best alignments the chips are read, whitened against their
+  neighbours, despread into soft bits and Viterbi-decoded; the CRC decides.
 
-False-positive rate (unmarked clip reported as marked), derived:
-  For content without our mark the decoded 88-bit word is, for the Viterbi decoder, an arbitrary
-  path of the trellis; its 24 CRC bits equal the key-masked CRC of its 64 payload bits with
-  probability 2^-24 = 5.96e-8 (the CRC is an affine map, and noise gives no preference among
-  the 2^24 check values; tests check that this uniformity holds on real unmarked video by
-  counting passes of a truncated 8-bit check, which must be ~1/256). The detector decodes at most
-  ``MAX_DECODES`` = 4 candidate alignments per clip and reports found only on a CRC match, so by
-  the union bound FP <= 4 * 2^-24 = 2.4e-7 per clip (design target 1e-6).
+False-positive rate (an unmarked clip reported as marked), derived:
+  For content without our mark the Viterbi decoder still returns some 88-bit word; it is reported
+  only if its last 24 bits equal the key-masked CRC-24 of its first 64. Noise favours no check
+  value, so that happens with probability 2^-24 = 5.96e-8 per decoded word (tests verify the
+  premise on real unmarked video: a check truncated to 8 bits passes ~1/256 of the time over
+  10,000 keys, and the full check never). The detector decodes at most MAX_DECODES = 4 alignments
+  per clip, so by the union bound FP <= 4 * 2^-24 = 2.4e-7 per clip (< 1e-6, the design target),
+  whatever the content. A wrong payload from a damaged marked clip is rejected the same way.
+
+Limitation: a still shot gives the detector one picture, whose content does not average out; a
+few seconds of camera or subject motion (all our motion and diffusion clips have it) are needed.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -42,7 +46,8 @@ from typing import Iterable, Iterator
 
 import ffmpeg
 import numpy as np
-from scipy import ndimage
+from PIL import Image
+from scipy import ndimage, sparse
 
 from generation.clipfile import ClipError, ffmpeg_exe, probe
 from generation.spec import FrameHook
@@ -55,19 +60,20 @@ __all__ = [
     "watermark_hook",
     "accumulate_frames",
     "decode_stats",
+    "file_stats",
     "detect_frames",
     "detect_file",
 ]
 
 PAYLOAD_BITS = 64
 CRC_BITS = 24
-CELLS = 1024                  # cells per frame (cell side = sqrt(W*H / CELLS))
+CELLS = 4096                  # cells per frame (~22 px cells at 1080p, 15 px at 720p)
 PILOT_FRACTION = 0.25         # share of cells that carry the known synchronisation chips
 DEFAULT_STRENGTH = 5.0        # luma levels (0-255) at full mask, at the peak of a chip
-MAX_RMS = 2.4                 # cap on the RMS luma change: PSNR >= 20*log10(255/2.4) = 40.5 dB
+MAX_RMS = 2.4                 # cap on the RMS luma offset: 20*log10(255/2.4) = 40.5 dB, margin for edge blocks
 MASK_LOW, MASK_HIGH = 1.5, 6.0   # texture (mean |Laplacian|, luma levels) where the mask starts / is full
-DET_CELL_PX = 10              # cell side at the detector's canonical size
-SCALES = tuple(1.0 + 0.0125 * i for i in range(18))   # crop-and-rescale factors searched (up to ~18% crop)
+DET_CELL_PX = 6               # cell side at the detector's canonical size
+SCALES = tuple(1.0 + 0.00625 * i for i in range(36))   # crop-and-rescale factors searched (crops up to 18%)
 MAX_DECODES = 4               # candidate alignments decoded per clip (enters the false-positive bound)
 _POLYS = (0o133, 0o171, 0o165)
 _K = 7
@@ -92,6 +98,8 @@ class DetectionStats:
     """Key-independent summary of a clip: the averaged, whitened luma at the canonical size."""
     mean_map: np.ndarray           # (h, w) float32
     frames: int
+    shrunk: tuple[np.ndarray, ...]    # per SCALES entry: the map shrunk by 1/scale (undoes a crop + rescale)
+    spectra: tuple[np.ndarray, ...]   # per SCALES entry: conj FFT of the shrunk map in a full-size canvas
 
 
 def payload_for_asset(asset_id: str) -> int:
@@ -115,20 +123,24 @@ def _crc24_int(bits: np.ndarray, init: int) -> int:
     return crc
 
 
-def _crc_affine(key: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """CRC as an affine map over GF(2): crc(m) = G @ m + c (mod 2), c including the key mask.
-
-    The affine form lets the tests check millions of words at once; the key mask makes the
-    check word secret-dependent."""
-    mask = int.from_bytes(hashlib.sha256(b"tessera-wm-crc|" + key).digest()[:3], "big")
+@functools.lru_cache(maxsize=1)
+def _crc_linear() -> tuple[np.ndarray, np.ndarray]:
+    """CRC-24 of a 64-bit payload as an affine map over GF(2): crc(m) = G @ m + c0 (mod 2)."""
     zero = np.zeros(PAYLOAD_BITS, np.uint8)
-    c = _bits(_crc24_int(zero, _CRC_INIT) ^ mask, CRC_BITS)
-    g = np.empty((CRC_BITS, PAYLOAD_BITS), np.uint8)
+    g = np.empty((CRC_BITS, PAYLOAD_BITS), np.int64)
     for i in range(PAYLOAD_BITS):
-        e = zero.copy()
-        e[i] = 1
-        g[:, i] = _bits(_crc24_int(e, 0), CRC_BITS)
-    return g, c
+        unit = zero.copy()
+        unit[i] = 1
+        g[:, i] = _bits(_crc24_int(unit, 0), CRC_BITS)
+    return g, _bits(_crc24_int(zero, _CRC_INIT), CRC_BITS).astype(np.int64)
+
+
+def _crc_affine(key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(G, c) with check bits = G @ payload_bits + c (mod 2); c carries a key-derived mask so the
+    check word is secret-dependent. The affine form lets the tests check many words at once."""
+    g, c0 = _crc_linear()
+    mask = _bits(int.from_bytes(hashlib.sha256(b"tessera-wm-crc|" + key).digest()[:3], "big"), CRC_BITS)
+    return g, c0 ^ mask
 
 
 def _conv_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -198,9 +210,10 @@ class _Layout:
     bit_index: np.ndarray  # (rows, cols) int64: coded bit of each data cell, -1 elsewhere
 
 
-def _grid(width: int, height: int) -> tuple[int, int, float]:
-    cell = math.sqrt(width * height / CELLS)
-    return max(1, math.ceil(height / cell)), max(1, math.ceil(width / cell)), cell
+def _grid(width: int, height: int) -> tuple[int, int]:
+    """(rows, cols) of the cell grid: ~CELLS near-square cells exactly tiling the frame. Derived from
+    the aspect ratio only, so any resize of the frame gives the same grid."""
+    return max(1, round(math.sqrt(CELLS * height / width))), max(1, round(math.sqrt(CELLS * width / height)))
 
 
 def _layout(key: bytes, rows: int, cols: int) -> _Layout:
@@ -223,10 +236,10 @@ def _layout(key: bytes, rows: int, cols: int) -> _Layout:
     return _Layout(rows, cols, pilot.reshape(rows, cols), sign.reshape(rows, cols), bit_index.reshape(rows, cols))
 
 
-def _interp_weights(n_px: int, extent: float, n_cells: int, cell_px: float) -> np.ndarray:
-    """(n_px, n_cells) cos^2 interpolation weights at pixel centres; the cell grid is centred on a
-    frame `extent` pixels long (extent may differ from n_px when the last sample block overhangs)."""
-    u = (np.arange(n_px) + 0.5 - extent / 2) / cell_px + (n_cells - 1) / 2
+def _interp_weights(n_px: int, extent: float, n_cells: int) -> np.ndarray:
+    """(n_px, n_cells) cos^2 interpolation weights at pixel centres for cells tiling `extent` pixels
+    (extent may exceed n_px when the last sample block overhangs the frame)."""
+    u = (np.arange(n_px) + 0.5) * n_cells / extent - 0.5      # position in cell units, centres at integers
     j0 = np.floor(u).astype(np.int64)
     t = u - j0
     w = np.zeros((n_px, n_cells + 2), np.float32)
@@ -238,10 +251,22 @@ def _interp_weights(n_px: int, extent: float, n_cells: int, cell_px: float) -> n
 
 def _weights(width: int, height: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Interpolation weights (rows, cols) for a width x height frame sampled every `step` pixels."""
-    rows, cols, cell = _grid(width, height)
-    wy = _interp_weights(-(-height // step), height / step, rows, cell / step)
-    wx = _interp_weights(-(-width // step), width / step, cols, cell / step)
-    return wy, wx
+    rows, cols = _grid(width, height)
+    return (_interp_weights(-(-height // step), height / step, rows),
+            _interp_weights(-(-width // step), width / step, cols))
+
+
+# The weights have two non-zeros per pixel: sparse products are exact, fast, and single-threaded
+# (multithreaded OpenBLAS slows ~50x on a busy 2-core machine for these small products).
+def _render(chips: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
+    """Chip grid -> smooth pattern: wy @ chips @ wx.T."""
+    return np.asarray(sparse.csr_matrix(wy) @ (sparse.csr_matrix(wx) @ chips.T).T, dtype=np.float32)
+
+
+def _project(image: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
+    """Pattern-domain image -> chip grid (the adjoint of _render): wy.T @ image @ wx."""
+    rows = sparse.csr_matrix(wy.T) @ image
+    return np.asarray((sparse.csr_matrix(wx.T) @ rows.T).T, dtype=np.float32)
 
 
 def _chips(payload: int, key: bytes, layout: _Layout) -> np.ndarray:
@@ -249,7 +274,7 @@ def _chips(payload: int, key: bytes, layout: _Layout) -> np.ndarray:
         raise ValueError(f"payload must be an unsigned 64-bit int, got {payload!r}")
     g, c = _crc_affine(key)
     msg = _bits(payload, PAYLOAD_BITS)
-    crc = (g.astype(np.int64) @ msg + c) % 2
+    crc = (g @ msg + c) % 2
     coded = _conv_encode(np.concatenate([msg, crc.astype(np.uint8)]))
     coded_sign = 1.0 - 2.0 * coded.astype(np.float32)
     data = np.where(layout.bit_index >= 0, coded_sign[np.maximum(layout.bit_index, 0)], 0.0)
@@ -258,9 +283,47 @@ def _chips(payload: int, key: bytes, layout: _Layout) -> np.ndarray:
 
 # ---------------------------------------------------------------- embedding
 
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma as float32 (explicit sums: a BLAS call here stalls on a busy machine)."""
+    rgb = rgb.astype(np.float32)
+    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+
+
+def _rms(a: np.ndarray) -> float:
+    return math.sqrt(float(np.mean(np.square(a)))) if a.size else 0.0
+
+
+def _laplacian_energy(luma: np.ndarray) -> np.ndarray:
+    """|4-neighbour Laplacian| of luma: large on texture and edges, ~0 on flat areas."""
+    pad = np.pad(luma, 1, mode="edge")
+    return np.abs(4 * luma - pad[:-2, 1:-1] - pad[2:, 1:-1] - pad[1:-1, :-2] - pad[1:-1, 2:])
+
+
+def _erode(a: np.ndarray, size: int) -> np.ndarray:
+    """Minimum over a size x size window (odd size) by shifted slices: ~4x faster than scipy's here."""
+    r = size // 2
+    h, w = a.shape
+    pad = np.pad(a, r, mode="edge")
+    cols = pad[:, :w].copy()
+    for d in range(1, size):
+        np.minimum(cols, pad[:, d: d + w], out=cols)
+    out = cols[:h].copy()
+    for d in range(1, size):
+        np.minimum(out, cols[d: d + h], out=out)
+    return out
+
+
 def _stride(height: int, width: int) -> int:
-    """Sampling step of the mask/offset grid: ~270 rows at 1080p, full resolution for small frames."""
+    """Step of the grid the mask and offset are computed on (4 at 1080p, 3 at 720p, 1 below ~360p):
+    the pattern is smooth over cells of 15+ px, so per-pixel work would buy nothing but time."""
     return max(1, round(math.sqrt(height * width) / 360))
+
+
+def _saturating_add(src: np.ndarray, pos: np.ndarray, neg: np.ndarray, out: np.ndarray) -> None:
+    np.minimum(src, 255 - pos, out=out)
+    out += pos
+    np.maximum(out, neg, out=out)
+    out -= neg
 
 
 class _Embedder:
@@ -271,48 +334,52 @@ class _Embedder:
             raise ValueError(f"strength must be in (0, 20] luma levels, got {strength!r}")
         self.payload, self.key, self.strength = payload, key, strength
         _chips(payload, key, _layout(key, 1, 1))            # validate payload and key now
-        self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, int]] = {}
+        self._cache: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
 
-    def _pattern(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray, int]:
+    def _pattern(self, height: int, width: int) -> tuple[np.ndarray, int]:
         if (height, width) not in self._cache:
-            rows, cols, _ = _grid(width, height)
+            rows, cols = _grid(width, height)
             chips = _chips(self.payload, self.key, _layout(self.key, rows, cols))
             s = _stride(height, width)
             # sample the pattern at the centre of each s x s block the offset will cover
             wy, wx = _weights(width, height, s)
-            pattern = (wy @ chips @ wx.T).astype(np.float32)
-            self._cache[(height, width)] = (pattern, np.arange(height) // s, s)
+            pattern = _render(chips, wy, wx)
+            self._cache[(height, width)] = (pattern, s)
         return self._cache[(height, width)]
 
     def __call__(self, frame_index: int, frame: np.ndarray) -> np.ndarray:
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"frame must be H x W x 3 uint8, got {frame.shape} {frame.dtype}")
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"frame must be an H x W x 3 uint8 array, got {getattr(frame, 'shape', type(frame))} "
+                             f"{getattr(frame, 'dtype', '')}")
         height, width = frame.shape[:2]
-        pattern, row_of, s = self._pattern(height, width)
-        # 1. texture of the subsampled luma: mean |Laplacian|, eroded so edges do not spill into flat areas
-        sub = frame[::s, ::s].astype(np.float32)
-        luma = sub @ np.array([0.299, 0.587, 0.114], np.float32)
-        pad = np.pad(luma, 1, mode="edge")
-        lap = np.abs(4 * luma - pad[:-2, 1:-1] - pad[2:, 1:-1] - pad[1:-1, :-2] - pad[1:-1, 2:])
+        pattern, s = self._pattern(height, width)
+        # 1. texture of the subsampled luma, eroded so edges do not spill into the flat areas beside them
         k = max(3, int(round(math.sqrt(height * width / CELLS) / s / 3)) | 1)
-        tex = ndimage.uniform_filter(lap, k)
-        tex = ndimage.minimum_filter1d(ndimage.minimum_filter1d(tex, k, axis=0), k, axis=1)
-        tex = ndimage.uniform_filter(tex, k)
-        # 2. mask: 0 on flat areas, 1 on texture; offset rounded to whole luma levels
-        mask = np.clip((tex - MASK_LOW) / (MASK_HIGH - MASK_LOW), 0.0, 1.0)
-        delta = self.strength * mask * pattern
-        rms = math.sqrt(float(np.mean(np.square(delta)))) if delta.size else 0.0
-        if rms > MAX_RMS:
-            delta *= MAX_RMS / rms
-        delta = np.rint(delta).astype(np.int16)
-        # 3. expand to full size as separate +/- planes and add with saturation (all uint8, no float frame)
-        pos = np.repeat(np.clip(delta, 0, 255).astype(np.uint8), 3 * s, axis=1)[:, : width * 3][row_of]
-        neg = np.repeat(np.clip(-delta, 0, 255).astype(np.uint8), 3 * s, axis=1)[:, : width * 3][row_of]
-        out = frame.reshape(height, width * 3)
-        out = np.minimum(out, 255 - pos)
-        out += pos
-        np.maximum(out, neg, out=out)
-        out -= neg
+        tex = ndimage.uniform_filter(_laplacian_energy(_luma(frame[::s, ::s])), k)
+        tex = ndimage.uniform_filter(_erode(tex, k), k)
+        # 2. mask: 0 on flat areas, 1 on texture; offset in whole luma levels, RMS capped
+        delta = self.strength * np.clip((tex - MASK_LOW) / (MASK_HIGH - MASK_LOW), 0.0, 1.0) * pattern
+        rounded, factor = np.rint(delta), 1.0
+        for _ in range(4):                   # shrink until the rounded offset is under the cap
+            rms = _rms(rounded)
+            if rms <= MAX_RMS:
+                break
+            factor *= 0.995 * MAX_RMS / rms
+            rounded = np.rint(delta * factor)
+        else:
+            rounded = np.trunc(delta * (MAX_RMS / max(_rms(delta), 1e-9)))   # |trunc(x)| <= |x|: always under
+        delta = rounded.astype(np.int16)
+        # 3. add with saturation, all in uint8: min(frame, 255 - pos) + pos, then max(., neg) - neg, each
+        #    grid row of offsets broadcast over the s frame rows it covers (no full-size offset planes)
+        pos = np.repeat(np.clip(delta, 0, 255).astype(np.uint8), 3 * s, axis=1)[:, : width * 3]
+        neg = np.repeat(np.clip(-delta, 0, 255).astype(np.uint8), 3 * s, axis=1)[:, : width * 3]
+        src = np.ascontiguousarray(frame).reshape(height, width * 3)
+        out = np.empty_like(src)
+        full = height // s * s
+        _saturating_add(src[:full].reshape(-1, s, width * 3), pos[: full // s, None], neg[: full // s, None],
+                        out[:full].reshape(-1, s, width * 3))
+        if full < height:                    # the last, partial block of rows
+            _saturating_add(src[full:], pos[-1], neg[-1], out[full:])
         return out.reshape(height, width, 3)
 
 
@@ -336,16 +403,48 @@ def _canonical_size(width: int, height: int) -> tuple[int, int]:
     return max(16, int(round(width * scale))), max(16, int(round(height * scale)))
 
 
+def _texture_mask(luma: np.ndarray, low: float, high: float, size: int) -> np.ndarray:
+    """0..1 texture mask from the local mean |Laplacian| of luma (levels)."""
+    return np.clip((ndimage.uniform_filter(_laplacian_energy(luma), size) - low) / (high - low), 0.0, 1.0)
+
+
 def _whiten(frame: np.ndarray) -> np.ndarray:
-    """High-pass at the cell scale, locally normalised, clipped: content counts little, the mark much."""
-    luma = frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    """Matched-filter weighting of one frame's luma at the canonical size.
+
+    The content is noise to the detector: high-pass it at the cell scale, then weight each pixel by
+    expected mark amplitude / local content variance (the mark lives where the mask is, at a
+    roughly constant level, while content variance varies by orders of magnitude)."""
+    luma = _luma(frame)
     high = luma - ndimage.gaussian_filter(luma, DET_CELL_PX, truncate=2.5)
-    local = np.sqrt(ndimage.gaussian_filter(high * high, 2 * DET_CELL_PX, truncate=2.5)) + 1.0
-    return np.clip(high / local, -3.0, 3.0)
+    var = ndimage.uniform_filter(high * high, 4 * DET_CELL_PX + 1) + 4.0     # box: 1/4 the cost of a Gaussian
+    mask = _texture_mask(luma, 1.0, 5.0, 5)
+    return np.clip(8.0 * mask * high / var, -3.0, 3.0)
+
+
+def _shrink(a: np.ndarray, scale: float) -> np.ndarray:
+    """`a` resized by 1/scale (pixel-centre aligned, bilinear)."""
+    h, w = a.shape
+    sh, sw = int(round(h / scale)), int(round(w / scale))
+    if (sh, sw) == (h, w):
+        return a
+    return ndimage.zoom(a, (sh / h, sw / w), order=1, grid_mode=True, mode="nearest")
+
+
+def _stats(mean_map: np.ndarray, frames: int) -> DetectionStats:
+    # 1. undoing a crop of 1 - 1/scale means shrinking the picture by 1/scale and finding where it
+    #    sits in the full frame; the shrunk maps' spectra do not depend on the key, compute them once
+    h, w = mean_map.shape
+    shrunk = tuple(_shrink(mean_map, scale) for scale in SCALES)
+    spectra = []
+    for small in shrunk:
+        canvas = np.zeros((h, w), np.float32)
+        canvas[: small.shape[0], : small.shape[1]] = small
+        spectra.append(np.conj(np.fft.rfft2(canvas)))
+    return DetectionStats(mean_map, frames, shrunk, tuple(spectra))
 
 
 def accumulate_frames(frames: Iterable[np.ndarray]) -> DetectionStats:
-    """Average whitened luma of frames at the canonical size (frames of another size are resized)."""
+    """Average the whitened luma of frames at the canonical size (other sizes are resized first)."""
     total = None
     count = 0
     for frame in frames:
@@ -353,73 +452,83 @@ def accumulate_frames(frames: Iterable[np.ndarray]) -> DetectionStats:
             raise ValueError(f"frame must be H x W x 3, got {frame.shape}")
         h, w = frame.shape[:2]
         cw, ch = _canonical_size(w, h)
-        if (h, w) != (ch, cw):
-            frame = ndimage.zoom(frame.astype(np.float32), (ch / h, cw / w, 1), order=1)
+        if (h, w) != (ch, cw):      # antialiased resize, like ffmpeg's scale in file_stats
+            image = Image.fromarray(np.ascontiguousarray(frame, np.uint8))
+            frame = np.asarray(image.resize((cw, ch), Image.Resampling.BILINEAR))
         white = _whiten(frame)
         if total is None:
             total = np.zeros_like(white)
         if white.shape != total.shape:
-            raise ValueError(f"frame size changed mid-clip: {frame.shape}")
+            raise ValueError(f"frame size changed mid-clip: {frame.shape[:2]} after {total.shape}")
         total += white
         count += 1
     if total is None:
         raise ValueError("no frames to detect on")
-    return DetectionStats(total / count, count)
+    return _stats(total / count, count)
 
 
-def _pilot_peaks(mean_map: np.ndarray, pilot_ref_fft: np.ndarray, ref_norm: float) -> list[tuple[float, float, int, int]]:
-    """(z-score, scale, dy, dx) of the best pilot correlation at each scale."""
-    h, w = mean_map.shape
+def _pilot_peaks(stats: DetectionStats, pilot_ref: np.ndarray) -> list[tuple[float, float, int, int]]:
+    """(z-score, scale, dy, dx) of the best pilot correlation at each scale, best first."""
+    h, w = stats.mean_map.shape
+    pilot_fft = np.fft.rfft2(pilot_ref)
     peaks = []
-    for scale in SCALES:
-        sh, sw = int(round(h / scale)), int(round(w / scale))
-        small = ndimage.zoom(mean_map, (sh / h, sw / w), order=1) if scale != 1.0 else mean_map
-        canvas = np.zeros((h, w), np.float32)
-        canvas[:sh, :sw] = small
-        corr = np.fft.irfft2(np.conj(np.fft.rfft2(canvas)) * pilot_ref_fft, s=(h, w))
-        # only offsets that keep the shrunk map inside the frame (plus 1% slack) are possible
-        my, mx = h - sh + max(1, h // 100), w - sw + max(1, w // 100)
-        window = np.full((h, w), -np.inf, np.float32)
-        window[:my, :mx] = corr[:my, :mx]
-        noise = np.std(corr)
+    noise = 0.0
+    for scale, spectrum in zip(SCALES, stats.spectra):
+        corr = np.fft.irfft2(spectrum * pilot_fft, s=(h, w))
+        if not noise:   # spread of the correlation surface; a map shrunk by 1/scale has 1/scale^2 the pixels
+            noise = float(np.std(corr)) + 1e-12
+        # only offsets that keep the shrunk picture inside the frame (plus 1% slack) are possible
+        my = h - int(round(h / scale)) + max(1, h // 100)
+        mx = w - int(round(w / scale)) + max(1, w // 100)
+        window = corr[:my, :mx]
         dy, dx = np.unravel_index(int(np.argmax(window)), window.shape)
-        peaks.append((float(window[dy, dx] / (noise + 1e-12)), scale, int(dy), int(dx)))
-    return peaks
+        peaks.append((float(window[dy, dx] * scale / noise), scale, int(dy), int(dx)))
+    return sorted(peaks, reverse=True)
+
+
+def _read_chips(small: np.ndarray, dy: int, dx: int, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
+    """Chip values with the shrunk picture `small` placed at (dy, dx) in the frame; cells outside
+    the (cropped) picture read ~0, an erasure."""
+    h, w = wy.shape[0], wx.shape[0]
+    sh, sw = min(h - dy, small.shape[0]), min(w - dx, small.shape[1])
+    chips = _project(small[:sh, :sw], wy[dy: dy + sh], wx[dx: dx + sw])
+    # content left in the chips is smooth across cells, the mark is not: subtract the neighbours' mean
+    return chips - (ndimage.uniform_filter(chips, 3, mode="nearest") * 9 - chips) / 8
+
+
+def _despread(chips: np.ndarray, layout: _Layout) -> np.ndarray:
+    """Soft coded bits (>0: bit 0): sum of each bit's cells times their spreading sign."""
+    data = layout.bit_index >= 0
+    return np.bincount(layout.bit_index[data], (chips * layout.sign)[data], minlength=_CODED_BITS).astype(np.float32)
+
+
+def _crc_ok(msgs: np.ndarray, key: bytes) -> np.ndarray:
+    """Per decoded message (B, 88): does its CRC field match the key-masked CRC of its payload?"""
+    g, c = _crc_affine(key)
+    expected = (msgs[:, :PAYLOAD_BITS].astype(np.int64) @ g.T + c) % 2
+    return np.all(expected == msgs[:, PAYLOAD_BITS:], axis=1)
 
 
 def decode_stats(stats: DetectionStats, key: bytes) -> WatermarkResult:
-    """Look for the mark of `key` in precomputed stats: align with the pilot, despread, decode, check CRC."""
-    mean_map = stats.mean_map
-    h, w = mean_map.shape
-    rows, cols, _ = _grid(w, h)
+    """Look for the mark of `key` in a clip's stats: align with the pilot, despread, decode, check CRC."""
+    h, w = stats.mean_map.shape
+    rows, cols = _grid(w, h)
     layout = _layout(key, rows, cols)
     wy, wx = _weights(w, h)
-    pilot_ref = (wy @ layout.pilot @ wx.T).astype(np.float32)
-    # 1. synchronise: best pilot correlation per scale, decode the best few alignments
-    peaks = sorted(_pilot_peaks(mean_map, np.fft.rfft2(pilot_ref), 1.0), reverse=True)[:MAX_DECODES]
-    g, c = _crc_affine(key)
     best: WatermarkResult | None = None
-    for z, scale, dy, dx in peaks:
-        sh, sw = int(round(h / scale)), int(round(w / scale))
-        small = ndimage.zoom(mean_map, (sh / h, sw / w), order=1) if scale != 1.0 else mean_map
-        canvas = np.zeros((h, w), np.float32)
-        ys, xs = slice(dy, min(h, dy + sh)), slice(dx, min(w, dx + sw))
-        canvas[ys, xs] = small[: ys.stop - dy, : xs.stop - dx]
-        # 2. read chips and despread into soft coded bits (cells outside the picture read 0 = erasure)
-        chips = wy.T @ canvas @ wx
-        soft = np.zeros(_CODED_BITS, np.float32)
-        data = layout.bit_index >= 0
-        np.add.at(soft, layout.bit_index[data], (chips * layout.sign)[data])
-        # 3. decode and check
+    # 1. synchronise: the best pilot correlation per scale; decode the MAX_DECODES best alignments
+    for z, scale, dy, dx in _pilot_peaks(stats, _render(layout.pilot, wy, wx))[:MAX_DECODES]:
+        # 2. read, despread, decode
+        soft = _despread(_read_chips(stats.shrunk[SCALES.index(scale)], dy, dx, wy, wx), layout)
         msg = _viterbi(soft[None])[0]
-        payload_bits, crc = msg[:PAYLOAD_BITS], msg[PAYLOAD_BITS:]
-        ok = bool(np.array_equal((g.astype(np.int64) @ payload_bits + c) % 2, crc))
+        # 3. the CRC decides; confidence and bit accuracy compare the soft bits with the re-encoded word
+        ok = bool(_crc_ok(msg[None], key)[0])
         coded_sign = 1.0 - 2.0 * _conv_encode(msg).astype(np.float32)
         norm = float(np.linalg.norm(soft)) * math.sqrt(_CODED_BITS)
-        confidence = float(soft @ coded_sign) / norm if norm > 0 else 0.0
+        confidence = max(0.0, float(soft @ coded_sign) / norm) if norm > 0 else 0.0
         accuracy = float(np.mean(np.sign(soft) == coded_sign))
-        payload = int("".join(map(str, payload_bits)), 2) if ok else None
-        result = WatermarkResult(ok, payload, max(confidence, 0.0), accuracy, z, scale, stats.frames)
+        payload = int("".join(map(str, msg[:PAYLOAD_BITS])), 2) if ok else None
+        result = WatermarkResult(ok, payload, confidence, accuracy, z, scale, stats.frames)
         if ok:
             return result
         if best is None or result.confidence > best.confidence:
@@ -452,9 +561,14 @@ def _read_canonical(path: Path, size: tuple[int, int], max_seconds: float) -> It
     yield from frames[: frames.size // (w * h * 3) * (w * h * 3)].reshape(-1, h, w, 3)
 
 
-def detect_file(path: Path, *, key: bytes, max_seconds: float = 12.0) -> WatermarkResult:
-    """Detect the mark of `key` in the first `max_seconds` of any video file ffmpeg can read."""
+def file_stats(path: Path, *, max_seconds: float = 12.0) -> DetectionStats:
+    """Key-independent stats of the first `max_seconds` of a video file (decode once, try many keys)."""
     if max_seconds <= 0:
         raise ValueError(f"max_seconds must be > 0, got {max_seconds!r}")
     width, height, _ = probe(Path(path))
-    return detect_frames(_read_canonical(Path(path), _canonical_size(width, height), max_seconds), key=key)
+    return accumulate_frames(_read_canonical(Path(path), _canonical_size(width, height), max_seconds))
+
+
+def detect_file(path: Path, *, key: bytes, max_seconds: float = 12.0) -> WatermarkResult:
+    """Detect the mark of `key` in the first `max_seconds` of any video file ffmpeg can read."""
+    return decode_stats(file_stats(path, max_seconds=max_seconds), key)
