@@ -25,7 +25,9 @@ from generation.prompts import product_prompt
 from generation.spec import BaseClip
 from flows.gpu import ensure_gpu_limit, gpu_slot, require_gpu_limit
 from flows.settings import Settings
-from provenance import Credentials, load_credentials, sign_file
+from provenance import Credentials, load_credentials, sign_file, watermark_key
+from provenance.soft_binding import SoftBindingStore, durable_marks, manifest_parts
+from provenance.watermark import payload_for_asset
 from provenance.ledger import AssetRecord, Ledger, sha256_file
 from provenance.variant_manifest import variant_manifest
 
@@ -75,28 +77,35 @@ def base_clip_task(plan: VariantPlan, settings: Settings, model=None) -> tuple[B
 
 # No retry: a failed signature or encode fails the variant with its reason (fail closed).
 @task(cache_policy=NO_CACHE)
-def variant_task(plan: VariantPlan, base: BaseClip, creds: Credentials, settings: Settings,
+def variant_task(plan: VariantPlan, base: BaseClip, creds: Credentials, wm_key: bytes, settings: Settings,
                  run_id: str) -> VariantOutcome:
-    times: dict[str, float] = {}
+    times: dict[str, float] = {"watermark_fingerprint": 0.0}
     staging = settings.home / "cache" / "staging" / f"{plan.asset_id}.{uuid.uuid4().hex[:8]}.mp4"
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # 1. Compose and encode once (unsigned, outside the output folder).
+        # 1. Compose, watermark and fingerprint the raw frames, then encode once (unsigned, outside the output).
+        marks = durable_marks(payload_for_asset(plan.asset_id), wm_key, base.fps)
         t0 = time.perf_counter()
-        rendered = render_variant(base, plan.spec, staging, crf=settings.options.crf, preset=settings.options.preset)
-        times["compose_encode"] = time.perf_counter() - t0
-        # 2. Sign into the output folder: the hard binding covers these final bytes.
+        rendered = render_variant(base, plan.spec, staging, frame_hook=_timed(marks.hook, times, "watermark_fingerprint"),
+                                  crf=settings.options.crf, preset=settings.options.preset)
+        times["compose_encode"] = time.perf_counter() - t0 - times["watermark_fingerprint"]
+        # 2. Sign into the output folder: the hard binding covers these final bytes; the soft bindings
+        #    (watermark payload, fingerprints) find the manifest again if the file loses it.
         t0 = time.perf_counter()
         plan.output_path.parent.mkdir(parents=True, exist_ok=True)
-        signed = sign_file(staging, plan.output_path, variant_manifest(plan, base, rendered), creds)
+        watermarked, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
+        manifest = variant_manifest(plan, base, rendered, extra_actions=(watermarked,), extra_assertions=soft)
+        signed = sign_file(staging, plan.output_path, manifest, creds)
         times["sign"] = time.perf_counter() - t0
-        # 3. Record the asset and a copy of its manifest.
+        # 3. Record the asset, a copy of its manifest and its soft bindings.
         t0 = time.perf_counter()
         rec = AssetRecord(asset_id=plan.asset_id, variant_key=plan.variant_key, run_id=run_id, sku=plan.spec.sku,
                           locale=plan.spec.locale, aspect=plan.spec.aspect, output_path=plan.output_path,
                           sha256=sha256_file(plan.output_path), manifest_label=signed.label,
                           base_clip_key=base.key, created_at=_utcnow())
-        Ledger(settings.ledger_url).record_asset(rec, signed.label, signed.manifest_json)
+        ledger = Ledger(settings.ledger_url)
+        ledger.record_asset(rec, signed.label, signed.manifest_json)
+        SoftBindingStore(ledger.engine).record(plan.asset_id, marks.payload, marks.recorder.hashes)
         times["record"] = time.perf_counter() - t0
     finally:
         staging.unlink(missing_ok=True)
@@ -120,6 +129,7 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
     for plan in plans:
         check_variant_text(plan.spec)
     creds = load_credentials(settings.signing)
+    wm_key = watermark_key(settings.signing)
     ledger = Ledger(settings.ledger_url)
     if settings.options.backend == "diffusers":
         require_gpu_limit()          # strict: a host without its limit fails here, not unthrottled later
@@ -151,7 +161,7 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
                                     reason=reason) for p in todo if p.product.sku == sku]
 
     # 4. Compose, sign and record each variant; report progress as they finish.
-    futures = {variant_task.submit(p, bases[p.product.sku], creds, settings, run_id): p
+    futures = {variant_task.submit(p, bases[p.product.sku], creds, wm_key, settings, run_id): p
                for p in todo if p.product.sku in bases}
     done = len(plans) - len(futures)
     for fut in as_completed(list(futures)):
@@ -179,6 +189,16 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
     order = {p.asset_id: i for i, p in enumerate(plans)}
     return RunSummary(run_id=run_id, seconds=time.perf_counter() - started, stage_seconds=stage,
                       outcomes=tuple(sorted(outcomes, key=lambda o: order[o.asset_id])), **counts)
+
+
+def _timed(hook, times: dict[str, float], name: str):
+    """The same hook, its time summed under times[name] (the provenance overhead we report)."""
+    def timed(i, frame):
+        t0 = time.perf_counter()
+        out = hook(i, frame)
+        times[name] += time.perf_counter() - t0
+        return out
+    return timed
 
 
 def _load_model(settings: Settings):

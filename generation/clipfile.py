@@ -72,6 +72,17 @@ def probe(path: Path) -> tuple[int, int, float]:
     return int(m.group(1)), int(m.group(2)), float(fps_m.group(1)) if fps_m else 0.0
 
 
+def duration_s(path: Path) -> float:
+    """Container duration in seconds, read from ffmpeg's banner (no ffprobe is shipped)."""
+    import re
+
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    m = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", out)
+    if not m:
+        raise ClipError(f"{path}: no duration found")
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
 def read_clip(path: Path, *, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
     """Yield RGB uint8 frames of any video file, optionally scaled to size=(w, h)."""
     w, h, _ = probe(path)

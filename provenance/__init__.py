@@ -1,5 +1,5 @@
 """Provenance: signing credentials, C2PA manifests (build, sign, read)."""
-from provenance.credentials import CredentialError, load_credentials, trust_anchors
+from provenance.credentials import CredentialError, load_credentials, trust_anchors, watermark_key
 from provenance.manifest import SigningError, sign_file
 from provenance.reader import read_c2pa
 from provenance.spec import (
@@ -28,4 +28,5 @@ __all__ = [
     "read_c2pa",
     "sign_file",
     "trust_anchors",
+    "watermark_key",
 ]

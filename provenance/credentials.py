@@ -70,6 +70,27 @@ def trust_anchors(cfg: SigningConfig) -> bytes:
     return anchors
 
 
+def watermark_key(cfg: SigningConfig, *, create: bool = True) -> bytes | None:
+    """The secret key of our watermark (32 random bytes under the home, made on first use).
+
+    With create=False (the audit) a home that never marked anything returns None.
+    """
+    folder = cfg.home / "credentials"
+    path = folder / "watermark.key"
+    if not path.exists():
+        if not create:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                _write_atomic(path, os.urandom(32), private=True)
+    key = _read(path)
+    if len(key) != 32:
+        raise CredentialError(f"{path}: watermark key must be 32 bytes, found {len(key)}")
+    return key
+
+
 def _load_pair(chain_path: Path, key_path: Path, anchors: bytes, tsa_url: str | None,
                now: datetime) -> Credentials:
     chain_pem = _read(chain_path)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from generation.clipfile import ClipError, ffmpeg_exe, probe
 
-__all__ = ["FingerprintMatch", "FingerprintIndex", "fingerprint_file", "fingerprint_frames"]
+__all__ = ["FingerprintMatch", "FingerprintIndex", "FingerprintRecorder", "fingerprint_file", "fingerprint_frames"]
 
 _DECODE_SIZE = 128   # frames are squashed to a square before hashing anyway (pHash works on 32x32)
 
@@ -40,6 +40,23 @@ def fingerprint_frames(frames: Iterable[np.ndarray], fps: float, *, per_second: 
             hashes.append(_phash(frame))
             k += 1
     return tuple(hashes)
+
+
+class FingerprintRecorder:
+    """A frame hook that fingerprints final frames while they are composed (no decode afterwards),
+    sampling and squashing them exactly as `fingerprint_file` does with a decoded file."""
+
+    def __init__(self, fps: float, *, per_second: float = 2):
+        if fps <= 0 or per_second <= 0:
+            raise ValueError(f"fps and per_second must be > 0, got fps={fps!r} per_second={per_second!r}")
+        self.fps, self.per_second = fps, per_second
+        self.hashes: list[int] = []
+
+    def __call__(self, index: int, frame: np.ndarray) -> np.ndarray:
+        if index == round(len(self.hashes) * self.fps / self.per_second):
+            small = Image.fromarray(np.ascontiguousarray(frame)).resize((_DECODE_SIZE, _DECODE_SIZE), Image.BICUBIC)
+            self.hashes.append(_phash(np.asarray(small)))
+        return frame
 
 
 def fingerprint_file(path: Path, *, per_second: float = 2) -> tuple[int, ...]:

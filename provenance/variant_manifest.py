@@ -17,7 +17,8 @@ AGENT = "Tessera"
 
 
 def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVariant,
-                     extra_actions: tuple[Action, ...] = ()) -> ManifestSpec:
+                     extra_actions: tuple[Action, ...] = (),
+                     extra_assertions: tuple[tuple[str, str], ...] = ()) -> ManifestSpec:
     spec = plan.spec
     base_params = json.loads(base.params_json)
     photo = Ingredient(path=plan.product.photo, title=plan.product.photo.name,
@@ -54,7 +55,7 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
         title=plan.output_path.name, asset_id=spec.asset_id, digital_source_type=dst,
         actions=first + (localize,) + extra_actions + (encode,),
         ingredients=(photo,),
-        assertions=(("com.tessera.variant", canonical_json(variant)),),
+        assertions=(("com.tessera.variant", canonical_json(variant)),) + extra_assertions,
         models=models,
     )
 

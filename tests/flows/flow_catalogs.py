@@ -7,11 +7,11 @@ import pandas as pd
 SAMPLE = Path(__file__).resolve().parents[2] / "catalogs" / "sample"
 
 
-def small_catalog(dest: Path, locales=("de-DE", "zh-CN", "ar-SA"), aspects="9:16;1:1;16:9", products: int = 1) -> Path:
+def small_catalog(dest: Path, locales=("de-DE", "zh-CN", "ar-SA"), aspects="9:16;1:1;16:9", products: int = 1, duration_s: str = "2") -> Path:
     """A copy of the sample catalog cut to a few products and locales, with 2-second clips."""
     shutil.copytree(SAMPLE, dest)
     products = pd.read_csv(dest / "products.csv", dtype=str, keep_default_na=False).head(products)
-    products["duration_s"] = "2"
+    products["duration_s"] = duration_s
     products.to_csv(dest / "products.csv", index=False)
     loc = pd.read_csv(dest / "locales.csv", dtype=str, keep_default_na=False)
     loc = loc[loc["tag"].isin(locales)].copy()

@@ -1,0 +1,69 @@
+"""Durable credentials end to end: a rendered variant stripped and re-encoded is traced back."""
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from compliance.recover import recover
+from flow_catalogs import small_catalog
+from flows.render import run_render
+from flows.settings import Settings
+from generation import ffmpeg_exe
+from generation.plan import RenderOptions
+from provenance import read_c2pa, watermark_key
+from provenance.ledger import Ledger
+from provenance.soft_binding import SoftBindingStore
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "c2pa-external"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recovery")
+    catalog = small_catalog(root / "catalog", locales=("de-DE", "ja-JP"), aspects="16:9", duration_s="5")
+    settings = Settings.build(home=root / "home", options=RenderOptions(short_side=480))
+    summary = run_render(catalog, root / "out", settings)
+    assert summary.failed == 0
+    ledger = Ledger(settings.ledger_url)
+    store = SoftBindingStore(ledger.engine)
+    return root, settings, ledger, store, sorted((root / "out").rglob("*.mp4"))
+
+
+def _attack(src: Path, dst: Path, *args: str) -> Path:
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), *args, "-map_metadata", "-1",
+                    "-c:v", "libx264", "-crf", "28", "-pix_fmt", "yuv420p", str(dst)], check=True)
+    return dst
+
+
+def _recover(path, settings, ledger, store):
+    return recover(path, key=watermark_key(settings.signing, create=False), ledger=ledger, store=store,
+                   index=store.fingerprint_index())
+
+
+def test_a_stripped_downscaled_copy_recovers_its_asset(rendered, tmp_path):
+    _, settings, ledger, store, files = rendered
+    original = files[0]
+    copy = _attack(original, tmp_path / "copy.mp4", "-vf", "scale=-2:ih/2")
+    assert read_c2pa(copy, None).state == "absent"
+    result = _recover(copy, settings, ledger, store)
+    expected = ledger.asset_id_for_sha256(__import__("provenance.ledger", fromlist=["x"]).sha256_file(original))
+    assert result.recovered and result.asset_id == expected
+    assert result.watermark["found"] and result.watermark["asset_id"] == expected
+    assert result.fingerprint_match["asset_id"] == expected
+    assert result.digital_source_type.endswith("/digitalCapture") and result.signer
+    assert any(c.startswith("resized") for c in result.changes)
+
+
+def test_a_three_second_excerpt_is_reported_shortened(rendered, tmp_path):
+    _, settings, ledger, store, files = rendered
+    copy = _attack(files[1], tmp_path / "excerpt.mp4", "-ss", "1", "-t", "3")
+    result = _recover(copy, settings, ledger, store)
+    assert result.recovered and result.watermark["found"]
+    assert any(c.startswith("shortened") for c in result.changes)
+
+
+def test_someone_elses_video_recovers_nothing_and_claims_nothing(rendered):
+    _, settings, ledger, store, _ = rendered
+    result = _recover(FIXTURES / "video1_no_manifest.mp4", settings, ledger, store)
+    assert not result.recovered and result.asset_id is None
+    assert not result.watermark["found"] and result.fingerprint_match is None
