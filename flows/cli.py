@@ -165,13 +165,14 @@ def _diffusion_settings(model, revision, task, steps, frames, gen_size, dtype, d
 
 
 def _summary_table(s) -> str:
-    lines = [f"{'rendered':>10} {'skipped':>8} {'failed':>7} {'time':>8}",
-             f"{s.rendered:>10} {s.skipped:>8} {s.failed:>7} {s.seconds:>7.1f}s"]
+    lines = [f"{'rendered':>10} {'skipped':>8} {'review':>7} {'failed':>7} {'time':>8}",
+             f"{s.rendered:>10} {s.skipped:>8} {s.review:>7} {s.failed:>7} {s.seconds:>7.1f}s"]
     total = sum(s.stage_seconds.values()) or 1.0
     if s.rendered:
         lines.append("stage share: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in s.stage_seconds.items()))
-    lines += [f"failed: {o.sku} {o.locale} {o.aspect}: {o.reason}" for o in s.outcomes if o.status == "failed"]
-    if s.rendered == 0 and s.failed == 0:
+    lines += [f"{o.status}: {o.sku} {o.locale} {o.aspect}: {o.reason}" for o in s.outcomes
+              if o.status in ("failed", "review")]
+    if s.rendered == 0 and s.failed == 0 and s.review == 0:
         lines.append("nothing to render: every variant is unchanged and intact")
     return "\n".join(lines)
 
@@ -185,6 +186,23 @@ def _audit_table(records) -> str:
     counts = {v: sum(r.to_dict()["verdict"] == v for r in records) for v in ("pass", "warn", "fail")}
     rows.append(f"{len(records)} files: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail")
     return "\n".join(rows)
+
+
+def _register() -> None:
+    # Commands of other areas live in their own modules; registered here, imported lazily by click.
+    from flows.cli_authorship import authorship, edit, pick, takes
+
+    cli.add_command(authorship)
+    review = cli.commands.get("review")
+    if review is None:
+        review = click.Group("review", help="What awaits a person's decision: takes to pick, variants to approve.")
+        cli.add_command(review)
+    review.add_command(takes)
+    review.add_command(pick)
+    review.add_command(edit)
+
+
+_register()
 
 
 def main() -> None:

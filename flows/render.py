@@ -7,6 +7,7 @@ record every remaining variant. Retries and the worker cap live here and only he
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -18,9 +19,13 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from catalogs import load_catalog
+from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion, frame_hashes
+from compliance.journal import Journal
+from compliance.record import AUTO_PICKER, Pick, Take, human_pick, record_decisions, record_publication
 from compliance.rules import known_profiles
 from generation import check_variant_text, make_base_clip, render_variant
-from generation.plan import VariantPlan, canonical_json, plan_variants
+from generation.contact_sheet import write_candidate_sheets
+from generation.plan import VariantPlan, canonical_json, pipeline_version, plan_variants
 from generation.prompts import product_prompt
 from generation.spec import BaseClip
 from flows.gpu import ensure_gpu_limit, gpu_slot, require_gpu_limit
@@ -38,7 +43,7 @@ class VariantOutcome:
     sku: str
     locale: str
     aspect: str
-    status: str                       # rendered, skipped, failed
+    status: str                       # rendered, skipped, review (awaiting a person), failed
     path: str
     reason: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
@@ -49,6 +54,7 @@ class RunSummary:
     run_id: str
     rendered: int
     skipped: int
+    review: int
     failed: int
     seconds: float
     stage_seconds: dict[str, float]
@@ -59,26 +65,40 @@ class RunSummary:
 
 
 @task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def base_clip_task(plan: VariantPlan, settings: Settings, model=None) -> tuple[BaseClip, float]:
-    """One product's base clip: the CPU motion backend, or the loaded diffusion model under the host's GPU slot."""
+def base_clip_task(plan: VariantPlan, settings: Settings, model=None) -> tuple[list[BaseClip], list[Take], float]:
+    """A product's takes (one per candidate seed): the CPU motion backend, or the loaded diffusion
+    model under the host's GPU slot. Each take keeps what is needed to replay it."""
     t0 = time.perf_counter()
     o = settings.options
-    if model is None:
-        clip = make_base_clip(plan.product.photo, cache_dir=settings.clip_cache, size=o.short_side,
-                              fps=o.fps, duration_s=plan.product.duration_s, seed=o.seed)
-    else:
-        prompt = product_prompt(o.prompt_template, plan.product, plan.brand)
-        image = plan.product.photo if o.diffusion.task == "i2v" else None
-        with gpu_slot():
-            clip = model.make_base_clip(prompt=prompt.prompt, negative_prompt=prompt.negative_prompt,
-                                        image=image, seed=o.seed, cache_dir=settings.clip_cache)
-    return clip, time.perf_counter() - t0
+    clips, takes = [], []
+    for i in range(o.candidates):
+        seed = o.seed + i
+        if model is None:
+            clip = make_base_clip(plan.product.photo, cache_dir=settings.clip_cache, size=o.short_side,
+                                  fps=o.fps, duration_s=plan.product.duration_s, seed=seed)
+            params = {"backend": "motion", "photo": str(plan.product.photo), "size": o.short_side, "fps": o.fps,
+                      "duration_s": plan.product.duration_s, "seed": seed}
+            name, version = "tessera-motion", pipeline_version()
+        else:
+            prompt = product_prompt(o.prompt_template, plan.product, plan.brand)
+            image = plan.product.photo if o.diffusion.task == "i2v" else None
+            with gpu_slot():
+                clip = model.make_base_clip(prompt=prompt.prompt, negative_prompt=prompt.negative_prompt,
+                                            image=image, seed=seed, cache_dir=settings.clip_cache)
+            params = {"backend": "diffusers", "settings": asdict(o.diffusion), "prompt": prompt.prompt,
+                      "negative_prompt": prompt.negative_prompt, "template": prompt.template_id,
+                      "image": str(image) if image else None, "seed": seed}
+            name, version = o.diffusion.model, o.diffusion.revision or json.loads(clip.params_json)["model"].get(
+                "folder_sha256", "")
+        clips.append(clip)
+        takes.append(Take(i, clip.key, name, version, params, tuple(frame_hashes(clip.path))))
+    return clips, takes, time.perf_counter() - t0
 
 
 # No retry: a failed signature or encode fails the variant with its reason (fail closed).
 @task(cache_policy=NO_CACHE)
-def variant_task(plan: VariantPlan, base: BaseClip, creds: Credentials, wm_key: bytes, settings: Settings,
-                 run_id: str) -> VariantOutcome:
+def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pick, creds: Credentials,
+                 wm_key: bytes, settings: Settings, run_id: str) -> VariantOutcome:
     times: dict[str, float] = {"watermark_fingerprint": 0.0}
     staging = settings.home / "cache" / "staging" / f"{plan.asset_id}.{uuid.uuid4().hex[:8]}.mp4"
     staging.parent.mkdir(parents=True, exist_ok=True)
@@ -91,10 +111,22 @@ def variant_task(plan: VariantPlan, base: BaseClip, creds: Credentials, wm_key: 
         times["compose_encode"] = time.perf_counter() - t0 - times["watermark_fingerprint"]
         # 2. Sign into the output folder: the hard binding covers these final bytes; the soft bindings
         #    (watermark payload, fingerprints) find the manifest again if the file loses it.
+        # 2a. The decisions behind it go into the journal first, so the manifest can cite its head.
+        t0 = time.perf_counter()
+        ledger = Ledger(settings.ledger_url)
+        journal = Journal.from_credentials(ledger.engine, creds)
+        record_decisions(journal, variant_key=plan.variant_key, asset_id=plan.asset_id, takes=takes, pick=pick,
+                         copy={"headline": plan.spec.headline, "cta": plan.spec.cta,
+                               "captions": " | ".join(plan.spec.captions)},
+                         copy_source=f"copy author (catalog copy row {plan.copy_row}, {plan.spec.locale})",
+                         photo_sha256=plan.photo_sha256, sku=plan.spec.sku, locale=plan.spec.locale)
+        authorship = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(journal, plan.variant_key)))
+        times["journal"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         plan.output_path.parent.mkdir(parents=True, exist_ok=True)
         watermarked, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
-        manifest = variant_manifest(plan, base, rendered, extra_actions=(watermarked,), extra_assertions=soft)
+        manifest = variant_manifest(plan, base, rendered, extra_actions=(watermarked,),
+                                    extra_assertions=soft + (authorship,))
         signed = sign_file(staging, plan.output_path, manifest, creds)
         times["sign"] = time.perf_counter() - t0
         # 3. Record the asset, a copy of its manifest and its soft bindings.
@@ -103,9 +135,10 @@ def variant_task(plan: VariantPlan, base: BaseClip, creds: Credentials, wm_key: 
                           locale=plan.spec.locale, aspect=plan.spec.aspect, output_path=plan.output_path,
                           sha256=sha256_file(plan.output_path), manifest_label=signed.label,
                           base_clip_key=base.key, created_at=_utcnow())
-        ledger = Ledger(settings.ledger_url)
         ledger.record_asset(rec, signed.label, signed.manifest_json)
         SoftBindingStore(ledger.engine).record(plan.asset_id, marks.payload, marks.recorder.hashes)
+        record_publication(journal, variant_key=plan.variant_key, asset_id=plan.asset_id, output_sha256=rec.sha256,
+                           output_path=plan.output_path)
         times["record"] = time.perf_counter() - t0
     finally:
         staging.unlink(missing_ok=True)
@@ -124,21 +157,22 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
     # 1. Load and check everything before any output exists.
     t0 = time.perf_counter()
     catalog = load_catalog(Path(catalog_dir), known_profiles=known_profiles())
-    all_plans = plan_variants(catalog, settings.options, Path(out_dir))
+    creds = load_credentials(settings.signing)
+    ledger = Ledger(settings.ledger_url)
+    journal = Journal.from_credentials(ledger.engine, creds)
+    picks = lambda set_id: (p.candidate if (p := human_pick(journal, set_id)) else None)
+    all_plans = plan_variants(catalog, settings.options, Path(out_dir), pick_for=picks)
     plans = tuple(p for p in all_plans if shard is None or shard_of(p.product.sku, shard[1]) == shard[0])
     for plan in plans:
         check_variant_text(plan.spec)
-    creds = load_credentials(settings.signing)
     wm_key = watermark_key(settings.signing)
-    ledger = Ledger(settings.ledger_url)
     if settings.options.backend == "diffusers":
         require_gpu_limit()          # strict: a host without its limit fails here, not unthrottled later
     stage["plan"] = time.perf_counter() - t0
 
     # 2. Skip every variant whose key is recorded and whose file is intact.
     todo = [p for p in plans if not ledger.is_intact(p.variant_key, p.output_path)]
-    skipped = [VariantOutcome(p.asset_id, p.spec.sku, p.spec.locale, p.spec.aspect, "skipped", str(p.output_path))
-               for p in plans if p not in todo]
+    skipped = [_outcome(p, "skipped") for p in plans if p not in todo]
     run_id = uuid.uuid4().hex
     ledger.start_run(run_id, str(Path(catalog_dir).resolve()), canonical_json(_settings_record(settings)))
     progress(f"{len(plans)} variants planned: {len(todo)} to render, {len(skipped)} unchanged")
@@ -148,29 +182,41 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
     first_plan = {p.product.sku: p for p in reversed(todo)}
     model = _load_model(settings) if first_plan and settings.options.backend == "diffusers" else None
     base_futures = {sku: base_clip_task.submit(p, settings, model) for sku, p in first_plan.items()}
-    bases: dict[str, BaseClip] = {}
+    chosen: dict[str, tuple[BaseClip, list[Take], Pick]] = {}
     stage["base_clip"] = 0.0
     for sku, fut in base_futures.items():
         value = fut.result(raise_on_failure=False)
-        if not isinstance(value, BaseException):
-            bases[sku], secs = value
-            stage["base_clip"] += secs
+        mine = [p for p in todo if p.product.sku == sku]
+        if isinstance(value, BaseException):
+            outcomes += [_outcome(p, "failed", f"base clip: {_reason(value)}") for p in mine]
             continue
-        reason = f"base clip: {_reason(value)}"
-        outcomes += [VariantOutcome(p.asset_id, sku, p.spec.locale, p.spec.aspect, "failed", str(p.output_path),
-                                    reason=reason) for p in todo if p.product.sku == sku]
+        clips, takes, secs = value
+        stage["base_clip"] += secs
+        # 3b. Which take: a reviewer's pick, else an automatic one (recorded as such), unless review is required.
+        plan = first_plan[sku]
+        if len(takes) > 1:
+            write_candidate_sheets(settings.home / "candidates" / plan.candidate_set, clips, sku)
+        if plan.pick is not None:
+            pick = human_pick(journal, plan.candidate_set)
+        elif len(takes) > 1 and settings.options.require_review:
+            reason = (f"awaiting a pick among {len(takes)} takes: tessera review pick {plan.candidate_set} "
+                      f"--candidate N --by NAME")
+            outcomes += [_outcome(p, "review", reason) for p in mine]
+            continue
+        else:
+            pick = Pick(0, AUTO_PICKER, "system", "unattended run: the first take is used automatically")
+        chosen[sku] = (clips[pick.candidate], takes, pick)
 
     # 4. Compose, sign and record each variant; report progress as they finish.
-    futures = {variant_task.submit(p, bases[p.product.sku], creds, wm_key, settings, run_id): p
-               for p in todo if p.product.sku in bases}
+    futures = {variant_task.submit(p, *chosen[p.product.sku], creds, wm_key, settings, run_id): p
+               for p in todo if p.product.sku in chosen}
     done = len(plans) - len(futures)
     for fut in as_completed(list(futures)):
         p = futures[fut]
         done += 1
         out = fut.result(raise_on_failure=False)
         if isinstance(out, BaseException):
-            out = VariantOutcome(p.asset_id, p.spec.sku, p.spec.locale, p.spec.aspect, "failed",
-                                 str(p.output_path), reason=_reason(out))
+            out = _outcome(p, "failed", _reason(out))
         for k, v in out.seconds.items():
             stage[k] = stage.get(k, 0.0) + v
         outcomes.append(out)
@@ -184,11 +230,17 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
             progress(f"retired {len(retired)} assets no longer in the catalog (files kept)")
 
     # 6. Close the run in the ledger.
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("rendered", "skipped", "failed")}
-    ledger.finish_run(run_id, status="failed" if counts["failed"] else "completed", **counts)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("rendered", "skipped", "review", "failed")}
+    ledger.finish_run(run_id, status="failed" if counts["failed"] else "completed",
+                      rendered=counts["rendered"], skipped=counts["skipped"], failed=counts["failed"])
     order = {p.asset_id: i for i, p in enumerate(plans)}
     return RunSummary(run_id=run_id, seconds=time.perf_counter() - started, stage_seconds=stage,
                       outcomes=tuple(sorted(outcomes, key=lambda o: order[o.asset_id])), **counts)
+
+
+def _outcome(plan: VariantPlan, status: str, reason: str = "") -> VariantOutcome:
+    return VariantOutcome(plan.asset_id, plan.spec.sku, plan.spec.locale, plan.spec.aspect, status,
+                          str(plan.output_path), reason=reason)
 
 
 def _timed(hook, times: dict[str, float], name: str):

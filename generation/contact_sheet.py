@@ -14,7 +14,8 @@ _GAP = 8
 _CAPTION = 28   # px of caption strip above each row
 
 
-def contact_sheet(video_paths: list[Path], out_png: Path, frames_per_clip: int = 3) -> Path:
+def contact_sheet(video_paths: list[Path], out_png: Path, frames_per_clip: int = 3,
+                  labels: list[str] | None = None) -> Path:
     """Write a grid of `frames_per_clip` evenly spaced frames per video (first to last), labelled with file names."""
     if not video_paths:
         raise ValueError("contact_sheet: no videos given")
@@ -26,14 +27,15 @@ def contact_sheet(video_paths: list[Path], out_png: Path, frames_per_clip: int =
 
     # 1. Thumbnails: decode each clip once at thumbnail size, keep evenly spaced frames.
     rows: list[tuple[str, list[np.ndarray]]] = []
-    for path in map(Path, video_paths):
+    for k, path in enumerate(map(Path, video_paths)):
         w, h, _ = probe(path)
         tw = max(2, round(w * THUMB_HEIGHT / h))
         frames = list(read_clip(path, size=(tw, THUMB_HEIGHT)))
         if not frames:
             raise ValueError(f"{path}: no frames decoded")
         picks = np.linspace(0, len(frames) - 1, frames_per_clip).round().astype(int)
-        rows.append((f"{path.name}  ({len(frames)} frames, {w}x{h})", [frames[i] for i in picks]))
+        name = labels[k] if labels else path.name
+        rows.append((f"{name}  ({len(frames)} frames, {w}x{h})", [frames[i] for i in picks]))
 
     # 2. Grid: each row as wide as its thumbnails; the sheet as wide as the widest row.
     width = max(sum(f.shape[1] for f in thumbs) + _GAP * (len(thumbs) + 1) for _, thumbs in rows)
@@ -51,3 +53,20 @@ def contact_sheet(video_paths: list[Path], out_png: Path, frames_per_clip: int =
     out_png = Path(out_png)
     sheet.save(out_png)
     return out_png
+
+
+def write_candidate_sheets(folder: Path, clips: list, product_sku: str) -> Path:
+    """For a reviewer: one row per take (take 0, 1, ...) in takes.png, and takes.json with each take's
+    clip key and parameters. Returns the folder."""
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    contact_sheet([c.path for c in clips], folder / "takes.png", frames_per_clip=4,
+                  labels=[f"{product_sku} take {i}" for i in range(len(clips))])
+    listing = [{"take": i, "clip_key": c.key, "backend": c.backend, "params": json.loads(c.params_json)}
+               for i, c in enumerate(clips)]
+    tmp = folder / ".takes.json.tmp"
+    tmp.write_text(json.dumps({"sku": product_sku, "takes": listing}, indent=2, ensure_ascii=False))
+    tmp.replace(folder / "takes.json")
+    return folder

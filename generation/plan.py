@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from catalogs.schema import BrandKit, Catalog, Locale, Product
 from generation.compose import format_price
@@ -41,6 +41,8 @@ class RenderOptions:
     backend: str = "motion"                          # "motion" (CPU, from photos) or "diffusers"
     diffusion: "DiffusionSettings | None" = None     # model and parameters when backend == "diffusers"
     prompt_template: str = "product_hero"            # generation/prompts/default.json
+    candidates: int = 1                              # takes per base clip (seeds seed .. seed+K-1)
+    require_review: bool = False                     # with K > 1: wait for a person's pick, never pick automatically
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class VariantPlan:
     photo_sha256: str
     copy_row: int
     brand: BrandKit
+    candidate_set: str           # names the product's takes; a reviewer picks within it
+    pick: int | None             # a reviewer's recorded pick, or None (automatic or awaiting review)
 
     @property
     def asset_id(self) -> str:
@@ -71,14 +75,22 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path) -> tuple[VariantPlan, ...]:
-    """Every product x locale x aspect ratio of the catalog, in a stable order."""
+def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
+                  pick_for: Callable[[str], int | None] = lambda _set: None) -> tuple[VariantPlan, ...]:
+    """Every product x locale x aspect ratio of the catalog, in a stable order.
+
+    pick_for(candidate_set) gives a reviewer's pick among a product's takes; it is an input of
+    the variant key, so a new pick re-renders exactly that product's variants."""
     out_dir = Path(out_dir).resolve()
     photo_hashes = {p.sku: file_sha256(p.photo) for p in catalog.products}
     # The prompt templates shape diffusion clips, so their content is an input too.
     templates = file_sha256(PROMPT_TEMPLATES) if options.backend == "diffusers" else None
     plans: list[VariantPlan] = []
     for product in catalog.products:
+        takes = {"sku": product.sku, "photo_sha256": photo_hashes[product.sku], "duration_s": product.duration_s,
+                 "options": asdict(options), "prompt_templates": templates}
+        candidate_set = _sha256(canonical_json(takes))[:16]
+        pick = pick_for(candidate_set) if options.candidates > 1 else None
         for locale in catalog.locales:
             copy = catalog.copy_for(product.sku, locale.tag)
             amount = copy.price if copy.price is not None else product.price
@@ -87,7 +99,7 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path) -> tu
                 width, height = output_size(aspect, options.short_side)
                 inputs = {
                     "pipeline": pipeline_version(),
-                    "options": asdict(options), "prompt_templates": templates,
+                    "options": asdict(options), "prompt_templates": templates, "pick": pick,
                     "photo_sha256": photo_hashes[product.sku],
                     "duration_s": product.duration_s,
                     "sku": product.sku, "locale": locale.tag, "aspect": aspect,
@@ -106,7 +118,7 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path) -> tu
                 )
                 name = f"{product.sku}_{locale.tag}_{aspect.replace(':', 'x')}.mp4"
                 plans.append(VariantPlan(key, product, locale, spec, out_dir / product.sku / name,
-                                         photo_hashes[product.sku], copy.row, catalog.brand))
+                                         photo_hashes[product.sku], copy.row, catalog.brand, candidate_set, pick))
     return tuple(plans)
 
 

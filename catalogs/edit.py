@@ -1,0 +1,61 @@
+"""A person's edit of one copy field, written back to the catalog's copy table atomically."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from catalogs.load import CatalogError, load_catalog
+
+EDITABLE = ("headline", "cta", "captions")
+
+
+def set_copy_field(root: Path, sku: str, locale: str, field: str, text: str) -> str:
+    """Replace copy[sku, locale][field] with text; returns the text it replaced.
+
+    The catalog is loaded again after the write; if it no longer validates, the old file is put
+    back and the CatalogError is raised, so an edit never leaves a broken catalog behind.
+    """
+    if field not in EDITABLE:
+        raise CatalogError(Path(root), [f"copy field {field!r} cannot be edited; editable: {', '.join(EDITABLE)}"])
+    root = Path(root)
+    paths = [p for p in (root / "copy.csv", root / "copy.jsonl", root / "copy.parquet") if p.exists()]
+    if len(paths) != 1:
+        raise CatalogError(root, [f"expected exactly one copy table, found {len(paths)}"])
+    path = paths[0]
+    table = _read(path)
+    rows = table.index[(table["sku"] == sku) & (table["locale"] == locale)]
+    if len(rows) != 1:
+        raise CatalogError(root, [f"{path.name}: no copy row for sku {sku!r} and locale {locale!r}"])
+    before = str(table.at[rows[0], field])
+    table.at[rows[0], field] = text
+    original = path.read_bytes()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        _write(table, tmp, path.suffix)
+        os.replace(tmp, path)
+        load_catalog(root)
+    except CatalogError:
+        path.write_bytes(original)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    return before
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    if path.suffix == ".jsonl":
+        return pd.read_json(path, lines=True, dtype=False).astype(str)
+    return pd.read_parquet(path).astype(str)
+
+
+def _write(table: pd.DataFrame, tmp: Path, suffix: str) -> None:
+    if suffix == ".csv":
+        table.to_csv(tmp, index=False)
+    elif suffix == ".jsonl":
+        table.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    else:
+        table.to_parquet(tmp, index=False)

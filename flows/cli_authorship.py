@@ -1,0 +1,184 @@
+"""`tessera authorship ...` and the candidate-pick commands of `tessera review`."""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from flows.cli import _settings, home_option, ledger_option
+
+
+def _journal(home, ledger):
+    from compliance.journal import Journal
+    from provenance import load_credentials
+    from provenance.ledger import Ledger
+
+    settings = _settings(home, ledger)
+    return Journal.from_credentials(Ledger(settings.ledger_url).engine, load_credentials(settings.signing)), settings
+
+
+@click.group()
+def authorship() -> None:
+    """The authorship record: verify the journal, report an asset's human contributions, replay it."""
+
+
+@authorship.command()
+@home_option
+@ledger_option
+def verify(home, ledger):
+    """Recompute the journal's hash chain and head signature; name the first altered event.
+
+    \b
+    Examples:
+      tessera authorship verify
+      tessera authorship verify --ledger postgresql+psycopg://tessera@db/tessera
+    """
+    journal, _ = _journal(home, ledger)
+    result = journal.verify()
+    if result.ok:
+        head = journal.head()
+        click.echo(f"journal intact: {head.seq if head else 0} events, head {head.hash[:16] if head else '-'}")
+        return
+    where = f"event seq {result.first_bad_seq}" if result.first_bad_seq is not None else "journal head"
+    click.echo(f"journal NOT intact at {where}: {result.problem}", err=True)
+    sys.exit(1)
+
+
+@authorship.command()
+@click.argument("asset_id")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@home_option
+@ledger_option
+def report(asset_id, fmt, home, ledger):
+    """Human contributions, AI material to exclude, and the process evidence of ASSET_ID.
+
+    \b
+    Examples:
+      tessera authorship report tsr-3f2a9c0d1e4b5a6978877665 > authorship.md
+      tessera authorship report tsr-3f2a9c0d1e4b5a6978877665 --format json
+    """
+    from compliance.authorship import authorship_report
+
+    journal, _ = _journal(home, ledger)
+    try:
+        click.echo(authorship_report(journal, asset_id, fmt=fmt))
+    except (KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@authorship.command()
+@click.argument("asset_id")
+@home_option
+@ledger_option
+def replay(asset_id, home, ledger):
+    """Re-render ASSET_ID's footage from the journal alone and compare it frame by frame.
+
+    \b
+    Examples:
+      tessera authorship replay tsr-3f2a9c0d1e4b5a6978877665
+    """
+    from compliance.authorship import replay_check
+    from generation.replay import rerender_take
+
+    journal, _ = _journal(home, ledger)
+    with tempfile.TemporaryDirectory(prefix="tessera-replay-") as tmp:
+        result = replay_check(journal, asset_id, lambda params: rerender_take(params, Path(tmp)))
+    click.echo(("match: " if result.match else "MISMATCH: ") + result.detail)
+    sys.exit(0 if result.match else 1)
+
+
+@click.command("takes")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@ledger_option
+def takes(as_json, home, ledger):
+    """List candidate sets (a product's takes), their contact sheets and whether a person picked one.
+
+    \b
+    Examples:
+      tessera review takes
+    """
+    from compliance.record import human_pick
+
+    journal, settings = _journal(home, ledger)
+    rows = []
+    for listing in sorted((settings.home / "candidates").glob("*/takes.json")):
+        data = json.loads(listing.read_text())
+        pick = human_pick(journal, listing.parent.name)
+        rows.append({"set": listing.parent.name, "sku": data["sku"], "takes": len(data["takes"]),
+                     "sheet": str(listing.parent / "takes.png"),
+                     "picked": None if pick is None else {"candidate": pick.candidate, "by": pick.actor, "reason": pick.reason}})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        state = f"picked take {r['picked']['candidate']} by {r['picked']['by']}" if r["picked"] else "awaiting a pick"
+        click.echo(f"{r['set']}  {r['sku']:20} {r['takes']} takes  {state}\n    sheet: {r['sheet']}")
+    if not rows:
+        click.echo("no candidate sets (render with --candidates K to make some)")
+
+
+@click.command("pick")
+@click.argument("candidate_set")
+@click.option("--candidate", required=True, type=int, help="The take to use (0-based, as on the contact sheet).")
+@click.option("--by", "actor", required=True, help="Reviewer's name (recorded in the journal).")
+@click.option("--reason", default="", help="Why this take (recorded).")
+@home_option
+@ledger_option
+def pick(candidate_set, candidate, actor, reason, home, ledger):
+    """Pick one take of CANDIDATE_SET as a person; the others are recorded as rejected.
+
+    The next render uses it for every variant of that product.
+
+    \b
+    Examples:
+      tessera review pick 4be0c1d2a3f49876 --candidate 2 --by "Mei Chen" --reason "cleanest crema"
+    """
+    from compliance.record import record_human_pick
+
+    journal, settings = _journal(home, ledger)
+    listing = settings.home / "candidates" / candidate_set / "takes.json"
+    if not listing.is_file():
+        raise click.ClickException(f"unknown candidate set {candidate_set!r} (see `tessera review takes`)")
+    n = len(json.loads(listing.read_text())["takes"])
+    try:
+        record_human_pick(journal, candidate_set, takes=n, actor=actor, candidate=candidate, reason=reason)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"recorded: {actor} picked take {candidate} of {n} in {candidate_set}; render again to publish it")
+
+
+@click.command("edit")
+@click.argument("catalog", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("sku")
+@click.argument("locale")
+@click.option("--field", required=True, type=click.Choice(["headline", "cta", "captions"]))
+@click.option("--text", required=True, help="The new text (captions: lines separated by ' | ').")
+@click.option("--by", "actor", required=True, help="Editor's name (recorded in the journal).")
+@click.option("--note", default="", help="Why (recorded).")
+@home_option
+@ledger_option
+def edit(catalog, sku, locale, field, text, actor, note, home, ledger):
+    """Edit one overlay copy field of SKU in LOCALE as a person: the catalog row is rewritten and the
+    edit journaled; the next render re-renders exactly that locale's variants of SKU.
+
+    \b
+    Examples:
+      tessera review edit catalogs/mine ESP-BLEND-1KG de-DE --field headline --text "Frisch geröstet" --by "Jonas Weber"
+    """
+    from catalogs import CatalogError
+    from catalogs.edit import set_copy_field
+    from compliance.record import record_human_edit
+
+    if not actor.strip():
+        raise click.ClickException("--by: the editor's name is empty")
+    journal, _ = _journal(home, ledger)
+    try:
+        before = set_copy_field(catalog, sku, locale, field, text)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    record_human_edit(journal, sku=sku, locale=locale, field=field, before=before, after=text, actor=actor, note=note)
+    click.echo(f"recorded: {actor} changed {field} of {sku} {locale}: {before!r} -> {text!r}")

@@ -1,0 +1,98 @@
+"""Candidates, a person's pick and edit, the journal and its reports, through real renders."""
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compliance.journal import Journal
+from flow_catalogs import small_catalog
+from flows.cli import cli
+from flows.render import run_render
+from flows.settings import Settings
+from generation.plan import RenderOptions
+from provenance import load_credentials, read_c2pa
+from provenance.ledger import Ledger
+
+SKU = "ESP-BLEND-1KG"
+
+
+def _settings(home: Path, **options) -> Settings:
+    return Settings.build(home=home, options=RenderOptions(short_side=288, candidates=4, **options))
+
+
+def _cli(home: Path, *args: str):
+    return CliRunner().invoke(cli, [*args, "--home", str(home)], catch_exceptions=False)
+
+
+def _journal(settings: Settings) -> Journal:
+    return Journal.from_credentials(Ledger(settings.ledger_url).engine, load_credentials(settings.signing))
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("authorship")
+    catalog = small_catalog(root / "catalog", locales=("de-DE", "ja-JP"), aspects="1:1")
+    settings = _settings(root / "home", require_review=True)
+    first = run_render(catalog, root / "out", settings)
+    return root, catalog, settings, first
+
+
+def test_required_review_holds_everything_until_a_person_picks(reviewed):
+    root, _, settings, first = reviewed
+    assert (first.rendered, first.review, first.failed) == (0, 2, 0)
+    assert not list((root / "out").rglob("*.mp4"))
+    listing = json.loads(_cli(settings.home, "review", "takes", "--json").output)
+    assert len(listing) == 1 and listing[0]["takes"] == 4 and listing[0]["picked"] is None
+    assert Path(listing[0]["sheet"]).stat().st_size > 0
+
+
+def test_refusals_record_nothing(reviewed):
+    _, catalog, settings, _ = reviewed
+    set_id = json.loads(_cli(settings.home, "review", "takes", "--json").output)[0]["set"]
+    before = len(_journal(settings).events())
+    assert _cli(settings.home, "review", "pick", set_id, "--candidate", "7", "--by", "Mei Chen").exit_code == 1
+    assert _cli(settings.home, "review", "pick", set_id, "--candidate", "1", "--by", "  ").exit_code == 1
+    assert _cli(settings.home, "review", "pick", "0000000000000000", "--candidate", "1", "--by", "Mei").exit_code == 1
+    assert _cli(settings.home, "review", "edit", str(catalog), SKU, "de-DE", "--field", "headline",
+                "--text", "x", "--by", "").exit_code == 1
+    assert len(_journal(settings).events()) == before
+
+
+def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed):
+    root, catalog, settings, _ = reviewed
+    set_id = json.loads(_cli(settings.home, "review", "takes", "--json").output)[0]["set"]
+    assert _cli(settings.home, "review", "pick", set_id, "--candidate", "2", "--by", "Mei Chen",
+                "--reason", "warmest light on the crema").exit_code == 0
+    assert _cli(settings.home, "review", "edit", str(catalog), SKU, "de-DE", "--field", "headline",
+                "--text", "Frisch geröstet, jeden Morgen", "--by", "Jonas Weber").exit_code == 0
+    second = run_render(catalog, root / "out", settings)
+    assert (second.rendered, second.review, second.failed) == (2, 0, 0)
+    de = next(o for o in second.outcomes if o.locale == "de-DE")
+    md = _cli(settings.home, "authorship", "report", de.asset_id).output
+    for expected in ("Mei Chen", "warmest light on the crema", "Jonas Weber", "Frisch geröstet, jeden Morgen"):
+        assert expected in md
+    data = json.loads(_cli(settings.home, "authorship", "report", de.asset_id, "--format", "json").output)
+    selection = data["selection"]
+    assert selection["human_selection"] is True and selection["actor"] == "Mei Chen" and selection["candidate"] == 2
+    assert sorted(r["candidate"] for r in selection["rejected"]) == [0, 1, 3]
+    assert {r["by"] for r in selection["rejected"]} == {"Mei Chen"}
+    # The signed manifest carries the authorship assertion with the journal head.
+    manifest = json.loads(read_c2pa(Path(de.path), None).manifest_json)
+    labels = [a["label"] for a in manifest["manifests"][manifest["active_manifest"]]["assertions"]]
+    assert "com.tessera.authorship" in labels
+    verify = _cli(settings.home, "authorship", "verify")
+    assert verify.exit_code == 0 and "intact" in verify.output
+    replay = _cli(settings.home, "authorship", "replay", de.asset_id)
+    assert replay.exit_code == 0 and replay.output.startswith("match")
+
+
+def test_an_unattended_run_claims_no_human_selection(tmp_path):
+    catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
+    settings = _settings(tmp_path / "home")
+    summary = run_render(catalog, tmp_path / "out", settings)
+    assert (summary.rendered, summary.review) == (1, 0)
+    asset = summary.outcomes[0].asset_id
+    data = json.loads(_cli(settings.home, "authorship", "report", asset, "--format", "json").output)
+    assert data["selection"]["human_selection"] is False
+    assert "no human selection" in _cli(settings.home, "authorship", "report", asset).output.lower()
