@@ -10,24 +10,7 @@ from pathlib import Path
 import click
 
 
-def _home(home: str | None) -> Path:
-    return Path(home or os.environ.get("TESSERA_HOME") or Path.home() / ".tessera")
-
-
-def _settings(home, ledger, **kwargs):
-    from flows.settings import Settings
-    return Settings.build(home=_home(home), ledger_url=ledger or os.environ.get("TESSERA_LEDGER_URL"), **kwargs)
-
-
-def _quiet_prefect() -> None:
-    # Offline by design, and the CLI prints its own progress; explicit env settings still win.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
-
-
-home_option = click.option("--home", type=click.Path(file_okay=False), help="Tessera home (credentials, ledger, clip cache). Default: $TESSERA_HOME or ~/.tessera")
-ledger_option = click.option("--ledger", help="Ledger database URL (default: SQLite in the home; or $TESSERA_LEDGER_URL).")
+from flows.cli_common import _quiet_prefect, _settings, home_option, ledger_option
 
 
 @click.group()
@@ -43,6 +26,10 @@ def cli() -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Variants composed at once.")
 @click.option("--short-side", default=720, show_default=True, type=click.IntRange(288, 2160), help="Short side of every output, in pixels (288 is the smallest that fits every layout).")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Render as of this date (region rules in force then).")
+@click.option("--candidates", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="Takes per product base clip (seeds seed..seed+K-1), with a contact sheet to compare them.")
+@click.option("--require-review", is_flag=True,
+              help="With --candidates > 1: publish a product only after a person picks a take (tessera review pick).")
 @click.option("--backend", type=click.Choice(["motion", "diffusers"]), default="motion", show_default=True,
               help="motion: camera moves over product photos (CPU). diffusers: a video diffusion model (GPU).")
 @click.option("--model", help="diffusers: hub id (with --revision) or local folder of the pipeline.")
@@ -61,7 +48,7 @@ def cli() -> None:
 @click.option("--tsa-url", help="RFC 3161 time-stamp authority URL.")
 @home_option
 @ledger_option
-def render(catalog, out_dir, as_json, workers, short_side, as_of, backend, model, revision, task, steps, frames,
+def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, require_review, backend, model, revision, task, steps, frames,
            gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, home, ledger):
     """Render every product x locale x aspect ratio of CATALOG into signed MP4 variants.
 
@@ -71,6 +58,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, backend, model
     Examples:
       tessera render catalogs/sample --out out
       tessera render catalogs/mine --out ads --workers 4 --json > summary.json
+      tessera render catalogs/mine --out ads --candidates 4 --require-review
       tessera render catalogs/mine --out ads --cert-chain chain.pem --private-key key.pem
       tessera render catalogs/mine --out ads --backend diffusers \\
           --model Wan-AI/Wan2.1-I2V-14B-480P-Diffusers --revision <commit> --speedup first-block-cache
@@ -88,7 +76,10 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, backend, model
     if backend == "diffusers":
         diffusion = _diffusion_settings(model, revision, task, steps, frames, gen_size, dtype, device, speedup,
                                         size=short_side)
-    options = RenderOptions(short_side=short_side, backend=backend, diffusion=diffusion)
+    if require_review and candidates < 2:
+        raise click.UsageError("--require-review needs --candidates 2 or more (there is nothing to pick from one take)")
+    options = RenderOptions(short_side=short_side, backend=backend, diffusion=diffusion, candidates=candidates,
+                            require_review=require_review)
     settings = _settings(home, ledger, cert_chain=cert_chain, private_key=private_key, tsa_url=tsa_url,
                          options=options, workers=workers,
                          as_of=(as_of.date() if as_of else date.today()))

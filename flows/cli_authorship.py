@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from flows.cli import _settings, home_option, ledger_option
+from flows.cli_common import _settings, home_option, ledger_option
 
 
 def _journal(home, ledger):

@@ -15,10 +15,15 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_every_command_has_examples_and_is_in_the_readme():
     readme = README.read_text()
     for name, command in cli.commands.items():
-        result = CliRunner().invoke(cli, [name, "--help"])
-        assert result.exit_code == 0, result.output
-        assert "Examples:" in result.output, f"{name} --help has no examples"
         assert re.search(rf"tessera {name}\b", readme), f"README does not document `tessera {name}`"
+        subcommands = getattr(command, "commands", {None: command})
+        for sub in subcommands:
+            args = [name, sub, "--help"] if sub else [name, "--help"]
+            result = CliRunner().invoke(cli, args)
+            assert result.exit_code == 0, result.output
+            assert "Examples:" in result.output, f"{' '.join(args[:-1])} --help has no examples"
+            if sub:
+                assert re.search(rf"\b{sub}\b", readme), f"README does not mention `tessera {name} {sub}`"
 
 
 def test_audit_usage_error_exits_2():
