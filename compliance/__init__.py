@@ -1,8 +1,47 @@
-"""Compliance: audit of any media files."""
-from compliance.audit import AuditRecord, audit_paths, exit_code
+"""Compliance: region rules, the compliance gate (likeness, protected works, labels), and the audit of any media files."""
+from compliance.audit import AuditRecord, audit_paths, exit_code, ledger_profile_lookup
+from compliance.gate import (
+    BaseAssessment,
+    Registries,
+    ReviewError,
+    VariantDecision,
+    Verification,
+    apply_labels,
+    approve,
+    assess_base_clip,
+    decide,
+    gate_report,
+    hold_for_review,
+    open_registries,
+    pending_reviews,
+    quarantine,
+    reject,
+    rules_digest,
+    verify_shipped,
+    with_compliance,
+)
 
 __all__ = [
     "AuditRecord",
     "audit_paths",
     "exit_code",
+    "ledger_profile_lookup",
+    "BaseAssessment",
+    "Registries",
+    "ReviewError",
+    "VariantDecision",
+    "Verification",
+    "apply_labels",
+    "approve",
+    "assess_base_clip",
+    "decide",
+    "gate_report",
+    "hold_for_review",
+    "open_registries",
+    "pending_reviews",
+    "quarantine",
+    "reject",
+    "rules_digest",
+    "verify_shipped",
+    "with_compliance",
 ]

@@ -17,20 +17,41 @@ file we recorded: re-encoded, or a claim copied onto other bytes). A ledger reco
 whose asset id differs from the one the manifest claims is a contradiction in our
 own records: fail. Without a lookup no ledger check is made and in_ledger is false.
 
+Region labels, when a rule profile is known for a file (`region=`, else `profile_lookup(asset
+id)` -- the profile our ledger recorded --, else the profile our own compliance assertion
+records in a valid manifest): every rule of that profile in force on `as_of` gets a status in
+`labels` -- ok, missing, too_small, too_short or not_applicable -- checked on the file itself
+(visible labels on decoded frames, MP4 metadata, C2PA parts; see compliance.gate).
+Whether a rule applies follows what the file is:
+
+| what we know | from | rules |
+| --- | --- | --- |
+| all content facts | our com.tessera.compliance assertion (valid manifest) | applicable ones checked, others not_applicable; a failed check fails the file |
+| AI or not | the manifest's IPTC digital source type, else an AIGC item | not AI: all not_applicable; AI: any-AI rules checked (fail), rules about people checked, a failed one warns (cannot tell whether it applies) |
+| nothing | - | every rule checked; a failed one warns |
+
+Without a known profile no label check is made and the record has no `region`/`labels` keys.
+
 `exit_code` is 0 when no file fails (warnings do not fail an audit), 1 otherwise.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from provenance.reader import MEDIA_EXTENSIONS, UNTRUSTED, read_c2pa
+from compliance.gate import AI_SOURCE_TYPES, COMPLIANCE_LABEL, GateError, check_rules_on_file, profile_for
+from compliance.mp4meta import Mp4MetaError, metadata_items
+from compliance.rules import ContentFacts, applicable_rules
+from generation.clipfile import ClipError
+from provenance.reader import MEDIA_EXTENSIONS, UNTRUSTED, VARIANT_LABEL, read_c2pa
 from provenance.spec import C2paReport
 
-__all__ = ["AuditRecord", "audit_paths", "exit_code"]
+__all__ = ["AuditRecord", "audit_paths", "exit_code", "ledger_profile_lookup"]
 
 # Plain-words meaning of the failure codes an auditor meets most.
 CODE_MEANINGS = {
@@ -61,8 +82,15 @@ class AuditRecord:
     in_ledger: bool
     verdict: str                        # "pass", "warn" or "fail"
     problems: tuple[str, ...]
+    region: str | None = None           # rule profile the labels were checked against; None: not checked
+    labels: dict[str, str] = field(default_factory=dict)   # rule id -> ok|missing|too_small|too_short|not_applicable
+    watermark: dict | None = None       # found, asset_id, confidence; None: not looked for (manifest valid)
+    fingerprint_match: dict | None = None
+    recovered: bool = False             # the original asset was found by watermark/fingerprints
+    recovery: dict | None = None        # original asset id, signer, source type, what changed
 
     def to_dict(self) -> dict[str, Any]:
+        region = {} if self.region is None else {"region": self.region, "labels": dict(self.labels)}
         return {
             "path": str(self.path),
             "sha256": self.sha256,
@@ -75,13 +103,60 @@ class AuditRecord:
             "in_ledger": self.in_ledger,
             "verdict": self.verdict,
             "problems": list(self.problems),
+            **region,
+            "watermark": self.watermark,
+            "fingerprint_match": self.fingerprint_match,
+            "recovered": self.recovered,
+            "recovery": self.recovery,
         }
 
 
 def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
-                lookup: Callable[[str], str | None] | None) -> list[AuditRecord]:
-    """Audit files and directories (recursively, media files only, sorted), one record per file."""
-    return [_audit_file(path, anchors_pem, lookup) for path in expand_paths(paths)]
+                lookup: Callable[[str], str | None] | None, region: str | None = None,
+                as_of: date | None = None, profile_lookup: Callable[[str], str | None] | None = None,
+                recover: Callable[[Path], Any] | None = None) -> list[AuditRecord]:
+    """Audit files and directories (recursively, media files only, sorted), one record per file.
+
+    region: check every file's labels against this rule profile ("CN", "EU", ...); else the
+    profile `profile_lookup(asset id)` gives (see ledger_profile_lookup), else the one our valid
+    manifest records. as_of: the date whose rules apply (default today). recover: for a video
+    with no valid manifest, find the original by watermark and fingerprints (compliance.recover).
+    """
+    if region is not None:
+        profile_for(region)   # an unknown profile is an error before any file is read
+    day = as_of or date.today()
+    records = [_audit_file(path, anchors_pem, lookup, region, day, profile_lookup) for path in expand_paths(paths)]
+    return [_with_recovery(r, recover) if recover is not None else r for r in records]
+
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi"})
+
+
+def _with_recovery(record: AuditRecord, recover: Callable[[Path], Any]) -> AuditRecord:
+    """A video that lost (or broke) its credentials: look for the original by its soft bindings."""
+    if record.c2pa_state not in ("absent", "Invalid") or record.path.suffix.lower() not in VIDEO_SUFFIXES:
+        return record
+    try:
+        found = recover(record.path)
+    except (ClipError, ValueError, OSError) as exc:
+        return replace(record, problems=record.problems + (f"recovery could not read the video: {exc}",))
+    problems = record.problems + tuple(found.problems)
+    verdict = record.verdict
+    recovery = None
+    if found.recovered:
+        recovery = {"asset_id": found.asset_id, "signer": found.signer,
+                    "digital_source_type": found.digital_source_type, "changes": list(found.changes)}
+        problems += (f"credentials recovered: a copy of our asset {found.asset_id} ({'; '.join(found.changes)})",)
+    return replace(record, watermark=found.watermark, fingerprint_match=found.fingerprint_match,
+                   recovered=found.recovered, recovery=recovery, problems=problems, verdict=verdict)
+
+
+def ledger_profile_lookup(ledger: Any) -> Callable[[str], str | None]:
+    """asset id -> the rule profile recorded in the ledger's copy of that asset's manifest."""
+    def lookup(asset_id: str) -> str | None:
+        text = ledger.manifest_json(asset_id)
+        return None if text is None else _recorded_profile(json.loads(text))
+    return lookup
 
 
 def exit_code(records: Sequence[AuditRecord]) -> int:
@@ -108,8 +183,9 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def _audit_file(path: Path, anchors_pem: bytes | None,
-                lookup: Callable[[str], str | None] | None) -> AuditRecord:
+def _audit_file(path: Path, anchors_pem: bytes | None, lookup: Callable[[str], str | None] | None,
+                region: str | None = None, as_of: date | None = None,
+                profile_lookup: Callable[[str], str | None] | None = None) -> AuditRecord:
     report = read_c2pa(path, anchors_pem)
     try:
         sha = _sha256(path)
@@ -146,6 +222,19 @@ def _audit_file(path: Path, anchors_pem: bytes | None,
                             f"this file as {ledger_id}")
             verdict = "fail"
 
+    # Region labels: the profile asked for, else the one recorded for this asset, else our manifest's.
+    store = _store(report)
+    profile = region
+    if profile is None and profile_lookup is not None and (ledger_id or report.asset_id):
+        profile = profile_lookup(ledger_id or report.asset_id)
+    if profile is None and store is not None:
+        profile = _recorded_profile(store)
+    labels: dict[str, str] = {}
+    if profile is not None and sha is not None:
+        labels, label_problems, label_verdict = _region_labels(path, profile, as_of or date.today(), report, store)
+        problems.extend(label_problems)
+        verdict = _worse(verdict, label_verdict)
+
     return AuditRecord(
         path=path,
         sha256=sha,
@@ -158,7 +247,108 @@ def _audit_file(path: Path, anchors_pem: bytes | None,
         in_ledger=ledger_id is not None,
         verdict=verdict,
         problems=tuple(problems),
+        region=profile,
+        labels=labels,
     )
+
+
+def _worse(a: str, b: str) -> str:
+    order = ("pass", "warn", "fail")
+    return max(a, b, key=order.index)
+
+
+def _store(report: C2paReport) -> dict[str, Any] | None:
+    """The manifest store, when the manifest validates (Trusted or Valid)."""
+    if report.state not in ("Trusted", "Valid") or report.manifest_json is None:
+        return None
+    return json.loads(report.manifest_json)
+
+
+def _active_assertion(store: dict[str, Any], label: str) -> Any:
+    active = store.get("manifests", {}).get(store.get("active_manifest"), {})
+    return next((a.get("data") for a in active.get("assertions", []) if a.get("label") == label), None)
+
+
+def _recorded_profile(store: dict[str, Any]) -> str | None:
+    for label in (COMPLIANCE_LABEL, VARIANT_LABEL):
+        data = _active_assertion(store, label)
+        if isinstance(data, dict) and isinstance(data.get("rule_profile"), str):
+            return data["rule_profile"]
+    return None
+
+
+def _region_labels(path: Path, profile_id: str, as_of: date, report: C2paReport,
+                   store: dict[str, Any] | None) -> tuple[dict[str, str], list[str], str]:
+    """Per rule of the profile in force on as_of: its status on this file; problems and the verdict they give."""
+    try:
+        profile = profile_for(profile_id)
+    except GateError as exc:
+        return {}, [f"labels not checked: {exc}"], "warn"
+    rules = [r for r in profile.rules if r.in_force(as_of)]
+    # 1. What the file is: all facts from our compliance record; AI or not from the source type or AIGC
+    record = _active_assertion(store, COMPLIANCE_LABEL) if store is not None else None
+    facts = language = None
+    if isinstance(record, dict) and isinstance(record.get("content"), dict):
+        try:
+            facts = ContentFacts(**record["content"])
+            language = record.get("language")
+        except (TypeError, ValueError):
+            facts = None
+    is_ai: bool | None = None
+    if facts is not None:
+        is_ai = facts.ai_generated or facts.ai_modified
+    elif store is not None and report.digital_source_type is not None:
+        is_ai = report.digital_source_type in AI_SOURCE_TYPES
+    else:
+        try:
+            aigc = [i.value for i in metadata_items(path) if i.key == "AIGC"]
+        except (Mp4MetaError, OSError):
+            aigc = []
+        if any(_aigc_label(v) == "1" for v in aigc):   # "1": declared AI-generated synthetic content
+            is_ai = True
+    # 2. Which rules apply for sure, which cannot apply, which might
+    if facts is not None:
+        required = {r.id for r in applicable_rules(profile, as_of=as_of, content=facts)}
+        maybe: set[str] = set()
+    elif is_ai is False:
+        required, maybe = set(), set()
+    elif is_ai:
+        required = {r.id for r in rules if r.applies_to == "any_ai" and r.origin in ("any", "generated")}
+        maybe = {r.id for r in rules} - required
+    else:
+        required, maybe = set(), {r.id for r in rules}
+    checked = check_rules_on_file(path, [r for r in rules if r.id in required | maybe],
+                                  language=language or "und", locale=language or "en", c2pa=report)
+    labels = {r.id: "not_applicable" for r in rules}
+    problems: list[str] = []
+    verdict = "pass"
+    for c in checked:
+        labels[c.rule_id] = c.status
+        if c.status == "ok":
+            continue
+        why = "; ".join(c.details)
+        if c.rule_id in required:
+            problems.append(f"{profile_id} rule {c.rule_id}: {c.status}: {why}")
+            verdict = "fail"
+        else:
+            problems.append(f"{profile_id} rule {c.rule_id}: {c.status} (applies if the content is "
+                            f"{_trigger(profile, c.rule_id)}; the file does not say): {why}")
+            verdict = _worse(verdict, "warn")
+    return labels, problems, verdict
+
+
+def _aigc_label(value: str) -> str | None:
+    try:
+        obj = json.loads(value)
+    except json.JSONDecodeError:
+        return None
+    return obj.get("Label") if isinstance(obj, dict) else None
+
+
+def _trigger(profile: Any, rule_id: str) -> str:
+    rule = next(r for r in profile.rules if r.id == rule_id)
+    return {"any_ai": "AI-generated or AI-modified", "realistic_people_or_scenes": "AI-made realistic people or scenes",
+            "synthetic_performer": "an AI-made synthetic performer", "deepfake": "a deep fake"}[rule.applies_to]
 
 
 def _explain(code: str) -> str:

@@ -76,6 +76,18 @@ def recover(path: Path, *, key: bytes | None, ledger: Ledger, store: SoftBinding
                     changes=_changes(path, json.loads(manifest_json)), problems=tuple(problems))
 
 
+def recoverer(ledger: Ledger, key: bytes | None):
+    """recover() bound to one ledger, its fingerprint index built on first need (one per audit)."""
+    store = SoftBindingStore(ledger.engine)
+    index: list[FingerprintIndex] = []
+
+    def run(path: Path) -> Recovery:
+        if not index:
+            index.append(store.fingerprint_index())
+        return recover(path, key=key, ledger=ledger, store=store, index=index[0])
+    return run
+
+
 def _changes(path: Path, manifest: dict) -> tuple[str, ...]:
     """What differs from the original, as far as the stored manifest tells its size, rate and length."""
     active = manifest["manifests"][manifest["active_manifest"]]

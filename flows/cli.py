@@ -102,9 +102,12 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
+@click.option("--region", help="Check labels against this rule profile (EU, CN, US-CA, US-NY, KR, IN, ...); "
+                               "default: the profile our ledger or manifest records for the file.")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Rules in force on this date (default today).")
 @home_option
 @ledger_option
-def audit(paths, as_json, home, ledger):
+def audit(paths, as_json, region, as_of, home, ledger):
     """Audit media files or folders: C2PA state, source type, signer, ledger match, verdict.
 
     Exit status: 0 when no file fails, 1 when any fails, 2 for usage errors.
@@ -113,14 +116,24 @@ def audit(paths, as_json, home, ledger):
     Examples:
       tessera audit out
       tessera audit suspicious.mp4 downloads/ --json > audit.json
+      tessera audit reupload.mp4 --region CN --as-of 2026-09-01
     """
     from compliance import audit_paths, exit_code
-    from provenance import trust_anchors
+    from compliance.audit import ledger_profile_lookup
+    from compliance.gate import GateError
+    from compliance.recover import recoverer
+    from provenance import trust_anchors, watermark_key
     from provenance.ledger import Ledger
 
     settings = _settings(home, ledger)
     led = Ledger(settings.ledger_url)
-    records = audit_paths(list(paths), anchors_pem=trust_anchors(settings.signing), lookup=led.asset_id_for_sha256)
+    try:
+        records = audit_paths(list(paths), anchors_pem=trust_anchors(settings.signing), lookup=led.asset_id_for_sha256,
+                              region=region, as_of=as_of.date() if as_of else None,
+                              profile_lookup=ledger_profile_lookup(led),
+                              recover=recoverer(led, watermark_key(settings.signing, create=False)))
+    except GateError as exc:
+        raise click.UsageError(str(exc)) from None
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
     else:
@@ -172,7 +185,8 @@ def _audit_table(records) -> str:
     rows = [f"{'verdict':7} {'c2pa':8} {'asset':30} path"]
     for r in records:
         d = r.to_dict()
-        rows.append(f"{d['verdict']:7} {d['c2pa_state']:8} {(d['asset_id'] or '-'):30} {d['path']}")
+        asset = d["asset_id"] or (f"{d['recovery']['asset_id']} (recovered)" if d["recovered"] else "-")
+        rows.append(f"{d['verdict']:7} {d['c2pa_state']:8} {asset:30} {d['path']}")
         rows += [f"{'':17}- {p}" for p in d["problems"]]
     counts = {v: sum(r.to_dict()["verdict"] == v for r in records) for v in ("pass", "warn", "fail")}
     rows.append(f"{len(records)} files: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail")
@@ -182,12 +196,10 @@ def _audit_table(records) -> str:
 def _register() -> None:
     # Commands of other areas live in their own modules; registered here, imported lazily by click.
     from flows.cli_authorship import authorship, edit, pick, takes
+    from flows.cli_compliance import COMPLIANCE_COMMANDS, review
 
-    cli.add_command(authorship)
-    review = cli.commands.get("review")
-    if review is None:
-        review = click.Group("review", help="What awaits a person's decision: takes to pick, variants to approve.")
-        cli.add_command(review)
+    for command in (*COMPLIANCE_COMMANDS, authorship):
+        cli.add_command(command)
     review.add_command(takes)
     review.add_command(pick)
     review.add_command(edit)

@@ -22,6 +22,11 @@ from catalogs import load_catalog
 from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion, frame_hashes
 from compliance.journal import Journal
 from compliance.record import AUTO_PICKER, Pick, Take, human_pick, record_decisions, record_publication
+from compliance.gate import (
+    BaseAssessment, Registries, ai_flags, apply_labels, assess_base_clip, decide, gate_report, hold_for_review,
+    open_registries, publish_block, quarantine, rules_digest, verify_shipped, with_compliance,
+)
+from compliance.likeness import FaceModels
 from compliance.rules import known_profiles
 from generation import check_variant_text, make_base_clip, render_variant
 from generation.contact_sheet import write_candidate_sheets
@@ -43,7 +48,7 @@ class VariantOutcome:
     sku: str
     locale: str
     aspect: str
-    status: str                       # rendered, skipped, review (awaiting a person), failed
+    status: str                       # rendered, skipped, awaiting_pick, review, blocked, failed
     path: str
     reason: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
@@ -54,7 +59,9 @@ class RunSummary:
     run_id: str
     rendered: int
     skipped: int
-    review: int
+    awaiting_pick: int                # takes wait for a person's pick (--require-review)
+    review: int                       # held by the compliance gate for a person's decision
+    blocked: int                      # quarantined by the compliance gate, never signed
     failed: int
     seconds: float
     stage_seconds: dict[str, float]
@@ -95,20 +102,46 @@ def base_clip_task(plan: VariantPlan, settings: Settings, model=None) -> tuple[l
     return clips, takes, time.perf_counter() - t0
 
 
+@task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def assess_task(base: BaseClip, registries: Registries, face_models: FaceModels) -> tuple[BaseAssessment, float]:
+    """Likeness and protected-works evidence of the chosen take, gathered once for all its variants."""
+    t0 = time.perf_counter()
+    return assess_base_clip(base, registries=registries, models=face_models), time.perf_counter() - t0
+
+
 # No retry: a failed signature or encode fails the variant with its reason (fail closed).
 @task(cache_policy=NO_CACHE)
-def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pick, creds: Credentials,
-                 wm_key: bytes, settings: Settings, run_id: str) -> VariantOutcome:
+def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pick, assessment: BaseAssessment,
+                 creds: Credentials, wm_key: bytes, settings: Settings, run_id: str) -> VariantOutcome:
     times: dict[str, float] = {"watermark_fingerprint": 0.0}
     staging = settings.home / "cache" / "staging" / f"{plan.asset_id}.{uuid.uuid4().hex[:8]}.mp4"
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # 1. Compose, watermark and fingerprint the raw frames, then encode once (unsigned, outside the output).
+        # 1. What the region asks of this variant: labels, metadata, likeness verdict for region, product, date.
+        t0 = time.perf_counter()
+        ai_generated, ai_modified = ai_flags(base.digital_source_type)
+        decision = decide(assessment, region_profile=plan.locale.rule_profile, region=plan.locale.region,
+                          language=plan.locale.language, sku=plan.spec.sku, as_of=settings.as_of,
+                          ai_generated=ai_generated, ai_modified=ai_modified, asset_id=plan.asset_id,
+                          provider=plan.brand.name, system="Tessera", system_version=pipeline_version(),
+                          digital_source_type=base.digital_source_type)
+        spec = apply_labels(plan.spec, decision)
+        times["gate_decide"] = time.perf_counter() - t0
+        # 2. Compose, watermark and fingerprint the raw frames, then encode once (unsigned, outside the output).
         marks = durable_marks(payload_for_asset(plan.asset_id), wm_key, base.fps)
         t0 = time.perf_counter()
-        rendered = render_variant(base, plan.spec, staging, frame_hook=_timed(marks.hook, times, "watermark_fingerprint"),
-                                  crf=settings.options.crf, preset=settings.options.preset)
+        rendered = render_variant(base, spec, staging, frame_hook=_timed(marks.hook, times, "watermark_fingerprint"),
+                                  crf=settings.options.crf, preset=settings.options.preset,
+                                  metadata=decision.mp4_metadata)
         times["compose_encode"] = time.perf_counter() - t0 - times["watermark_fingerprint"]
+        # 3. Check what will ship: labels on decoded frames, metadata read back.
+        t0 = time.perf_counter()
+        check = verify_shipped(staging, decision, spec=spec)
+        times["gate_verify"] = time.perf_counter() - t0
+        if check.verdict == "block":
+            quarantine(staging, quarantine_dir=settings.quarantine_dir,
+                       report=gate_report(decision, check, extra={"run_id": run_id, "output_path": str(plan.output_path)}))
+            return _outcome(plan, "blocked", "; ".join(check.reasons), times)
         # 2. Sign into the output folder: the hard binding covers these final bytes; the soft bindings
         #    (watermark payload, fingerprints) find the manifest again if the file loses it.
         # 2a. The decisions behind it go into the journal first, so the manifest can cite its head.
@@ -123,10 +156,20 @@ def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pic
         authorship = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(journal, plan.variant_key)))
         times["journal"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        plan.output_path.parent.mkdir(parents=True, exist_ok=True)
         watermarked, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
-        manifest = variant_manifest(plan, base, rendered, extra_actions=(watermarked,),
-                                    extra_assertions=soft + (authorship,))
+        manifest = with_compliance(variant_manifest(plan, base, rendered, extra_actions=(watermarked,),
+                                                    extra_assertions=soft + (authorship,)), decision)
+        if check.verdict == "review":
+            # Held unsigned until a person approves it (tessera review approve signs and publishes it).
+            record = dict(variant_key=plan.variant_key, run_id=run_id, sku=plan.spec.sku, locale=plan.spec.locale,
+                          aspect=plan.spec.aspect, base_clip_key=base.key,
+                          soft_bindings={"payload": f"{marks.payload:016x}",
+                                         "hashes": [f"{h:016x}" for h in marks.recorder.hashes]})
+            extra = {"run_id": run_id, "output_path": str(plan.output_path),
+                     "publish": publish_block(output_path=plan.output_path, manifest=manifest, record=record)}
+            hold_for_review(staging, review_dir=settings.review_dir, report=gate_report(decision, check, extra=extra))
+            return _outcome(plan, "review", "; ".join(check.reasons), times)
+        plan.output_path.parent.mkdir(parents=True, exist_ok=True)
         signed = sign_file(staging, plan.output_path, manifest, creds)
         times["sign"] = time.perf_counter() - t0
         # 3. Record the asset, a copy of its manifest and its soft bindings.
@@ -142,8 +185,7 @@ def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pic
         times["record"] = time.perf_counter() - t0
     finally:
         staging.unlink(missing_ok=True)
-    return VariantOutcome(plan.asset_id, plan.spec.sku, plan.spec.locale, plan.spec.aspect, "rendered",
-                          str(plan.output_path), seconds=times)
+    return _outcome(plan, "rendered", seconds=times)
 
 
 @flow(name="tessera-render", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=2))
@@ -161,11 +203,14 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
     ledger = Ledger(settings.ledger_url)
     journal = Journal.from_credentials(ledger.engine, creds)
     picks = lambda set_id: (p.candidate if (p := human_pick(journal, set_id)) else None)
-    all_plans = plan_variants(catalog, settings.options, Path(out_dir), pick_for=picks)
+    all_plans = plan_variants(catalog, settings.options, Path(out_dir), pick_for=picks,
+                              rules_digest=lambda profile: rules_digest(profile, settings.as_of))
     plans = tuple(p for p in all_plans if shard is None or shard_of(p.product.sku, shard[1]) == shard[0])
     for plan in plans:
         check_variant_text(plan.spec)
     wm_key = watermark_key(settings.signing)
+    registries = open_registries(ledger.engine)
+    face_models = FaceModels.load()     # LikenessModelError: nothing could be checked, so the run fails
     if settings.options.backend == "diffusers":
         require_gpu_limit()          # strict: a host without its limit fails here, not unthrottled later
     stage["plan"] = time.perf_counter() - t0
@@ -201,11 +246,24 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
         elif len(takes) > 1 and settings.options.require_review:
             reason = (f"awaiting a pick among {len(takes)} takes: tessera review pick {plan.candidate_set} "
                       f"--candidate N --by NAME")
-            outcomes += [_outcome(p, "review", reason) for p in mine]
+            outcomes += [_outcome(p, "awaiting_pick", reason) for p in mine]
             continue
         else:
             pick = Pick(0, AUTO_PICKER, "system", "unattended run: the first take is used automatically")
         chosen[sku] = (clips[pick.candidate], takes, pick)
+
+    # 3c. Likeness and protected-works evidence, once per chosen take.
+    assessments = {sku: assess_task.submit(base, registries, face_models) for sku, (base, _, _) in chosen.items()}
+    stage["gate_assess"] = 0.0
+    for sku, fut in assessments.items():
+        value = fut.result(raise_on_failure=False)
+        if isinstance(value, BaseException):
+            outcomes += [_outcome(p, "failed", f"compliance check: {_reason(value)}")
+                         for p in todo if p.product.sku == sku]
+            del chosen[sku]
+            continue
+        chosen[sku] = (*chosen[sku], value[0])
+        stage["gate_assess"] += value[1]
 
     # 4. Compose, sign and record each variant; report progress as they finish.
     futures = {variant_task.submit(p, *chosen[p.product.sku], creds, wm_key, settings, run_id): p
@@ -230,7 +288,8 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
             progress(f"retired {len(retired)} assets no longer in the catalog (files kept)")
 
     # 6. Close the run in the ledger.
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("rendered", "skipped", "review", "failed")}
+    counts = {s: sum(o.status == s for o in outcomes)
+              for s in ("rendered", "skipped", "awaiting_pick", "review", "blocked", "failed")}
     ledger.finish_run(run_id, status="failed" if counts["failed"] else "completed",
                       rendered=counts["rendered"], skipped=counts["skipped"], failed=counts["failed"])
     order = {p.asset_id: i for i, p in enumerate(plans)}
@@ -238,9 +297,9 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
                       outcomes=tuple(sorted(outcomes, key=lambda o: order[o.asset_id])), **counts)
 
 
-def _outcome(plan: VariantPlan, status: str, reason: str = "") -> VariantOutcome:
+def _outcome(plan: VariantPlan, status: str, reason: str = "", seconds: dict | None = None) -> VariantOutcome:
     return VariantOutcome(plan.asset_id, plan.spec.sku, plan.spec.locale, plan.spec.aspect, status,
-                          str(plan.output_path), reason=reason)
+                          str(plan.output_path), reason=reason, seconds=seconds or {})
 
 
 def _timed(hook, times: dict[str, float], name: str):

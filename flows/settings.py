@@ -22,6 +22,16 @@ class Settings:
     def clip_cache(self) -> Path:
         return self.home / "cache" / "clips"
 
+    @property
+    def review_dir(self) -> Path:
+        """Variants the compliance gate holds for a person's decision (unsigned)."""
+        return self.home / "review"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Variants the compliance gate blocked (unsigned), each with a report of why."""
+        return self.home / "quarantine"
+
     @classmethod
     def build(cls, *, home: Path, ledger_url: str | None = None, cert_chain: Path | None = None,
               private_key: Path | None = None, tsa_url: str | None = None, trust_anchors: Path | None = None,

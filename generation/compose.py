@@ -1,20 +1,29 @@
 """Compose one locale x aspect variant over a base clip and encode it once (H.264, yuv420p, faststart).
 
 Timing of the text layers (frames are counted over the base clip):
-- labels (visible disclosures): every frame, from the first one on;
+- labels (visible disclosures): every frame, from the first one on, top right, each label's ink at
+  least as tall as its rule asks (`VariantSpec.label_min_height`, default 5 % of the short side),
+  drawn with one font face that has every glyph of the labels (`label_face`), so that the check on
+  the decoded frames (compliance.labels) renders the very same glyphs;
 - headline and price: every frame;
 - captions: in sequence, each for an equal share of the duration;
 - CTA: from 60 % of the duration to the end, end-card style, so the viewer meets
   the product before the call to action.
+
+Metadata: `metadata={KEY: VALUE}` is written with `-movflags +faststart+use_metadata_tags` and one
+`-metadata KEY=VALUE` per item, so each lands in moov/udta/meta as an mdta key (the China implicit
+label `AIGC` lives there); the items are recorded in encoder_json.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
 from dataclasses import dataclass
 from decimal import Decimal
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,13 +35,15 @@ from babel.numbers import format_currency, is_currency
 from PIL import Image, ImageDraw
 
 from generation.clipfile import ClipError, ffmpeg_exe, read_clip
-from generation.fonts import GlyphError, LocaleFont, check_locale_coverage, cjk_font, font_for_locale, pil_font
+from generation.fonts import (
+    FontFace, GlyphError, LocaleFont, check_locale_coverage, cjk_font, font_for_locale, missing_characters, pil_font,
+)
 from generation.layout import Box, Layout, layout_for
 from generation.spec import BaseClip, FrameHook, RenderedVariant, VariantSpec
 from generation.text import TextFitError, draw_block, fit_text
 
 CTA_START = 0.6             # fraction of the duration after which the CTA shows
-LABEL_MIN_HEIGHT = 0.05     # disclosure label text height, fraction of the short side (GB 45438-2025)
+LABEL_MIN_HEIGHT = 0.05     # default disclosure label text height, fraction of the short side (GB 45438-2025)
 # Drawn 6 % taller than the minimum: anti-aliased edge rows and H.264 dim the outermost ink rows, and the
 # height measured on the encoded frames is what a checker (and a regulator) sees.
 LABEL_MARGIN = 1.06
@@ -76,16 +87,19 @@ class VariantJob:
     spec: VariantSpec
     out_path: Path
     frame_hook: FrameHook | None = None
+    metadata: Mapping[str, str] | None = None     # MP4 metadata items of this variant (moov/udta/meta)
 
 
 def render_variant(base: BaseClip, spec: VariantSpec, out_path: Path, *, frame_hook: FrameHook | None = None,
-                   crf: int = 20, preset: str = "veryfast", threads: int = 1) -> RenderedVariant:
+                   crf: int = 20, preset: str = "veryfast", threads: int = 1,
+                   metadata: Mapping[str, str] | None = None) -> RenderedVariant:
     """Compose `spec` over `base` and encode it to `out_path` (atomically; nothing is left on error).
 
     `threads` is the x264 thread count; it is pinned (and recorded) because the encoded bytes
-    depend on it, and reproducible bytes are what the ledger hashes.
+    depend on it, and reproducible bytes are what the ledger hashes. `metadata` items are written
+    into moov/udta/meta (e.g. {"AIGC": <the one JSON object of GB 45438-2025>}).
     """
-    job = VariantJob(spec=spec, out_path=Path(out_path), frame_hook=frame_hook)
+    job = VariantJob(spec=spec, out_path=Path(out_path), frame_hook=frame_hook, metadata=metadata)
     return render_variants(base, [job], crf=crf, preset=preset, threads=threads)[0]
 
 
@@ -100,33 +114,37 @@ def check_variant_text(spec: VariantSpec) -> None:
 
 
 def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, preset: str = "veryfast",
-                    threads: int = 1) -> list[RenderedVariant]:
+                    threads: int = 1, metadata: Mapping[str, str] | None = None) -> list[RenderedVariant]:
     """Several variants of one base clip from a single decode of it ("generate once, localize many").
 
     Decoding the lossless base clip costs about as much CPU as one encode, so a batch saves it for
     every variant but the first. Each variant has its own encoder process while its clip size is
     being decoded: keep batches small (one product's locales for one aspect ratio, say). Every
-    variant is published at the end, or none is when anything fails.
+    variant is published at the end, or none is when anything fails. `metadata` items go into
+    every variant of the batch; a job's own `metadata` adds to them (and wins on a shared key).
     """
     jobs = list(jobs)
     outs = [Path(job.out_path) for job in jobs]
     if not jobs or len(set(outs)) != len(outs):
         raise ValueError(f"render_variants: expected distinct output paths, got {[str(p) for p in outs]}")
     # 1. Check inputs and glyph coverage of every variant before any frame is made.
-    for job in jobs:
+    items = [{**(metadata or {}), **(job.metadata or {})} for job in jobs]
+    for job, meta in zip(jobs, items):
         _check_inputs(base, job.spec, crf, threads)
+        _check_metadata(meta)
     fonts = [_fonts_for(job.spec) for job in jobs]
 
     # 2. Static layers per variant: background, layout, text overlays (shaped, fitted, drawn once).
     composers = [_Composer(base, job, f) for job, f in zip(jobs, fonts)]
     settings = encoder_settings(base.fps, crf=crf, preset=preset, threads=threads)
+    per_variant = [_with_metadata(settings, meta) for meta in items]
 
     # 3. Per clip size, one decode; each frame is composed for every variant and piped to its encoder.
     try:
         for size in dict.fromkeys(c.clip_size for c in composers):
             group = [c for c in composers if c.clip_size == size]
             for composer in group:
-                composer.start(settings)
+                composer.start(per_variant[composers.index(composer)])
             _pump(base, size, group)
             for composer in group:
                 composer.finish()     # faststart rewrites the file with the moov box first
@@ -138,8 +156,8 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
             composer.cleanup()
     return [
         RenderedVariant(path=c.out_path, width=c.spec.width, height=c.spec.height, fps=base.fps, frames=c.written,
-                        encoder_json=_canonical_json(settings))
-        for c in composers
+                        encoder_json=_canonical_json(s))
+        for c, s in zip(composers, per_variant)
     ]
 
 
@@ -149,6 +167,41 @@ def encoder_settings(fps: int, *, crf: int, preset: str, threads: int) -> dict[s
         "encoder": "libx264", "ffmpeg": _ffmpeg_version(), "pix_fmt": "yuv420p", "crf": crf, "preset": preset,
         "threads": threads, "fps": fps, "color": "bt709/tv", "movflags": "+faststart", "audio": None,
     }
+
+
+def _with_metadata(settings: dict[str, object], metadata: Mapping[str, str]) -> dict[str, object]:
+    """The encoder settings of one variant: with metadata, the mdta flag and the items themselves."""
+    if not metadata:
+        return settings
+    return {**settings, "movflags": "+faststart+use_metadata_tags", "metadata": dict(sorted(metadata.items()))}
+
+
+def label_face(spec: VariantSpec) -> FontFace:
+    """The one font face the labels of `spec` are drawn with (see face_for_labels)."""
+    return face_for_labels(spec.labels, spec.locale)
+
+
+def face_for_labels(labels: tuple[str, ...], locale: str) -> FontFace:
+    """The first face of the locale's chain, then of the locale's Noto Sans CJK, that has every glyph
+    of every label.
+
+    One face (no merged fallback) so that a checker can render the labels exactly as drawn
+    (compliance.labels.check_visible_label takes a font path and face index). GlyphError when none has.
+    """
+    text = "".join(labels)
+    text_font = font_for_locale(locale)
+    faces = (*text_font.faces, *cjk_font(locale).faces)
+    gaps = [missing_characters(text, (face,)) for face in faces]
+    for face, gap in zip(faces, gaps):
+        if not gap:
+            return face
+    best = min(range(len(faces)), key=lambda i: len(gaps[i]))
+    raise GlyphError(locale, gaps[best], (faces[best].name,))
+
+
+def label_heights(spec: VariantSpec) -> tuple[float, ...]:
+    """Minimum ink height of each label (fraction of the short side): the spec's, else the default."""
+    return spec.label_min_height or (LABEL_MIN_HEIGHT,) * len(spec.labels)
 
 
 def build_overlays(spec: VariantSpec, layout: Layout, n_frames: int,
@@ -175,7 +228,7 @@ def build_overlays(spec: VariantSpec, layout: Layout, n_frames: int,
 
     overlays: list[Overlay] = []
     if spec.labels:
-        overlays.append(_labels_layer(spec.labels, fonts["labels"], layout, n_frames))
+        overlays.append(_labels_layer(spec.labels, label_heights(spec), fonts["labels"], layout, n_frames))
     if spec.headline.strip():
         overlays.append(text_layer("headline", spec.headline, layout.headline, plate, 0, n_frames))
     if spec.price_text.strip():
@@ -287,6 +340,11 @@ def _check_inputs(base: BaseClip, spec: VariantSpec, crf: int, threads: int) -> 
         raise ValueError(f"threads {threads}: expected >= 1")
     if not spec.font_family.lower().startswith("noto sans"):
         raise ValueError(f"font_family {spec.font_family!r}: only the Noto Sans family is installed")
+    if spec.label_min_height and len(spec.label_min_height) != len(spec.labels):
+        raise ValueError(f"label_min_height {spec.label_min_height}: expected one height per label {spec.labels}")
+    for h in spec.label_min_height:
+        if isinstance(h, bool) or not (isinstance(h, (int, float)) and 0 < h < 0.5):
+            raise ValueError(f"label_min_height {h!r}: expected a fraction of the short side in (0, 0.5)")
     for field in ("primary_color", "secondary_color", "text_color"):
         _rgb(getattr(spec, field), field)
 
@@ -296,53 +354,47 @@ def _fonts_for(spec: VariantSpec) -> dict[str, LocaleFont]:
     text_font = font_for_locale(spec.locale)
     for text in (spec.headline, spec.price_text, spec.cta, *spec.captions):
         check_locale_coverage(text_font, text)
-    label_text = "".join(spec.labels)
-    label_font = text_font
-    try:
-        check_locale_coverage(text_font, label_text)
-    except GlyphError:
-        # A region's label may be in another script than the copy (e.g. "AI生成" on an English ad in China);
-        # Noto Sans CJK draws Latin and CJK. If it cannot either, report the locale's own gap.
-        label_font = cjk_font(spec.locale)
-        try:
-            check_locale_coverage(label_font, label_text)
-        except GlyphError:
-            check_locale_coverage(text_font, label_text)
-    return {"text": text_font, "labels": label_font}
+    if not spec.labels:
+        return {"text": text_font, "labels": text_font}
+    # A region's label may be in another script than the copy (e.g. "AI生成" on an English ad in China):
+    # label_face falls back to Noto Sans CJK, which draws Latin and CJK.
+    return {"text": text_font, "labels": dataclasses.replace(text_font, faces=(label_face(spec),))}
 
 
-def _labels_layer(labels: tuple[str, ...], lf: LocaleFont, layout: Layout, n_frames: int) -> Overlay:
-    """Disclosure labels stacked in the top-right corner, ink at least 5 % of the short side tall."""
-    # 1. The smallest font size at which every label's ink is tall enough (ink height grows with size).
-    target = math.ceil(LABEL_MIN_HEIGHT * LABEL_MARGIN * layout.short_side)
-    joined = "".join(labels)
-    lo, hi = 1, 4 * target
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if min(_ink_box(pil_font(lf, mid, joined), label, lf)[3] for label in labels) >= target:
-            hi = mid
-        else:
-            lo = mid + 1
-    font = pil_font(lf, lo, joined)
+def _labels_layer(labels: tuple[str, ...], heights: tuple[float, ...], lf: LocaleFont, layout: Layout,
+                  n_frames: int) -> Overlay:
+    """Disclosure labels stacked in the top-right corner, each label's ink at least its minimum height."""
+    # 1. Per label, the smallest font size at which its ink is tall enough (ink height grows with size).
+    targets = [math.ceil(h * LABEL_MARGIN * layout.short_side) for h in heights]
+    fonts = []
+    for label, target in zip(labels, targets):
+        lo, hi = 1, 4 * target
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _ink_box(pil_font(lf, mid, label), label, lf)[3] >= target:
+                hi = mid
+            else:
+                lo = mid + 1
+        fonts.append((lo, pil_font(lf, lo, label)))
 
     # 2. One plate per label, tight around its ink; right-aligned, stacked downwards.
     pad, gap = layout.pad, max(1, layout.pad // 2)
-    boxes = [_ink_box(font, label, lf) for label in labels]
+    boxes = [_ink_box(font, label, lf) for label, (_, font) in zip(labels, fonts)]
     width = max(w for _, _, w, _ in boxes) + 2 * pad
     height = sum(h + 2 * pad for *_, h in boxes) + gap * (len(labels) - 1)
     box = layout.labels
     if width > box.w or height > box.h:
         raise TextFitError(f"{lf.locale}: labels {list(labels)} need {width}x{height} px at the minimum "
-                           f"height {target} px; the label box is {box.w}x{box.h}")
+                           f"heights {targets} px; the label box is {box.w}x{box.h}")
     img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     y = 0
-    for label, (left, top, w, h) in zip(labels, boxes):
+    for label, (_, font), (left, top, w, h) in zip(labels, fonts, boxes):
         plate = _plate(w + 2 * pad, h + 2 * pad, LABEL_PLATE, pad)
         ImageDraw.Draw(plate).text((pad - left, pad - top), label, font=font, fill=LABEL_TEXT, anchor="ls",
                                    direction=lf.direction, language=lf.language)
         img.alpha_composite(plate, (width - plate.width, y))
         y += plate.height + gap
-    return Overlay("labels", box.right - width, box.y, np.asarray(img), 0, n_frames, lo,
+    return Overlay("labels", box.right - width, box.y, np.asarray(img), 0, n_frames, max(px for px, _ in fonts),
                    min(h for *_, h in boxes))
 
 
@@ -404,7 +456,18 @@ def _checked_hook_frame(frame: np.ndarray, spec: VariantSpec, i: int) -> np.ndar
     return np.ascontiguousarray(frame)
 
 
+def _check_metadata(metadata: Mapping[str, str]) -> None:
+    """Keys are printable ASCII without '=' (ffmpeg splits KEY=VALUE at the first one); values are text."""
+    for key, value in metadata.items():
+        if not (isinstance(key, str) and key and key.isascii() and key.isprintable() and "=" not in key):
+            raise ValueError(f"metadata key {key!r}: expected printable ASCII without '='")
+        if not isinstance(value, str) or "\x00" in value:
+            raise ValueError(f"metadata {key}: expected a text value without NUL, got {value!r}")
+
+
 def _start_encoder(tmp: Path, width: int, height: int, settings: dict[str, object]):
+    # one -metadata per item; "metadata:g:<i>" are distinct option names that all mean global metadata
+    items = {f"metadata:g:{i}": f"{k}={v}" for i, (k, v) in enumerate(dict(settings.get("metadata") or {}).items())}
     return (
         ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=settings["fps"])
         .output(
@@ -412,7 +475,8 @@ def _start_encoder(tmp: Path, width: int, height: int, settings: dict[str, objec
             preset=settings["preset"], threads=settings["threads"], r=settings["fps"], an=None,
             # RGB -> YUV with the BT.709 matrix, and say so in the stream, so players convert back the same way.
             vf="scale=out_color_matrix=bt709:out_range=tv", colorspace="bt709", color_primaries="bt709",
-            color_trc="bt709", color_range="tv", movflags="+faststart", map_metadata=-1, fflags="+bitexact",
+            color_trc="bt709", color_range="tv", movflags=settings["movflags"], map_metadata=-1, fflags="+bitexact",
+            **items,
         )
         .global_args("-loglevel", "error", "-nostdin")
         .overwrite_output()

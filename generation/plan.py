@@ -76,11 +76,13 @@ def file_sha256(path: Path) -> str:
 
 
 def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
-                  pick_for: Callable[[str], int | None] = lambda _set: None) -> tuple[VariantPlan, ...]:
+                  pick_for: Callable[[str], int | None] = lambda _set: None,
+                  rules_digest: Callable[[str], str] | None = None) -> tuple[VariantPlan, ...]:
     """Every product x locale x aspect ratio of the catalog, in a stable order.
 
     pick_for(candidate_set) gives a reviewer's pick among a product's takes; it is an input of
-    the variant key, so a new pick re-renders exactly that product's variants."""
+    the variant key, so a new pick re-renders exactly that product's variants. So is
+    rules_digest(profile): the region rules in force, so a rule taking effect re-renders."""
     out_dir = Path(out_dir).resolve()
     photo_hashes = {p.sku: file_sha256(p.photo) for p in catalog.products}
     # The prompt templates shape diffusion clips, so their content is an input too.
@@ -104,6 +106,7 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
                     "duration_s": product.duration_s,
                     "sku": product.sku, "locale": locale.tag, "aspect": aspect,
                     "rule_profile": locale.rule_profile,
+                    "rules": rules_digest(locale.rule_profile) if rules_digest else None,
                     "headline": copy.headline, "cta": copy.cta, "captions": copy.captions,
                     "price": str(amount), "currency": currency,
                     "brand": asdict(catalog.brand) | {"logo": _logo_hash(catalog)},

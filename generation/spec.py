@@ -44,6 +44,9 @@ class VariantSpec:
     text_color: str
     font_family: str
     labels: tuple[str, ...] = ()   # visible disclosure labels required by the region (may be empty)
+    # Minimum ink height of each label, fraction of the short side, aligned with `labels` (from the rule
+    # that asks for it); empty: every label at the house default (compose.LABEL_MIN_HEIGHT, 5 %).
+    label_min_height: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -122,5 +122,6 @@ def test_records_serialise_to_plain_json(media, creds):
         "path": str(media / "signed.mp4"), "sha256": rec.sha256, "c2pa_state": "Trusted", "c2pa_codes": [],
         "digital_source_type": rec.digital_source_type, "signer": "Tessera Development",
         "claimed_asset_id": ASSET_ID, "asset_id": None, "in_ledger": False, "verdict": "pass", "problems": [],
+        "watermark": None, "fingerprint_match": None, "recovered": False, "recovery": None,
     }
     assert len(rec.sha256) == 64

@@ -24,7 +24,7 @@ from provenance.ledger import Ledger
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generation"))
 from tiny_models import build_tiny_wan_i2v  # noqa: E402
 
-TINY = dict(dtype="float32", device="cpu", num_inference_steps=2, width=32, height=32, num_frames=9, fps=8, size=288)
+TINY = dict(dtype="float32", device="cpu", num_inference_steps=2, width=32, height=32, num_frames=17, fps=8, size=288)
 
 
 @pytest.fixture(scope="module")

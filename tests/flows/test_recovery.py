@@ -67,3 +67,22 @@ def test_someone_elses_video_recovers_nothing_and_claims_nothing(rendered):
     result = _recover(FIXTURES / "video1_no_manifest.mp4", settings, ledger, store)
     assert not result.recovered and result.asset_id is None
     assert not result.watermark["found"] and result.fingerprint_match is None
+
+
+def test_the_audit_reports_a_recovered_copy_and_claims_nothing_for_a_foreign_one(rendered, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from flows.cli import cli
+
+    _, settings, ledger, _, files = rendered
+    copy = _attack(files[0], tmp_path / "reupload.mp4", "-vf", "scale=-2:ih/2")
+    result = CliRunner().invoke(cli, ["audit", "--json", "--home", str(settings.home), str(copy),
+                                      str(FIXTURES / "video1_no_manifest.mp4")])
+    ours, foreign = json.loads(result.output)
+    assert ours["c2pa_state"] == "absent" and ours["recovered"] is True
+    assert ours["recovery"]["asset_id"] == ledger.asset_id_for_sha256(
+        __import__("provenance.ledger", fromlist=["x"]).sha256_file(files[0]))
+    assert ours["fingerprint_match"]["asset_id"] == ours["recovery"]["asset_id"]
+    assert foreign["recovered"] is False and foreign["recovery"] is None and foreign["fingerprint_match"] is None

@@ -1,0 +1,379 @@
+"""Compliance commands of `tessera`: the likeness and protected-works registries, and the review queue.
+
+Registered on the main group in flows/cli.py with `cli.add_command(...)` for each command in
+COMPLIANCE_COMMANDS. Thin wiring over compliance.registry, compliance.protected_works and
+compliance.gate; the registries live in the ledger database (--ledger / the home's SQLite).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from flows.cli_common import _settings, home_option, ledger_option
+
+
+def review_dir(home: Path) -> Path:
+    """Where variants waiting for a human decision are held (unsigned): Settings.review_dir."""
+    return _settings(str(home), None).review_dir
+
+
+def quarantine_dir(home: Path) -> Path:
+    """Where blocked variants are kept (unsigned), each with a report of why: Settings.quarantine_dir."""
+    return _settings(str(home), None).quarantine_dir
+
+
+def _engine(home, ledger):
+    from provenance.ledger import Ledger
+    return Ledger(_settings(home, ledger).ledger_url).engine
+
+
+def _echo_json(value) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+# ---------------------------------------------------------------------------------------- likeness
+
+
+@click.group()
+def likeness() -> None:
+    """Watch-list and consent records of real people's faces (embeddings only, never photos).
+
+    \b
+    Examples:
+      tessera likeness add "Jane Doe" jane.jpg --watch --reason "no endorsement deal" --by legal@acme
+      tessera likeness add "Model A" model_a.jpg --consent --regions EU,US-CA --expires 2027-06-30 --record-ref release-0042.pdf
+      tessera likeness list --json
+      tessera likeness remove 3 --watch
+    """
+
+
+@likeness.command("add")
+@click.argument("name")
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--watch/--consent", "watch", required=True,
+              help="--watch: never show this person; --consent: may be shown within the consent's scope.")
+@click.option("--regions", help="consent: rule profiles or markets it covers, comma separated (EU,US-CA,DE).")
+@click.option("--products", default="*", show_default=True, help="consent: SKUs it covers, comma separated, or *.")
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), help="consent: last day it covers.")
+@click.option("--record-ref", help="consent: where the signed release lives.")
+@click.option("--reason", help="watch: why this person must not appear.")
+@click.option("--by", "added_by", help="watch: who adds the entry.")
+@home_option
+@ledger_option
+def likeness_add(name, photo, watch, regions, products, expires, record_ref, reason, added_by, home, ledger):
+    """Register the one face in PHOTO under NAME, on the watch-list or as a consent record.
+
+    \b
+    Examples:
+      tessera likeness add "Jane Doe" jane.jpg --watch --reason "public figure, no endorsement" --by legal@acme
+      tessera likeness add "Model A" a.jpg --consent --regions CN,EU --products SKU-1,SKU-2 --expires 2027-06-30 --record-ref release-7.pdf
+    """
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from compliance.likeness import LikenessModelError, NoSingleFaceError, face_embedding
+    from compliance.registry import LikenessRegistry
+
+    if watch and not (reason and added_by):
+        raise click.UsageError("--watch needs --reason and --by")
+    if not watch and not (regions and expires and record_ref):
+        raise click.UsageError("--consent needs --regions, --expires and --record-ref")
+    try:
+        with Image.open(photo) as img:
+            pixels = np.asarray(img.convert("RGB"))
+        vec = face_embedding(pixels)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise click.ClickException(f"{photo}: not a readable image: {exc}") from None
+    except (NoSingleFaceError, LikenessModelError) as exc:
+        raise click.ClickException(f"{photo}: {exc}") from None
+    registry = LikenessRegistry(_engine(home, ledger))
+    try:
+        if watch:
+            entry = registry.add_watch(name, vec, reason=reason, added_by=added_by)
+        else:
+            entry = registry.add_consent(name, vec, regions=regions, products=products, expires_on=expires.date(),
+                                         record_ref=record_ref)
+    except (ValueError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{'watch' if watch else 'consent'} #{entry}: {name}")
+
+
+@likeness.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (no embeddings).")
+@home_option
+@ledger_option
+def likeness_list(as_json, home, ledger):
+    """List the watch-list and the consent records.
+
+    \b
+    Examples:
+      tessera likeness list
+      tessera likeness list --json > people.json
+    """
+    from compliance.registry import LikenessRegistry
+
+    registry = LikenessRegistry(_engine(home, ledger))
+    rows = [{"kind": "watch", "id": w.id, "name": w.name, "reason": w.reason, "added_by": w.added_by,
+             "added_at": w.added_at} for w in registry.list("watch")]
+    rows += [{"kind": "consent", "id": c.id, "name": c.name, "regions": list(c.regions), "products": list(c.products),
+              "expires_on": c.expires_on, "record_ref": c.record_ref} for c in registry.list("consent")]
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        scope = (f"reason: {r['reason']} (by {r['added_by']})" if r["kind"] == "watch" else
+                 f"regions {','.join(r['regions'])}, products {','.join(r['products'])}, until {r['expires_on']}, "
+                 f"{r['record_ref']}")
+        click.echo(f"{r['kind']:7} #{r['id']:<4} {r['name']}: {scope}")
+    click.echo(f"{sum(r['kind'] == 'watch' for r in rows)} watch-list, {sum(r['kind'] == 'consent' for r in rows)} consent")
+
+
+@likeness.command("remove")
+@click.argument("entry_id", type=int)
+@click.option("--watch/--consent", "watch", required=True, help="Which registry the id is in.")
+@home_option
+@ledger_option
+def likeness_remove(entry_id, watch, home, ledger):
+    """Remove one watch-list entry or consent record by its id.
+
+    \b
+    Examples:
+      tessera likeness remove 3 --watch
+      tessera likeness remove 12 --consent
+    """
+    from compliance.registry import LikenessRegistry
+
+    kind = "watch" if watch else "consent"
+    try:
+        LikenessRegistry(_engine(home, ledger)).remove(kind, entry_id)
+    except KeyError as exc:
+        raise click.ClickException(exc.args[0]) from None
+    click.echo(f"removed {kind} #{entry_id}")
+
+
+# ---------------------------------------------------------------------------------------- protected works
+
+
+@click.group()
+def protected() -> None:
+    """Protected works (artworks, photos, key visuals we may not show), kept as perceptual hashes.
+
+    \b
+    Examples:
+      tessera protected add poster.png --title "Festival poster 2026" --owner "Studio X"
+      tessera protected list
+      tessera protected remove 2
+    """
+
+
+@protected.command("add")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--title", required=True, help="Title of the work.")
+@click.option("--owner", required=True, help="Who holds the rights.")
+@home_option
+@ledger_option
+def protected_add(image, title, owner, home, ledger):
+    """Register IMAGE as a protected work: a variant showing it (or a crop of it) is blocked.
+
+    \b
+    Examples:
+      tessera protected add poster.png --title "Festival poster 2026" --owner "Studio X"
+    """
+    from compliance.protected_works import ProtectedWorkError, ProtectedWorksRegistry
+
+    try:
+        work = ProtectedWorksRegistry(_engine(home, ledger)).add_work(image, title, owner)
+    except (ProtectedWorkError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"protected work #{work}: {title} ({owner})")
+
+
+@protected.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (no hashes).")
+@home_option
+@ledger_option
+def protected_list(as_json, home, ledger):
+    """List the protected works.
+
+    \b
+    Examples:
+      tessera protected list
+      tessera protected list --json
+    """
+    from compliance.protected_works import ProtectedWorksRegistry
+
+    rows = [{"id": w.id, "title": w.title, "owner": w.owner, "views": len(w.phashes), "added_at": w.added_at}
+            for w in ProtectedWorksRegistry(_engine(home, ledger)).list()]
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"#{r['id']:<4} {r['title']} ({r['owner']}), {r['views']} views")
+    click.echo(f"{len(rows)} protected works")
+
+
+@protected.command("remove")
+@click.argument("work_id", type=int)
+@home_option
+@ledger_option
+def protected_remove(work_id, home, ledger):
+    """Remove a protected work by its id.
+
+    \b
+    Examples:
+      tessera protected remove 2
+    """
+    from compliance.protected_works import ProtectedWorksRegistry
+
+    try:
+        ProtectedWorksRegistry(_engine(home, ledger)).remove(work_id)
+    except KeyError as exc:
+        raise click.ClickException(exc.args[0]) from None
+    click.echo(f"removed protected work #{work_id}")
+
+
+# ---------------------------------------------------------------------------------------- review queue
+
+
+@click.group()
+def review() -> None:
+    """Variants held for a human decision (uncertain likeness matches), and blocked ones.
+
+    \b
+    Examples:
+      tessera review list
+      tessera review approve tsr-3f2a... --by "Dana Lee" --reason "checked the release, it is Model A"
+      tessera review reject tsr-3f2a... --by "Dana Lee" --reason "looks like a celebrity"
+    """
+
+
+@review.command("list")
+@click.option("--blocked", is_flag=True, help="List the quarantine (blocked variants) instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@home_option
+@ledger_option
+def review_list(blocked, as_json, home, ledger):
+    """List variants waiting for review (or, with --blocked, the quarantined ones) and why.
+
+    \b
+    Examples:
+      tessera review list
+      tessera review list --blocked --json > blocked.json
+    """
+    from compliance.gate import ReviewError, held_items, pending_reviews
+
+    home_dir = _settings(home, ledger).home
+    try:
+        items = held_items(quarantine_dir(home_dir)) if blocked else pending_reviews(review_dir(home_dir))
+    except ReviewError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _echo_json([i.report for i in items])
+        return
+    for i in items:
+        click.echo(f"{i.status:8} {i.asset_id}  {i.media}")
+        for reason in i.reasons:
+            click.echo(f"{'':10}- {reason}")
+    click.echo(f"{len(items)} {'blocked' if blocked else 'waiting for review'}")
+
+
+@review.command("approve")
+@click.argument("asset_or_file")
+@click.option("--by", "by", required=True, help="Your name: recorded as the approver.")
+@click.option("--reason", default="", help="Why it may ship.")
+@home_option
+@ledger_option
+def review_approve(asset_or_file, by, reason, home, ledger):
+    """Approve a held variant: record who approved it, then sign it into its output path and record it.
+
+    ASSET_OR_FILE is the asset id or the held file. Blocked variants cannot be approved.
+
+    \b
+    Examples:
+      tessera review approve tsr-3f2a9c0d1e2f3a4b5c6d7e8f --by "Dana Lee" --reason "release on file"
+      tessera review approve ~/.tessera/review/tsr-3f2a9c0d1e2f3a4b5c6d7e8f.mp4 --by "Dana Lee"
+    """
+    from compliance.gate import ReviewError, approve, mark_published, publish_manifest
+    from compliance.journal import Journal, JournalEvent
+    from provenance import CredentialError, SigningError, load_credentials, sign_file
+    from provenance.ledger import AssetRecord, Ledger, sha256_file
+
+    settings = _settings(home, ledger)
+    try:
+        decision = approve(review_dir(settings.home), asset_or_file, by=by, reason=reason,
+                           quarantine_dir=quarantine_dir(settings.home))
+        manifest = publish_manifest(decision.report)
+        creds = load_credentials(settings.signing)
+    except (ReviewError, CredentialError) as exc:
+        raise click.ClickException(str(exc)) from None
+    publish = decision.report["publish"]
+    record = publish["record"]
+    led = Ledger(settings.ledger_url)
+    journal = Journal.from_credentials(led.engine, creds)
+    journal.append(JournalEvent(variant_key=record["variant_key"], actor=decision.by, actor_kind="human",
+                                action="approval", asset_id=decision.asset_id,
+                                detail={"reason": decision.reason, "held_for": list(decision.report["reasons"])}))
+    output = Path(publish["output_path"])
+    try:
+        signed = sign_file(decision.media, output, manifest, creds)
+    except SigningError as exc:
+        raise click.ClickException(f"approved by {decision.by}, but not published: {exc}") from None
+    sha = sha256_file(output)
+    led.record_asset(AssetRecord(asset_id=decision.asset_id, variant_key=record["variant_key"], run_id=record["run_id"],
+                                 sku=record["sku"], locale=record["locale"], aspect=record["aspect"], output_path=output,
+                                 sha256=sha, manifest_label=signed.label, base_clip_key=record["base_clip_key"],
+                                 created_at=_utcnow()),
+                     signed.label, signed.manifest_json)
+    if "soft_bindings" in record:   # the watermark payload and fingerprints find this manifest again
+        from provenance.soft_binding import SoftBindingStore
+        soft = record["soft_bindings"]
+        SoftBindingStore(led.engine).record(decision.asset_id, int(soft["payload"], 16),
+                                            [int(h, 16) for h in soft["hashes"]])
+    journal.append(JournalEvent(variant_key=record["variant_key"], actor="tessera review approve", actor_kind="system",
+                                action="publication", asset_id=decision.asset_id, outputs={"sha256": sha},
+                                detail={"path": str(output), "approved_by": decision.by}))
+    mark_published(decision, output_path=output)
+    click.echo(f"approved by {decision.by}; signed and published {output}")
+
+
+@review.command("reject")
+@click.argument("asset_or_file")
+@click.option("--by", "by", required=True, help="Your name: recorded as the reviewer.")
+@click.option("--reason", required=True, help="Why it must not ship.")
+@home_option
+@ledger_option
+def review_reject(asset_or_file, by, reason, home, ledger):
+    """Reject a held variant: it moves to the quarantine, unsigned, with your decision in its report.
+
+    \b
+    Examples:
+      tessera review reject tsr-3f2a9c0d1e2f3a4b5c6d7e8f --by "Dana Lee" --reason "resembles a celebrity"
+    """
+    from compliance.gate import ReviewError, reject
+    from compliance.journal import Journal, JournalEvent
+    from provenance import CredentialError, load_credentials
+    from provenance.ledger import Ledger
+
+    settings = _settings(home, ledger)
+    try:
+        decision = reject(review_dir(settings.home), asset_or_file, by=by, reason=reason,
+                          quarantine_dir=quarantine_dir(settings.home))
+        creds = load_credentials(settings.signing)
+    except (ReviewError, CredentialError) as exc:
+        raise click.ClickException(str(exc)) from None
+    variant_key = (decision.report.get("publish") or {}).get("record", {}).get("variant_key", decision.asset_id)
+    # "candidate_rejected" is the journal's word for a human turning a candidate down
+    Journal.from_credentials(Ledger(settings.ledger_url).engine, creds).append(JournalEvent(
+        variant_key=variant_key, actor=decision.by, actor_kind="human", action="candidate_rejected",
+        asset_id=decision.asset_id, detail={"candidate": decision.asset_id, "reason": decision.reason}))
+    click.echo(f"rejected by {decision.by}; quarantined {decision.media}")
+
+
+def _utcnow():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc)
+
+
+COMPLIANCE_COMMANDS = (likeness, protected, review)
