@@ -142,9 +142,7 @@ def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pic
             quarantine(staging, quarantine_dir=settings.quarantine_dir,
                        report=gate_report(decision, check, extra={"run_id": run_id, "output_path": str(plan.output_path)}))
             return _outcome(plan, "blocked", "; ".join(check.reasons), times)
-        # 2. Sign into the output folder: the hard binding covers these final bytes; the soft bindings
-        #    (watermark payload, fingerprints) find the manifest again if the file loses it.
-        # 2a. The decisions behind it go into the journal first, so the manifest can cite its head.
+        # 4. The decisions behind it go into the journal first, so the manifest can cite the journal head.
         t0 = time.perf_counter()
         ledger = Ledger(settings.ledger_url)
         journal = Journal.from_credentials(ledger.engine, creds)
@@ -155,6 +153,9 @@ def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pic
                          photo_sha256=plan.photo_sha256, sku=plan.spec.sku, locale=plan.spec.locale)
         authorship = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(journal, plan.variant_key)))
         times["journal"] = time.perf_counter() - t0
+        # 5. The manifest: what happened, the soft bindings (watermark payload, fingerprints) that find it
+        #    again if the file loses it, the region's fields; then hold it for review, or sign it into the
+        #    output folder (the hard binding covers these final bytes).
         t0 = time.perf_counter()
         watermarked, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
         manifest = with_compliance(variant_manifest(plan, base, rendered, extra_actions=(watermarked,),
@@ -172,7 +173,7 @@ def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pic
         plan.output_path.parent.mkdir(parents=True, exist_ok=True)
         signed = sign_file(staging, plan.output_path, manifest, creds)
         times["sign"] = time.perf_counter() - t0
-        # 3. Record the asset, a copy of its manifest and its soft bindings.
+        # 6. Record the asset, a copy of its manifest, its soft bindings and its publication.
         t0 = time.perf_counter()
         rec = AssetRecord(asset_id=plan.asset_id, variant_key=plan.variant_key, run_id=run_id, sku=plan.spec.sku,
                           locale=plan.spec.locale, aspect=plan.spec.aspect, output_path=plan.output_path,
