@@ -5,13 +5,13 @@ BIN     := $(VENV)/bin
 NOTO    := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf
 NOTOCJK := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: demo test install fonts bench clean
+.PHONY: demo test install fonts services bench clean
 
 demo: install fonts
 	$(BIN)/tessera render catalogs/sample --out out
 	$(BIN)/tessera audit out
 
-test: install fonts
+test: install fonts services
 	$(BIN)/pytest -q
 
 install: $(VENV)/.installed
@@ -33,6 +33,15 @@ fonts:
 	else \
 		echo "Missing Noto fonts. Install the Debian/Ubuntu packages fonts-noto-core and fonts-noto-cjk"; \
 		echo "(e.g. sudo apt-get install fonts-noto-core fonts-noto-cjk), then run make again."; exit 1; \
+	fi
+
+# The PostgreSQL ledger test starts its own server on loopback from these binaries.
+services:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	else \
+		echo "PostgreSQL server binaries are missing: install the Debian/Ubuntu package postgresql for the ledger tests."; exit 1; \
 	fi
 
 bench: install fonts

@@ -78,15 +78,6 @@ def serve_here(deployments: list[RunnerDeployment], *, limit: int) -> None:
     serve(*deployments, pause_on_shutdown=False, limit=limit)
 
 
-def ensure_pool(name: str) -> None:
-    apply_to_pools([])   # keeps one code path for pool creation below
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_work_pool(name)
-        except ObjectNotFound:
-            client.create_work_pool(WorkPoolCreate(name=name, type="process"))
-
-
 def _version() -> str:
     try:
         return metadata.version("tessera")

@@ -12,6 +12,7 @@ A rerun renders only what is missing: the render flow skips every intact variant
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from datetime import date, datetime, timezone
@@ -44,7 +45,7 @@ SHARD_TIMEOUT_S = 6 * 3600          # one shard of a large catalog on one GPU
 SHARD_WAIT_S = 16 * 3600            # queue time + a shard, its retry, and margin
 NIGHTLY_TIMEOUT_S = 20 * 3600       # below 24 h: one night never runs into the next
 POLL_S = 5.0
-STATUSES = ("rendered", "skipped", "blocked", "failed")
+STATUSES = ("rendered", "skipped", "awaiting_pick", "review", "blocked", "failed")   # as render_catalog reports
 
 
 class RenderJob(BaseModel):
@@ -58,22 +59,33 @@ class RenderJob(BaseModel):
     short_side: int = 720
     workers: int = 2                 # variants composed at once inside one shard
     as_of: date | None = None        # rules in force on this date; the nightly pins it for all shards
+    backend: str = "motion"          # "motion" (CPU, from photos) or "diffusers" (GPU)
+    diffusion: dict[str, Any] | None = None   # DiffusionSettings fields, with backend "diffusers"
+    candidates: int = 1              # takes per base clip; with more than 1 an automatic pick is recorded as such
     cert_chain: Path | None = None
     private_key: Path | None = None
     tsa_url: str | None = None
 
     def settings(self) -> Settings:
+        diffusion = None
+        if self.backend == "diffusers":
+            from generation.diffusion import DiffusionSettings   # imports torch: only for this backend
+            if not self.diffusion or "model" not in self.diffusion:
+                raise ValueError("backend 'diffusers' needs diffusion settings with at least a model")
+            diffusion = DiffusionSettings(**self.diffusion)
+        options = RenderOptions(short_side=self.short_side, backend=self.backend, diffusion=diffusion,
+                                candidates=self.candidates)
         return Settings.build(home=self.home, ledger_url=self.ledger_url, cert_chain=self.cert_chain,
-                              private_key=self.private_key, tsa_url=self.tsa_url,
-                              options=RenderOptions(short_side=self.short_side), workers=self.workers,
-                              as_of=self.as_of or date.today())
+                              private_key=self.private_key, tsa_url=self.tsa_url, options=options,
+                              workers=self.workers, as_of=self.as_of or date.today())
 
 
-class ShardsFailed(RuntimeError):
+class NightlyFailed(RuntimeError):
     """Raised at the end of a nightly run (after its artifacts exist) when anything failed."""
 
 
-# Retried once: a crashed shard re-renders only what it had not finished.
+# Retried once when it raises (a lost database connection, a full disk): the retry renders only
+# what the first try did not finish. A crashed process is not retried; the next night picks it up.
 @flow(name="tessera-render-shard", retries=1, retry_delay_seconds=60, timeout_seconds=SHARD_TIMEOUT_S,
       persist_result=True, result_serializer="json")
 def render_shard(job: RenderJob, shard_index: int, shards: int) -> dict[str, Any]:
@@ -84,7 +96,9 @@ def render_shard(job: RenderJob, shard_index: int, shards: int) -> dict[str, Any
     summary = run_render(job.catalog, job.out, job.settings(), progress=logger.info, shard=(shard_index, shards))
     logger.info(f"shard {shard_index}/{shards}: {summary.rendered} rendered, {summary.skipped} skipped, "
                 f"{summary.failed} failed in {summary.seconds:.1f} s")
-    return summary.to_dict() | {"host": socket.gethostname(), "shard": shard_index}
+    # Where it ran, for the variant table: a worker passes its name to the runs it starts.
+    return summary.to_dict() | {"host": socket.gethostname(), "worker": os.environ.get("PREFECT__WORKER_NAME", ""),
+                                "shard": shard_index}
 
 
 @flow(name="tessera-audit", timeout_seconds=4 * 3600)
@@ -126,6 +140,8 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     job = job.model_copy(update={"as_of": job.as_of or date.today()})
     settings = job.settings()
     catalog = load_catalog(job.catalog, known_profiles=known_profiles())
+    # Which variants exist and where they go; their keys (and so what to skip) are each shard's
+    # business: render_catalog adds the reviewers' picks and the rules in force to them.
     plans = plan_variants(catalog, settings.options, job.out)
     load_credentials(settings.signing)
     ledger = Ledger(settings.ledger_url)
@@ -174,10 +190,10 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
                              description="Nightly render summary")
     summary = {"variants": len(plans), **counts, "retired": len(retired), "shards": shard_rows, "audit": audit}
     problems = [f"shard {r['shard']} {r['state']}" for r in shard_rows if r["state"] != "Completed"]
-    problems += [f"{counts['failed']} variants failed"] if counts["failed"] else []
+    problems += [f"{counts['failed']} of {len(plans)} variants failed"] if counts["failed"] else []
     problems += [f"audit: {audit['fail']} files fail"] if audit and audit["fail"] else []
     if problems:
-        raise ShardsFailed("; ".join(problems) + f" (summary: {json.dumps(summary, default=str)})")
+        raise NightlyFailed("; ".join(problems) + f" (summary: {json.dumps(summary, default=str)})")
     return summary
 
 
@@ -211,6 +227,7 @@ def _wait_for_runs(run_ids: dict[int, UUID], *, timeout_s: float, on_final) -> d
 
 def _variant_rows(plans: tuple[VariantPlan, ...], shards: int, runs: dict[int, FlowRun], ledger: Ledger,
                   since: datetime) -> list[dict[str, Any]]:
+    """One row per planned (sku, locale, aspect): the shard's own outcome, else what the ledger shows."""
     results: dict[int, dict[str, Any]] = {}
     reasons: dict[int, str] = {}
     for i, run in runs.items():
@@ -222,23 +239,33 @@ def _variant_rows(plans: tuple[VariantPlan, ...], shards: int, runs: dict[int, F
                 reasons[i] = f"shard result unreadable ({type(exc).__name__}: {exc})"
         else:
             reasons[i] = f"shard {state.name if state else 'never started'}: {state.message if state else ''}".strip()
-    outcomes = {o["asset_id"]: (o, results[i].get("host", "")) for i in results for o in results[i]["outcomes"]}
+    outcomes = {(o["sku"], o["locale"], o["aspect"]): (o, r["host"], r["worker"])
+                for r in results.values() for o in r["outcomes"]}
+    active = {(a.sku, a.locale, a.aspect): a for a in ledger.active_assets()}
     rows = []
     for p in plans:
-        i = shard_of(p.product.sku, shards)
+        i, triple = shard_of(p.product.sku, shards), (p.spec.sku, p.spec.locale, p.spec.aspect)
         row = {"sku": p.spec.sku, "locale": p.spec.locale, "aspect": p.spec.aspect, "shard": i}
-        if p.asset_id in outcomes:
-            o, host = outcomes[p.asset_id]
-            row |= {"status": o["status"], "reason": o["reason"], "host": host}
-        elif ledger.is_intact(p.variant_key, p.output_path):
-            # The shard did not report (crashed after this variant, or result unreadable): the ledger knows.
-            made = ledger.asset_by_key(p.variant_key).created_at
-            made = made if made.tzinfo else made.replace(tzinfo=timezone.utc)
-            row |= {"status": "rendered" if made >= since else "skipped", "reason": reasons.get(i, ""), "host": ""}
+        if triple in outcomes:
+            o, host, worker = outcomes[triple]
+            row |= {"status": o["status"], "reason": o["reason"], "host": host, "worker": worker,
+                    "asset_id": o["asset_id"]}
+        elif (a := active.get(triple)) and _utc(a.created_at) >= since and ledger.is_intact(a.variant_key,
+                                                                                           a.output_path):
+            # The shard did not report (crashed after this variant, or result unreadable): the ledger
+            # shows the variant was made tonight.
+            row |= {"status": "rendered", "reason": reasons.get(i, ""), "host": "", "worker": "",
+                    "asset_id": a.asset_id}
         else:
-            row |= {"status": "failed", "reason": reasons.get(i, "shard did not run"), "host": ""}
-        rows.append(row | {"asset_id": p.asset_id, "path": str(p.output_path)})
+            # Not confirmed tonight: it may be unchanged, but nothing checked it.
+            row |= {"status": "failed", "reason": reasons.get(i, "shard did not report this variant"),
+                    "host": "", "worker": "", "asset_id": ""}
+        rows.append(row | {"path": str(p.output_path)})
     return rows
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)   # SQLite returns naive UTC
 
 
 def _shard_row(i: int, run: FlowRun, variants: int) -> dict[str, Any]:
@@ -250,10 +277,9 @@ def _shard_row(i: int, run: FlowRun, variants: int) -> dict[str, Any]:
 def _summary_markdown(job: RenderJob, counts: dict[str, int], retired: list[str], shard_rows: list[dict],
                       audit: dict[str, Any] | None) -> str:
     lines = [f"# Nightly render of `{job.catalog}`", "", f"Output `{job.out}`, rules as of {job.as_of}.", "",
-             "| rendered | skipped | blocked | failed | retired |", "| --- | --- | --- | --- | --- |",
-             f"| {counts['rendered']} | {counts['skipped']} | {counts['blocked']} | {counts['failed']} "
-             f"| {len(retired)} |", "", "| shard | flow run | variants | state | message |",
-             "| --- | --- | --- | --- | --- |"]
+             "| " + " | ".join(STATUSES) + " | retired |", "| --- " * (len(STATUSES) + 1) + "|",
+             "| " + " | ".join(str(counts[s]) for s in STATUSES) + f" | {len(retired)} |", "",
+             "| shard | flow run | variants | state | message |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {r['shard']} | {r['flow_run']} | {r['variants']} | {r['state']} | {r['message']} |"
               for r in shard_rows]
     if audit:

@@ -207,8 +207,6 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
     all_plans = plan_variants(catalog, settings.options, Path(out_dir), pick_for=picks,
                               rules_digest=lambda profile: rules_digest(profile, settings.as_of))
     plans = tuple(p for p in all_plans if shard is None or shard_of(p.product.sku, shard[1]) == shard[0])
-    for plan in plans:
-        check_variant_text(plan.spec)
     wm_key = watermark_key(settings.signing)
     registries = open_registries(ledger.engine)
     face_models = FaceModels.load()     # LikenessModelError: nothing could be checked, so the run fails
@@ -218,6 +216,8 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
 
     # 2. Skip every variant whose key is recorded and whose file is intact.
     todo = [p for p in plans if not ledger.is_intact(p.variant_key, p.output_path)]
+    for plan in todo:
+        check_variant_text(plan.spec)     # glyphs and fit of everything to render, before any output
     skipped = [_outcome(p, "skipped") for p in plans if p not in todo]
     run_id = uuid.uuid4().hex
     ledger.start_run(run_id, str(Path(catalog_dir).resolve()), canonical_json(_settings_record(settings)))

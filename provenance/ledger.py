@@ -205,12 +205,17 @@ def normalize_url(url: str) -> str:
 
 
 @functools.cache
-def head_revision() -> str:
+def _revisions() -> tuple[str, frozenset[str]]:
     from alembic.script import ScriptDirectory
-    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    head = script.get_current_head()
     if head is None:
         raise RuntimeError(f"no ledger migrations found in {MIGRATIONS_DIR}")
-    return head
+    return head, frozenset(r.revision for r in script.walk_revisions())
+
+
+def head_revision() -> str:
+    return _revisions()[0]
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -235,9 +240,14 @@ def upgrade_to_head(engine: Engine) -> None:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["connection"] = conn
-        # 2. A ledger made by create_all before migrations existed holds the baseline schema.
-        if current_revision(conn) is None and inspect(conn).has_table("assets"):
+        # 2. A ledger made by create_all before migrations existed holds the baseline schema;
+        #    one migrated by a newer Tessera must not be touched by this older one.
+        current = current_revision(conn)
+        if current is None and inspect(conn).has_table("assets"):
             command.stamp(cfg, BASELINE_REVISION)
+        elif current is not None and current not in _revisions()[1]:
+            raise RuntimeError(f"ledger schema is at revision {current}, newer than this Tessera knows "
+                               f"(head {head_revision()}): install the same Tessera version on every host")
         # 3. Upgrade inside the same transaction (both dialects have transactional DDL).
         command.upgrade(cfg, "head")
         conn.commit()

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey, DeploymentFilter, DeploymentFilterName,
-    FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId, LogFilter, LogFilterFlowRunId,
+    FlowRunFilter, FlowRunFilterParentFlowRunId, LogFilter, LogFilterFlowRunId,
 )
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -80,10 +80,16 @@ class Processes:
         self.procs[name] = proc
         return proc
 
-    def run(self, *cmd: str, timeout: float = 300) -> str:
-        done = subprocess.run(cmd, env=self.env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
-        assert done.returncode == 0, f"{' '.join(cmd)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
+    def run(self, *cmd: str, timeout: float = 300, attempts: int = 3) -> str:
+        """Run a CLI command against the server; retried, since the server's SQLite database can
+        answer "database is locked" while two cores are busy starting workers."""
+        for attempt in range(1, attempts + 1):
+            done = subprocess.run(cmd, env=self.env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+            if done.returncode == 0:
+                return done.stdout
+            time.sleep(3 * attempt)
+        raise AssertionError(f"{' '.join(cmd)} exited {done.returncode} ({attempts} attempts):\n{done.stdout}\n"
+                             f"{done.stderr}\n" + self.all_logs())
 
     def log(self, name: str, tail: int = 6000) -> str:
         path = self.logs / f"{name}.log"
@@ -128,8 +134,10 @@ def stack(tmp_path_factory):
         server = procs.start("server", str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
                              "--port", str(port))
         _wait_for_health(api, server, procs)
-        procs.run(str(VENV_BIN / "prefect"), "work-pool", "create", "tessera-gpu", "--type", "process")
-        procs.run(str(VENV_BIN / "prefect"), "work-pool", "create", "tessera-control", "--type", "process")
+        procs.run(str(VENV_BIN / "prefect"), "work-pool", "create", "tessera-gpu", "--type", "process",
+                  "--overwrite")
+        procs.run(str(VENV_BIN / "prefect"), "work-pool", "create", "tessera-control", "--type",
+                  "process", "--overwrite")
         for name, pool in (("w1", "tessera-gpu"), ("w2", "tessera-gpu"), ("control", "tessera-control")):
             procs.start(name, str(VENV_BIN / "prefect"), "worker", "start", "--pool", pool, "--name", name,
                         "--limit", "1", "--type", "process")
@@ -163,8 +171,8 @@ def deployed(stack):
     return procs, api, root, catalog
 
 
-def _run_nightly(procs: Processes, api: str):
-    """Start the nightly deployment, wait until it is final; returns (nightly run, its shard runs)."""
+def _run_nightly(procs: Processes, api: str, expect: str = "Completed"):
+    """Start the nightly deployment, wait until it is final; returns (run, shard runs, logs, artifacts)."""
     with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("tessera-nightly/nightly")
         run = client.create_flow_run_from_deployment(deployment.id)
@@ -179,7 +187,7 @@ def _run_nightly(procs: Processes, api: str):
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["render-shard"])))
         ids = [run.id] + [s.id for s in shards]
         logs = _run_logs(client, ids)
-        assert run.state.is_completed(), (f"nightly run {run.state.name}: {run.state.message}\n{logs}"
+        assert run.state.name == expect, (f"nightly run {run.state.name}: {run.state.message}\n{logs}"
                                           + procs.all_logs())
         artifacts = {a.key: a for a in client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
@@ -193,10 +201,10 @@ def _run_logs(client, flow_run_ids) -> str:
     return "\n".join(f"{log.timestamp:%H:%M:%S} {log.flow_run_id} {log.name}: {log.message}" for log in logs)
 
 
-def _planned_keys(catalog: Path, out: Path) -> set[str]:
+def _planned_variants(catalog: Path, out: Path) -> set[tuple[str, str, str]]:
     plans = plan_variants(load_catalog(catalog, known_profiles=known_profiles()),
                           RenderOptions(short_side=SHORT_SIDE), out)
-    return {p.variant_key for p in plans}
+    return {(p.spec.sku, p.spec.locale, p.spec.aspect) for p in plans}
 
 
 def _table(artifact) -> list[dict]:
@@ -215,36 +223,59 @@ def test_nightly_fans_out_to_both_workers_and_records_every_variant_once(deploye
     assert sorted(w for workers in ran_by.values() for w in workers) == ["w1", "w2"], (ran_by, logs)
 
     # The ledger holds every planned variant exactly once, all active.
-    expected = _planned_keys(catalog, root / "out")
+    expected = _planned_variants(catalog, root / "out")
     assert len(expected) == 3 * len(LOCALES) * 2
     ledger = Ledger(f"sqlite:///{root / 'home' / 'ledger.sqlite'}")
     with ledger.engine.connect() as c:
-        keys = c.execute(select(assets.c.variant_key)).scalars().all()
-    assert len(keys) == len(set(keys)) and set(keys) == expected
-    assert {a.variant_key for a in ledger.active_assets()} == expected
+        recorded = c.execute(select(assets.c.sku, assets.c.locale, assets.c.aspect, assets.c.variant_key)).all()
+    assert sorted(r[:3] for r in recorded) == sorted(expected), recorded      # each variant once, nothing else
+    assert len({r.variant_key for r in recorded}) == len(recorded)
+    assert {(a.sku, a.locale, a.aspect) for a in ledger.active_assets()} == expected
 
     # Artifacts: every variant in the table, rendered; progress at 100 %; a summary naming the audit report.
     assert len(rows) == len(expected) and {r["status"] for r in rows} == {"rendered"}, rows
     assert {r["host"] for r in rows} == {socket.gethostname()}
     assert float(artifacts["nightly-progress"].data) == 100.0
     summary = artifacts["nightly-summary"].data
-    assert f"| {len(expected)} | 0 | 0 | 0 | 0 |" in summary and "Report: [" in summary, summary
+    assert f"| {len(expected)} | 0 | 0 | 0 | 0 | 0 | 0 |" in summary and "Report: [" in summary, summary
     report = Path(summary.split("Report: [", 1)[1].split("]", 1)[0])
     assert {r["verdict"] for r in json.loads(report.read_text())} == {"pass"}
 
 
 def test_second_nightly_with_no_catalog_change_renders_nothing(deployed):
+    # This time through `tessera nightly`: the nightly flow runs in the command's process, the
+    # shards still on the two workers.
     procs, api, root, catalog = deployed
-    before = {a.variant_key: a.created_at for a in Ledger(f"sqlite:///{root / 'home' / 'ledger.sqlite'}").active_assets()}
-    assert before, "the first nightly test must run first"
+    ledger = Ledger(f"sqlite:///{root / 'home' / 'ledger.sqlite'}")
+    before = {a.variant_key: a.created_at for a in ledger.active_assets()}
+    assert len(before) == 12, "the first nightly test must run first"
+    out = procs.run(sys.executable, "-c", "import sys; from flows.cli_ops import nightly; nightly(sys.argv[1:])",
+                    str(catalog), "--out", str(root / "out"), "--home", str(root / "home"), "--shards", "2",
+                    "--short-side", str(SHORT_SIDE), "--workers", "2", "--json", attempts=1, timeout=RUN_TIMEOUT_S)
+    summary = json.loads(out)
+    assert (summary["variants"], summary["rendered"], summary["skipped"], summary["failed"]) == (12, 0, 12, 0), summary
+    assert [s["state"] for s in summary["shards"]] == ["Completed", "Completed"], summary
+    assert {a.variant_key: a.created_at for a in ledger.active_assets()} == before
+
+
+def test_a_failed_variant_fails_the_night_with_its_reason_and_the_rerun_makes_only_it(deployed):
+    procs, api, root, catalog = deployed
+    victim = root / "out" / "ESP-BLEND-1KG" / "ESP-BLEND-1KG_de-DE_9x16.mp4"
+    victim.unlink()
+    victim.mkdir()                                   # the signed file cannot be written there
+    run, shards, logs, artifacts = _run_nightly(procs, api, expect="Failed")
+    assert "1 of 12 variants failed" in run.state.message, run.state.message
+    assert len(shards) == 2 and all(s.state.is_completed() for s in shards), logs   # the other shard went on
+    rows = _table(artifacts["nightly-variants"])
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert [(r["sku"], r["locale"], r["aspect"]) for r in failed] == [("ESP-BLEND-1KG", "de-DE", "9:16")], rows
+    assert "Is a directory" in failed[0]["reason"], failed
+    assert {r["status"] for r in rows if r not in failed} == {"skipped"}
+    assert "| 0 | 11 | 0 | 0 | 0 | 1 | 0 |" in artifacts["nightly-summary"].data
+
+    victim.rmdir()
     run, shards, logs, artifacts = _run_nightly(procs, api)
     rows = _table(artifacts["nightly-variants"])
-    assert {r["status"] for r in rows} == {"skipped"} and len(rows) == len(before), rows
-    assert len(shards) == 2 and all(": 0 rendered," in _run_logs_of(api, s.id) for s in shards), logs
-    after = {a.variant_key: a.created_at for a in Ledger(f"sqlite:///{root / 'home' / 'ledger.sqlite'}").active_assets()}
-    assert after == before
-
-
-def _run_logs_of(api: str, flow_run_id) -> str:
-    with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
-        return _run_logs(client, [flow_run_id])
+    assert [(r["sku"], r["locale"], r["aspect"]) for r in rows if r["status"] == "rendered"] == [
+        ("ESP-BLEND-1KG", "de-DE", "9:16")], rows
+    assert victim.is_file()
