@@ -40,7 +40,7 @@ def reviewed(tmp_path_factory):
 
 def test_required_review_holds_everything_until_a_person_picks(reviewed):
     root, _, settings, first = reviewed
-    assert (first.rendered, first.review, first.failed) == (0, 2, 0)
+    assert (first.rendered, first.awaiting_pick, first.failed) == (0, 2, 0)
     assert not list((root / "out").rglob("*.mp4"))
     listing = json.loads(_cli(settings.home, "review", "takes", "--json").output)
     assert len(listing) == 1 and listing[0]["takes"] == 4 and listing[0]["picked"] is None
@@ -67,7 +67,7 @@ def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed):
     assert _cli(settings.home, "review", "edit", str(catalog), SKU, "de-DE", "--field", "headline",
                 "--text", "Frisch geröstet, jeden Morgen", "--by", "Jonas Weber").exit_code == 0
     second = run_render(catalog, root / "out", settings)
-    assert (second.rendered, second.review, second.failed) == (2, 0, 0)
+    assert (second.rendered, second.awaiting_pick, second.review, second.failed) == (2, 0, 0, 0)
     de = next(o for o in second.outcomes if o.locale == "de-DE")
     md = _cli(settings.home, "authorship", "report", de.asset_id).output
     for expected in ("Mei Chen", "warmest light on the crema", "Jonas Weber", "Frisch geröstet, jeden Morgen"):
@@ -91,7 +91,7 @@ def test_an_unattended_run_claims_no_human_selection(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
     settings = _settings(tmp_path / "home")
     summary = run_render(catalog, tmp_path / "out", settings)
-    assert (summary.rendered, summary.review) == (1, 0)
+    assert (summary.rendered, summary.awaiting_pick) == (1, 0)
     asset = summary.outcomes[0].asset_id
     data = json.loads(_cli(settings.home, "authorship", "report", asset, "--format", "json").output)
     assert data["selection"]["human_selection"] is False
