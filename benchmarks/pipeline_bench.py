@@ -49,9 +49,9 @@ def peer_variant(plan: VariantPlan, out: Path, fps: int) -> None:
     text_size = max(12, side // 18)
     vf = (f"scale={side * 2}:-2,zoompan=z='min(zoom+0.0015,1.3)':d={frames}:s={side}x{side}:fps={fps},"
           f"pad={spec.width}:{spec.height}:(ow-iw)/2:(oh-ih)/2:color={spec.primary_color},"
-          f"drawtext=fontfile='{font.path}':text='{_escape(spec.headline)}':fontsize={text_size}:fontcolor=white:"
+          f"drawtext=fontfile='{font.faces[0].path}':text='{_escape(spec.headline)}':fontsize={text_size}:fontcolor=white:"
           f"x=(w-text_w)/2:y=h*0.12,"
-          f"drawtext=fontfile='{font.path}':text='{_escape(spec.price_text)}':fontsize={text_size}:fontcolor=white:"
+          f"drawtext=fontfile='{font.faces[0].path}':text='{_escape(spec.price_text)}':fontsize={text_size}:fontcolor=white:"
           f"x=(w-text_w)/2:y=h*0.75")
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-loop", "1", "-i", str(plan.product.photo), "-vf", vf,
                     "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",

@@ -3,17 +3,22 @@
 Requirement of this benchmark only (never a runtime dependency of Tessera):
     .venv/bin/pip install invisible-watermark      # brings opencv-python
 
-Run:  .venv/bin/python benchmarks/watermark_bench.py [--seconds 4] [--baseline-frames 12]
+Run:  .venv/bin/python benchmarks/watermark_bench.py [--source composed|pan] [--short-side 1080]
+                                                      [--aspect 16:9] [--seconds 4] [--baseline-frames 12]
 
-Every method marks the same 1080p frames (a slow pan over skimage's coffee photo) with a 64-bit
-payload; each marked clip is encoded once (libx264 CRF 20, yuv420p, like the composer), then every
+Every method marks the same frames with a 64-bit payload. `--source composed` (default): a real
+variant as the render stage composes it (the motion backend's clip of the sample espresso photo,
+placed on the flat brand panel with the de-DE text, `generation.render_variant`), at
+`--short-side` and `--aspect`; `--source pan`: a slow pan over skimage's coffee photo filling the
+frame. Each marked clip is encoded once (libx264 CRF 20, yuv420p, like the composer), then every
 attack is applied with the bundled ffmpeg. Ours is detected from the attacked file as shipped;
-the baseline decodes per frame (frames scaled back to 1920x1080, which helps it) and takes a
-majority vote per bit over `--baseline-frames` evenly spaced frames. Prints markdown tables.
+the baseline decodes per frame (frames scaled back to the original size, which helps it) and
+takes a majority vote per bit over `--baseline-frames` evenly spaced frames. Prints markdown tables.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -26,7 +31,12 @@ import numpy as np
 from scipy import ndimage
 from skimage import data as skdata
 
+from decimal import Decimal
+
+from generation import make_base_clip, output_size, render_variant
 from generation.clipfile import ffmpeg_exe, read_clip
+from generation.compose import format_price
+from generation.spec import VariantSpec
 from provenance.watermark import accumulate_frames, decode_stats, detect_file, payload_for_asset, watermark_hook
 
 try:
@@ -34,7 +44,8 @@ try:
 except ImportError as exc:   # a benchmark-only requirement: say how to get it
     raise SystemExit("this benchmark needs invisible-watermark: .venv/bin/pip install invisible-watermark") from exc
 
-W, H, FPS = 1920, 1080, 24
+W, H, FPS = 1920, 1080, 24          # the frame size is set by main() from the options
+SAMPLE = Path(__file__).resolve().parents[1] / "catalogs" / "sample"
 KEY = b"benchmark key"
 PAYLOAD = payload_for_asset("benchmark-asset")
 PAYLOAD_BITS = np.array([(PAYLOAD >> (63 - i)) & 1 for i in range(64)], np.uint8)
@@ -51,14 +62,37 @@ ATTACKS: dict[str, tuple[list[str], list[str], str]] = {
                           "-pix_fmt", "yuv420p"], ".mp4"),
     "VP9 CRF 32": ([], ["-c:v", "libvpx-vp9", "-crf", "32", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
                         "-pix_fmt", "yuv420p"], ".webm"),
-    "downscale 50% + CRF 23": ([], ["-vf", "scale=iw/2:ih/2"] + _X264, ".mp4"),
-    "crop 10% + rescale": ([], ["-vf", f"crop=iw*0.9:ih*0.9:iw*0.05:ih*0.05,scale={W}:{H}"] + _X264, ".mp4"),
+    "downscale 50% + CRF 23": ([], ["-vf", "scale=trunc(iw/4)*2:trunc(ih/4)*2"] + _X264, ".mp4"),
+    "crop 10% + rescale": ([], ["-vf", "crop=iw*0.9:ih*0.9:iw*0.05:ih*0.05,scale={w}:{h}"] + _X264, ".mp4"),
     "brightness/contrast +20%": ([], ["-vf", "eq=brightness=0.2:contrast=1.2"] + _X264, ".mp4"),
     "brightness/contrast -20%": ([], ["-vf", "eq=brightness=-0.2:contrast=0.8"] + _X264, ".mp4"),
     "24 -> 30 fps": ([], ["-vf", "fps=30"] + _X264, ".mp4"),
     "3 s excerpt (middle)": (["-ss", "0.5", "-t", "3"], _X264, ".mp4"),
     "remux, metadata stripped": ([], ["-map_metadata", "-1", "-c", "copy"], ".mp4"),
 }
+
+
+def composed_frames(seconds: float, aspect: str, short_side: int, cache: Path) -> list[np.ndarray]:
+    """The unmarked final frames of a real variant, as the composer hands them to the frame hook."""
+    brand = json.loads((SAMPLE / "brand.json").read_text())
+    width, height = output_size(aspect, short_side)
+    spec = VariantSpec(
+        asset_id="benchmark-asset", sku="ESP-BLEND-1KG", locale="de-DE", aspect=aspect, width=width, height=height,
+        headline="Espresso mit perfekter Crema", price_text=format_price(Decimal("22.99"), "EUR", "de-DE"),
+        cta="Jetzt kaufen", captions=("Volle Crema, Noten von Kakao und Karamell",
+                                      "Frisch geröstet, als ganze Bohne geliefert"),
+        primary_color=brand["primary_color"], secondary_color=brand["secondary_color"],
+        text_color=brand["text_color"], font_family=brand["font_family"])
+    base = make_base_clip(SAMPLE / "photos" / "coffee.jpg", cache_dir=cache, size=short_side, fps=FPS,
+                          duration_s=seconds, seed=0)
+    frames: list[np.ndarray] = []
+
+    def keep(i: int, frame: np.ndarray) -> np.ndarray:
+        frames.append(frame.copy())
+        return frame
+
+    render_variant(base, spec, cache / "unmarked.mp4", frame_hook=keep)
+    return frames
 
 
 def pan_frames(seconds: float) -> list[np.ndarray]:
@@ -107,6 +141,7 @@ def mark_and_encode(frames: list[np.ndarray], method: str, path: Path) -> tuple[
 def attack(src: Path, name: str) -> Path:
     before, after, suffix = ATTACKS[name]
     dst = src.with_name(f"{src.stem}-{len(name)}-{abs(hash(name)) % 10_000}{suffix}")
+    after = [a.format(w=W, h=H) for a in after]
     subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", *before, "-i", str(src), *after, str(dst)], check=True)
     return dst
 
@@ -133,14 +168,24 @@ def cpu_model() -> str:
 
 
 def main() -> None:
+    global W, H
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", choices=("composed", "pan"), default="composed",
+                        help="composed: a real variant on the brand panel (default); pan: full-frame photo pan")
+    parser.add_argument("--short-side", type=int, default=1080, help="short side of the frame (default 1080)")
+    parser.add_argument("--aspect", choices=("16:9", "9:16", "1:1"), default="16:9", help="layout (default 16:9)")
     parser.add_argument("--seconds", type=float, default=4.0, help="clip length (default 4; the excerpt attack needs >= 3.5)")
     parser.add_argument("--baseline-frames", type=int, default=12, help="frames the baseline decodes per clip (default 12)")
     args = parser.parse_args()
-    frames = pan_frames(args.seconds)
-    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; clip: {len(frames)} frames {W}x{H} @ {FPS} fps\n")
+    W, H = output_size(args.aspect, args.short_side)
     methods = ("ours",) + BASELINES
     with tempfile.TemporaryDirectory(prefix="wm-bench-") as tmp:
+        if args.source == "composed":
+            frames = composed_frames(args.seconds, args.aspect, args.short_side, Path(tmp))
+        else:
+            frames = pan_frames(args.seconds)
+        print(f"machine: {os.cpu_count()} cores, {cpu_model()}; clip: {len(frames)} frames {W}x{H} @ {FPS} fps, "
+              f"source {args.source}\n")
         summary: dict[str, dict[str, float]] = {}
         marked: dict[str, Path] = {}
         # 1. embed + encode, speed and quality

@@ -1,10 +1,15 @@
-"""Invisible watermark: the payload survives each attack of the issue, applied with the bundled
-ffmpeg; unmarked video never reads as marked; the mark stays below 40 dB PSNR and off flat areas."""
+"""Invisible watermark on variants composed the way the pipeline composes them (product clip on a
+flat brand panel with text, one libx264 CRF 20 encode with the hook): the payload survives each
+attack of the issue, applied with the bundled ffmpeg; unmarked video never reads as marked; the
+mark keeps PSNR >= 40 dB and never touches flat colour."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import subprocess
+import time
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +17,10 @@ import pytest
 from scipy import ndimage
 from skimage import data as skdata
 
-from generation.clipfile import ffmpeg_exe, read_clip
+from generation import layout_for, make_base_clip, output_size, render_variant
+from generation.clipfile import ffmpeg_exe
+from generation.compose import format_price
+from generation.spec import VariantSpec
 from provenance import watermark as wm
 from provenance.watermark import (
     decode_stats,
@@ -27,33 +35,42 @@ from provenance.watermark import (
 KEY = b"tessera-test-key (not a secret)"
 PAYLOAD = payload_for_asset("asset-test-0001")
 FPS = 24
+SAMPLE = Path(__file__).resolve().parents[2] / "catalogs" / "sample"
+BRAND = json.loads((SAMPLE / "brand.json").read_text())
 
 
-def pan_frames(width: int, height: int, seconds: float, image: str = "coffee") -> list[np.ndarray]:
-    """A slow left-to-right pan over a photo upscaled past the frame, like our motion clips."""
-    photo = getattr(skdata, image)()[..., :3].astype(np.float32)
-    z = max(width * 1.2 / photo.shape[1], height / photo.shape[0])
-    big = np.clip(ndimage.zoom(photo, (z, z, 1), order=1), 0, 255).astype(np.uint8)
-    n = int(round(seconds * FPS))
-    y = (big.shape[0] - height) // 2
-    xs = np.linspace(0, big.shape[1] - width, n).round().astype(int)
-    return [np.ascontiguousarray(big[y: y + height, x: x + width]) for x in xs]
-
-
-def encode(frames: list[np.ndarray], path: Path, hook=None) -> Path:
-    """What the composer does: frames (through the hook) piped into one libx264 CRF 20 yuv420p encode."""
-    h, w = frames[0].shape[:2]
-    proc = subprocess.Popen(
-        [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-         "-r", str(FPS), "-i", "pipe:", "-c:v", "libx264", "-crf", "20", "-preset", "veryfast",
-         "-pix_fmt", "yuv420p", str(path)],
-        stdin=subprocess.PIPE,
+def variant_spec(aspect: str, short_side: int) -> VariantSpec:
+    """A de-DE variant of the sample espresso product, as generation/plan.py builds it."""
+    width, height = output_size(aspect, short_side)
+    return VariantSpec(
+        asset_id=f"tsr-wm-test-{aspect.replace(':', 'x')}", sku="ESP-BLEND-1KG", locale="de-DE", aspect=aspect,
+        width=width, height=height, headline="Espresso mit perfekter Crema",
+        price_text=format_price(Decimal("22.99"), "EUR", "de-DE"), cta="Jetzt kaufen",
+        captions=("Volle Crema, Noten von Kakao und Karamell", "Frisch geröstet, als ganze Bohne geliefert"),
+        primary_color=BRAND["primary_color"], secondary_color=BRAND["secondary_color"],
+        text_color=BRAND["text_color"], font_family=BRAND["font_family"],
     )
-    for i, frame in enumerate(frames):
-        proc.stdin.write((hook(i, frame) if hook else frame).tobytes())
-    proc.stdin.close()
-    assert proc.wait() == 0
-    return path
+
+
+class Recorder:
+    """A hook around the watermark hook that keeps a few (unmarked, marked) frame pairs."""
+
+    def __init__(self, hook, keep=(0, 40, 90)):
+        self.hook, self.keep, self.pairs, self.cpu = hook, keep, [], 0.0
+
+    def __call__(self, i, frame):
+        start = time.process_time()
+        out = self.hook(i, frame)
+        self.cpu += time.process_time() - start
+        if i in self.keep:
+            self.pairs.append((frame.copy(), out.copy()))
+        return out
+
+
+def compose(base, aspect: str, short_side: int, path: Path, hook=None) -> Path:
+    """What the render stage does: compose the variant over the base clip, hook on every final
+    frame, one libx264 CRF 20 yuv420p encode."""
+    return render_variant(base, variant_spec(aspect, short_side), path, frame_hook=hook).path
 
 
 _X264 = ["-c:v", "libx264", "-crf", "23", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
@@ -66,7 +83,7 @@ ATTACKS: dict[str, tuple[list[str], list[str], str]] = {
                         "-pix_fmt", "yuv420p"], ".mp4"),
     "vp9_crf32": ([], ["-c:v", "libvpx-vp9", "-crf", "32", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
                        "-pix_fmt", "yuv420p"], ".webm"),
-    "downscale_50": ([], ["-vf", "scale=iw/2:ih/2"] + _X264, ".mp4"),
+    "downscale_50": ([], ["-vf", "scale=trunc(iw/4)*2:trunc(ih/4)*2"] + _X264, ".mp4"),
     "crop_10_rescale": ([], ["-vf", "crop=iw*0.9:ih*0.9:iw*0.05:ih*0.05,scale={w}:{h}"] + _X264, ".mp4"),
     "brightness_contrast_up_20": ([], ["-vf", "eq=brightness=0.2:contrast=1.2"] + _X264, ".mp4"),
     "brightness_contrast_down_20": ([], ["-vf", "eq=brightness=-0.2:contrast=0.8"] + _X264, ".mp4"),
@@ -80,79 +97,95 @@ def attack(src: Path, name: str, size: tuple[int, int]) -> Path:
     before, after, suffix = ATTACKS[name]
     dst = src.with_name(f"{src.stem}-{name}{suffix}")
     after = [a.format(w=size[0], h=size[1]) for a in after]
-    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", *before, "-i", str(src), *after, str(dst)], check=True)
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", *before, "-i", str(src), *after, "-threads", "2",
+                    str(dst)], check=True)
     return dst
 
 
 @pytest.fixture(scope="module")
-def clip720(tmp_path_factory) -> dict[str, object]:
-    folder = tmp_path_factory.mktemp("wm720")
-    frames = pan_frames(1280, 720, 4.0)
-    return {
-        "frames": frames,
-        "marked": encode(frames, folder / "marked.mp4", watermark_hook(PAYLOAD, KEY)),
-        "clean": encode(frames, folder / "clean.mp4"),
-    }
+def base720(tmp_path_factory):
+    """The motion backend's clip of the sample espresso photo: 4 s, 720 x 720, push-in with drift."""
+    folder = tmp_path_factory.mktemp("base720")
+    return make_base_clip(SAMPLE / "photos" / "coffee.jpg", cache_dir=folder, size=720, fps=FPS, duration_s=4.0,
+                          seed=0)
 
 
 @pytest.fixture(scope="module")
-def clip1080(tmp_path_factory) -> Path:
-    return encode(pan_frames(1920, 1080, 3.0, "chelsea"), tmp_path_factory.mktemp("wm1080") / "marked.mp4",
-                  watermark_hook(PAYLOAD, KEY))
+def landscape(base720, tmp_path_factory) -> dict[str, object]:
+    """16:9 at 720p: the clip on the left 56% of the frame, text on the flat brand panel."""
+    folder = tmp_path_factory.mktemp("wm16x9")
+    recorder = Recorder(watermark_hook(PAYLOAD, KEY))
+    marked = compose(base720, "16:9", 720, folder / "marked.mp4", recorder)
+    return {"marked": marked, "clean": compose(base720, "16:9", 720, folder / "clean.mp4"), "recorder": recorder}
+
+
+@pytest.fixture(scope="module")
+def portrait(base720, tmp_path_factory) -> dict[str, object]:
+    """9:16 at 720p: the clip in the middle, flat bands above and below, text plates over the clip."""
+    recorder = Recorder(watermark_hook(PAYLOAD, KEY))
+    return {"marked": compose(base720, "9:16", 720, tmp_path_factory.mktemp("wm9x16") / "marked.mp4", recorder),
+            "recorder": recorder}
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
-def test_payload_survives_attack_720p(clip720, name):
-    result = detect_file(attack(clip720["marked"], name, (1280, 720)), key=KEY)
+def test_payload_survives_attack_16x9_720p(landscape, name):
+    result = detect_file(attack(landscape["marked"], name, (1280, 720)), key=KEY)
     assert result.found and result.payload == PAYLOAD, result
-    if name == "crop_10_rescale":
-        assert result.scale == pytest.approx(1 / 0.9, abs=0.01)
+    if name == "crop_10_rescale":                       # found by the pilot search, at the right scale
+        assert abs(result.scale - 1 / 0.9) < 0.006 and result.sync_score > 6, result
+    else:
+        assert result.scale == 1.0, result
 
 
-@pytest.mark.parametrize("name", ["h264_crf28", "crop_10_rescale", "downscale_50"])
-def test_payload_survives_attack_1080p(clip1080, name):
-    result = detect_file(attack(clip1080, name, (1920, 1080)), key=KEY)
+@pytest.mark.parametrize("name", ["h264_crf32", "vp9_crf32", "downscale_50", "crop_10_rescale", "excerpt_3s_middle"])
+def test_payload_survives_attack_9x16_720p(portrait, name):
+    result = detect_file(attack(portrait["marked"], name, (720, 1280)), key=KEY)
     assert result.found and result.payload == PAYLOAD, result
 
 
-def test_vp9_encoder_is_in_the_bundled_ffmpeg():
-    encoders = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
-    assert "libvpx-vp9" in encoders and "libx265" in encoders
+@pytest.fixture(scope="module")
+def landscape1080(tmp_path_factory) -> Path:
+    """16:9 at 1080p (short side 1080, as `tessera render --short-side 1080`), 3 s."""
+    folder = tmp_path_factory.mktemp("wm1080")
+    base = make_base_clip(SAMPLE / "photos" / "coffee.jpg", cache_dir=folder, size=1080, fps=FPS, duration_s=3.0,
+                          seed=0)
+    return compose(base, "16:9", 1080, folder / "marked.mp4", watermark_hook(PAYLOAD, KEY))
 
 
-def test_detect_frames_reads_decoded_frames(clip720):
-    result = detect_frames(read_clip(clip720["marked"]), key=KEY)
-    assert result.found and result.payload == PAYLOAD and result.frames == 96
-    assert result.bit_accuracy_estimate > 0.9 and result.confidence > 0.7
+@pytest.mark.parametrize("name", ["h264_crf32", "downscale_50", "crop_10_rescale"])
+def test_payload_survives_attack_16x9_1080p(landscape1080, name):
+    result = detect_file(attack(landscape1080, name, (1920, 1080)), key=KEY)
+    assert result.found and result.payload == PAYLOAD, result
 
 
-def test_unmarked_clip_and_wrong_key_read_as_unmarked(clip720):
-    clean = detect_file(clip720["clean"], key=KEY)
+def test_unmarked_and_wrong_key_read_as_not_found(landscape):
+    clean = detect_file(landscape["clean"], key=KEY)
     assert not clean.found and clean.payload is None
-    other_key = detect_file(clip720["marked"], key=b"another tenant's key")
+    other_key = detect_file(landscape["marked"], key=b"another tenant's key")
     assert not other_key.found and other_key.payload is None
 
 
-def test_no_false_positive_over_random_keys(clip720):
-    """Full detection (sync search + up to MAX_DECODES decodes) with 100 random keys on unmarked
-    stats: the clean clip, and the marked clip as seen by keys that did not mark it."""
+def test_no_false_positive_over_random_keys(landscape):
+    """Full detections (identity decode, pilot search, up to MAX_DECODES decodes per grid class)
+    with random keys on unmarked stats: the clean clip, and the marked clip as seen by keys that
+    did not mark it."""
     rng = np.random.default_rng(7)
-    hits = [decode_stats(stats, rng.bytes(16)).found
-            for stats, n in ((file_stats(clip720["clean"]), 60), (file_stats(clip720["marked"]), 40))
-            for _ in range(n)]
+    stats = [file_stats(landscape["clean"]), file_stats(landscape["marked"])]
+    assert [g.cells for g in stats[0].grids] == [24576, 12288]      # 720p: both classes are tried
+    hits = [decode_stats(s, rng.bytes(16)).found for s, n in zip(stats, (20, 20)) for _ in range(n)]
     assert sum(hits) == 0
 
 
-def test_crc_pass_rate_matches_the_false_positive_design(clip720):
+def test_crc_pass_rate_matches_the_false_positive_design(landscape):
     """The derivation assumes the CRC check of a word decoded from unmarked video passes with
     probability 2^-24. Check its premise on real unmarked video: a check truncated to 8 of the 24
     bits must pass ~1/256 of the time (uniform residue) and the full check never, over 10,000 keys."""
-    assert wm.MAX_DECODES * 2.0 ** -wm.CRC_BITS <= 1e-6           # the per-clip design bound
-    stats = file_stats(clip720["clean"])
-    h, w = stats.mean_map.shape
-    rows, cols = wm._grid(w, h)
-    wy, wx = wm._weights(w, h)
-    chips = wm._read_chips(stats.mean_map, 0, 0, wy, wx)
+    assert len(wm.GRID_CELLS) * wm.MAX_DECODES * 2.0 ** -wm.CRC_BITS <= 1e-6    # the per-clip design bound
+    grid = file_stats(landscape["clean"]).grids[1]                              # 12288 cells: quicker layouts
+    h, w = grid.mean_map.shape
+    rows, cols = wm._grid(w, h, grid.cells)
+    wy, wx = wm._weights(w, h, grid.cells)
+    chips = wm._read_chips(grid.mean_map, 0, 0, wy, wx)
     rng = np.random.default_rng(11)
     n, truncated_passes, full_passes = 10_000, 0, 0
     for start in range(0, n, 2500):
@@ -169,25 +202,80 @@ def test_crc_pass_rate_matches_the_false_positive_design(clip720):
     assert full_passes == 0
 
 
-def test_marked_frames_keep_psnr_above_40db_and_flat_areas_untouched(clip720):
+def flat_neighbourhood(frame: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels whose (2r+1)^2 neighbourhood is one exact colour."""
+    size = 2 * radius + 1
+    flat = np.ones(frame.shape[:2], bool)
+    for c in range(3):
+        channel = frame[..., c].astype(np.int16)
+        flat &= ndimage.maximum_filter(channel, size) == ndimage.minimum_filter(channel, size)
+    return flat
+
+
+@pytest.mark.parametrize("layout_name", ["landscape", "portrait"])
+def test_composed_frames_keep_psnr_and_flat_colour_untouched(layout_name, request):
+    """On the real composition: PSNR >= 40 dB per frame, luma-only offsets, not a single changed
+    pixel in any flat colour area (brand panel, text plates, glyph fill: every pixel whose 17 x 17
+    neighbourhood is one colour), and for 16:9 nothing at all outside the product clip."""
+    variant = request.getfixturevalue(layout_name)
+    aspect = "16:9" if layout_name == "landscape" else "9:16"
+    pairs = variant["recorder"].pairs
+    assert len(pairs) == 3
+    for clean, marked in pairs:
+        diff = marked.astype(np.int16) - clean
+        assert 10 * math.log10(255 ** 2 / np.mean(np.square(diff, dtype=np.float64))) >= 40.0
+        assert np.count_nonzero(diff) > 0.05 * diff.size                 # the clip's texture is marked
+        # luma only: the same offset on R, G and B, wherever no channel saturates (offsets are <= 7)
+        free = np.all((clean >= 8) & (clean <= 247), axis=2)
+        assert np.array_equal(diff[free, 0], diff[free, 1]) and np.array_equal(diff[free, 1], diff[free, 2])
+        flat = flat_neighbourhood(clean, 8)
+        assert flat.mean() > 0.3
+        assert np.count_nonzero(diff[flat]) == 0
+        if aspect == "16:9":
+            clip = layout_for(aspect, clean.shape[1], clean.shape[0]).clip
+            outside = np.ones(clean.shape[:2], bool)
+            outside[clip.y: clip.bottom, clip.x: clip.right] = False
+            assert np.count_nonzero(diff[outside]) == 0
+
+
+def test_embedding_cost_per_720p_frame(landscape):
+    """The hook's own CPU time on the composed 720p frames (generous bound for a busy shared
+    machine; docs/watermark.md has the measured numbers)."""
+    recorder = landscape["recorder"]
+    assert recorder.cpu / (4 * FPS) < 0.015
+
+
+def pan_frames(width: int, height: int, seconds: float, image: str = "coffee") -> list[np.ndarray]:
+    """A slow left-to-right pan over a photo upscaled past the frame: texture everywhere."""
+    photo = getattr(skdata, image)()[..., :3].astype(np.float32)
+    z = max(width * 1.2 / photo.shape[1], height / photo.shape[0])
+    big = np.clip(ndimage.zoom(photo, (z, z, 1), order=1), 0, 255).astype(np.uint8)
+    n = int(round(seconds * FPS))
+    y = (big.shape[0] - height) // 2
+    xs = np.linspace(0, big.shape[1] - width, n).round().astype(int)
+    return [np.ascontiguousarray(big[y: y + height, x: x + width]) for x in xs]
+
+
+def test_full_frame_texture_is_capped_at_40db_and_half_flat_frame_keeps_its_flat_half():
     hook = watermark_hook(PAYLOAD, KEY)
-    for i in (0, 40, 95):
-        frame = clip720["frames"][i]
+    for i, frame in enumerate(pan_frames(1280, 720, 0.5)[::4]):
         diff = hook(i, frame).astype(np.float64) - frame
         assert 10 * math.log10(255 ** 2 / np.mean(diff ** 2)) >= 40.0
-    # half flat grey, half noise texture: no change at all on the flat half (away from the border)
     rng = np.random.default_rng(3)
+    noise = rng.integers(60, 196, (720, 1280, 3), dtype=np.uint8)    # texture everywhere: the RMS cap binds
+    diff = hook(0, noise).astype(np.float64) - noise
+    assert 40.0 <= 10 * math.log10(255 ** 2 / np.mean(diff ** 2)) < 40.7
+    # half flat grey, half noise texture: no change at all on the flat half (away from the border)
     frame = np.full((720, 1280, 3), 128, np.uint8)
     frame[:, 640:] = rng.integers(60, 196, (720, 640, 3), dtype=np.uint8)
     diff = hook(0, frame).astype(np.int16) - frame
-    assert np.count_nonzero(diff[:, :560]) == 0
-    assert np.count_nonzero(diff[:, 700:]) > 0.3 * diff[:, 700:].size
-    assert np.array_equal(diff[..., 0], diff[..., 1]) and np.array_equal(diff[..., 1], diff[..., 2])
+    assert np.count_nonzero(diff[:, :640]) == 0
+    assert np.count_nonzero(diff[:, 680:]) > 0.3 * diff[:, 680:].size
 
 
 def test_odd_frame_size_is_marked_and_read():
-    """1917 x 1079: the offset grid (every 4th pixel) overhangs the frame on both axes."""
-    frames = [np.ascontiguousarray(f[:1079, :1917]) for f in pan_frames(1920, 1080, 0.5, "chelsea")]
+    """1917 x 1079: the mask grid (every 6th pixel) overhangs the frame on both axes."""
+    frames = [np.ascontiguousarray(f[:1079, :1917]) for f in pan_frames(1920, 1080, 1.0, "chelsea")]
     hook = watermark_hook(PAYLOAD, KEY)
     marked = [hook(i, f) for i, f in enumerate(frames)]
     assert marked[0].shape == (1079, 1917, 3)
@@ -196,8 +284,8 @@ def test_odd_frame_size_is_marked_and_read():
     assert result.found and result.payload == PAYLOAD
 
 
-def test_embed_frame_matches_hook_and_keeps_input(clip720):
-    frame = clip720["frames"][10]
+def test_embed_frame_matches_hook_and_keeps_input():
+    frame = pan_frames(640, 360, 0.1)[0]
     before = frame.copy()
     marked = embed_frame(frame, PAYLOAD, 10, KEY)
     assert np.array_equal(marked, watermark_hook(PAYLOAD, KEY)(10, frame))
