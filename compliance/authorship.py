@@ -281,8 +281,8 @@ def _human_contribution(e: RecordedEvent, n_candidates: int) -> _Contribution | 
         case "edit_applied":
             return _Contribution(e, f"edited {d['segment']}", _edit_text(e))
         case "approval":
-            return _Contribution(e, "approved the asset (review; approval alone is not authorship)",
-                                 str(d.get("note", "")))
+            return _Contribution(e, "approved the asset for publishing (approval alone is not authorship)",
+                                 str(d.get("reason") or "no reason given"))
     return None   # generation_run / publication started by a person: not a contribution to the material
 
 

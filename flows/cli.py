@@ -29,7 +29,8 @@ def cli() -> None:
 @click.option("--candidates", default=1, show_default=True, type=click.IntRange(1, 16),
               help="Takes per product base clip (seeds seed..seed+K-1), with a contact sheet to compare them.")
 @click.option("--require-review", is_flag=True,
-              help="With --candidates > 1: publish a product only after a person picks a take (tessera review pick).")
+              help="Publish nothing unattended: a person picks a take (with --candidates > 1, tessera review pick) "
+                   "and approves each variant (tessera review approve).")
 @click.option("--backend", type=click.Choice(["motion", "diffusers"]), default="motion", show_default=True,
               help="motion: camera moves over product photos (CPU). diffusers: a video diffusion model (GPU).")
 @click.option("--model", help="diffusers: hub id (with --revision) or local folder of the pipeline.")
@@ -76,8 +77,6 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     if backend == "diffusers":
         diffusion = _diffusion_settings(model, revision, task, steps, frames, gen_size, dtype, device, speedup,
                                         size=short_side)
-    if require_review and candidates < 2:
-        raise click.UsageError("--require-review needs --candidates 2 or more (there is nothing to pick from one take)")
     options = RenderOptions(short_side=short_side, backend=backend, diffusion=diffusion, candidates=candidates,
                             require_review=require_review)
     settings = _settings(home, ledger, cert_chain=cert_chain, private_key=private_key, tsa_url=tsa_url,

@@ -295,6 +295,9 @@ def review_approve(asset_or_file, by, reason, home, ledger):
       tessera review approve tsr-3f2a9c0d1e2f3a4b5c6d7e8f --by "Dana Lee" --reason "release on file"
       tessera review approve ~/.tessera/review/tsr-3f2a9c0d1e2f3a4b5c6d7e8f.mp4 --by "Dana Lee"
     """
+    from dataclasses import replace
+
+    from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
     from compliance.gate import ReviewError, approve, mark_published, publish_manifest
     from compliance.journal import Journal, JournalEvent
     from provenance import CredentialError, SigningError, load_credentials, sign_file
@@ -315,6 +318,10 @@ def review_approve(asset_or_file, by, reason, home, ledger):
     journal.append(JournalEvent(variant_key=record["variant_key"], actor=decision.by, actor_kind="human",
                                 action="approval", asset_id=decision.asset_id,
                                 detail={"reason": decision.reason, "held_for": list(decision.report["reasons"])}))
+    # The authorship assertion was made when the variant was held; it now cites the approval too.
+    assertion = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(journal, record["variant_key"])))
+    manifest = replace(manifest, assertions=tuple(assertion if label == AUTHORSHIP_LABEL else (label, text)
+                                                  for label, text in manifest.assertions))
     output = Path(publish["output_path"])
     try:
         signed = sign_file(decision.media, output, manifest, creds)

@@ -10,7 +10,7 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from prefect import flow, task
@@ -42,6 +42,11 @@ from provenance.ledger import AssetRecord, Ledger, sha256_file
 from provenance.variant_manifest import variant_manifest
 
 
+# Why a variant that passed every check is held: the catalog requires a person to approve each one.
+APPROVAL_REQUIRED = ("review required (--require-review): a person approves each variant before it is signed "
+                     "and published (tessera review approve ASSET_ID --by NAME)")
+
+
 @dataclass(frozen=True)
 class VariantOutcome:
     asset_id: str
@@ -60,7 +65,7 @@ class RunSummary:
     rendered: int
     skipped: int
     awaiting_pick: int                # takes wait for a person's pick (--require-review)
-    review: int                       # held by the compliance gate for a person's decision
+    review: int                       # held for a person's approval (the compliance gate, or --require-review)
     blocked: int                      # quarantined by the compliance gate, never signed
     failed: int
     seconds: float
@@ -137,6 +142,8 @@ def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pic
         # 3. Check what will ship: labels on decoded frames, metadata read back.
         t0 = time.perf_counter()
         check = verify_shipped(staging, decision, spec=spec)
+        if check.verdict == "pass" and settings.options.require_review:
+            check = replace(check, verdict="review", reasons=(*check.reasons, APPROVAL_REQUIRED))
         times["gate_verify"] = time.perf_counter() - t0
         if check.verdict == "block":
             quarantine(staging, quarantine_dir=settings.quarantine_dir,

@@ -42,7 +42,7 @@ class RenderOptions:
     diffusion: "DiffusionSettings | None" = None     # model and parameters when backend == "diffusers"
     prompt_template: str = "product_hero"            # generation/prompts/default.json
     candidates: int = 1                              # takes per base clip (seeds seed .. seed+K-1)
-    require_review: bool = False                     # with K > 1: wait for a person's pick, never pick automatically
+    require_review: bool = False                     # a person picks (K > 1) and approves every variant
 
 
 @dataclass(frozen=True)

@@ -66,11 +66,23 @@ def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed):
                 "--reason", "warmest light on the crema").exit_code == 0
     assert _cli(settings.home, "review", "edit", str(catalog), SKU, "de-DE", "--field", "headline",
                 "--text", "Frisch geröstet, jeden Morgen", "--by", "Jonas Weber").exit_code == 0
+    # Picked is not yet approved: every variant waits, unsigned, for a person's approval.
     second = run_render(catalog, root / "out", settings)
-    assert (second.rendered, second.awaiting_pick, second.review, second.failed) == (2, 0, 0, 0)
+    assert (second.rendered, second.awaiting_pick, second.review, second.failed) == (0, 0, 2, 0)
+    assert not list((root / "out").rglob("*.mp4"))
+    held = json.loads(_cli(settings.home, "review", "list", "--json").output)
+    assert {h["asset_id"] for h in held} == {o.asset_id for o in second.outcomes}
+    assert all("--require-review" in " ".join(h["reasons"]) for h in held)
     de = next(o for o in second.outcomes if o.locale == "de-DE")
+    ja = next(o for o in second.outcomes if o.locale == "ja-JP")
+    approved = _cli(settings.home, "review", "approve", de.asset_id, "--by", "Ana Ruiz", "--reason", "brand check done")
+    assert approved.exit_code == 0, approved.output
+    rejected = _cli(settings.home, "review", "reject", ja.asset_id, "--by", "Ana Ruiz", "--reason", "price not final")
+    assert rejected.exit_code == 0, rejected.output
+    assert [p.name for p in (root / "out").rglob("*.mp4")] == [Path(de.path).name]
     md = _cli(settings.home, "authorship", "report", de.asset_id).output
-    for expected in ("Mei Chen", "warmest light on the crema", "Jonas Weber", "Frisch geröstet, jeden Morgen"):
+    for expected in ("Mei Chen", "warmest light on the crema", "Jonas Weber", "Frisch geröstet, jeden Morgen",
+                     "Ana Ruiz", "approved the asset for publishing", "brand check done"):
         assert expected in md
     data = json.loads(_cli(settings.home, "authorship", "report", de.asset_id, "--format", "json").output)
     selection = data["selection"]
@@ -81,6 +93,10 @@ def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed):
     manifest = json.loads(read_c2pa(Path(de.path), None).manifest_json)
     labels = [a["label"] for a in manifest["manifests"][manifest["active_manifest"]]["assertions"]]
     assert "com.tessera.authorship" in labels
+    # ... made at approval, so it lists the approval among the human contributions.
+    assertion = next(a["data"] for a in manifest["manifests"][manifest["active_manifest"]]["assertions"]
+                     if a["label"] == "com.tessera.authorship")
+    assert any(c["action"] == "approval" for c in assertion["human_contributions"])
     verify = _cli(settings.home, "authorship", "verify")
     assert verify.exit_code == 0 and "intact" in verify.output
     replay = _cli(settings.home, "authorship", "replay", de.asset_id)
@@ -96,3 +112,12 @@ def test_an_unattended_run_claims_no_human_selection(tmp_path):
     data = json.loads(_cli(settings.home, "authorship", "report", asset, "--format", "json").output)
     assert data["selection"]["human_selection"] is False
     assert "no human selection" in _cli(settings.home, "authorship", "report", asset).output.lower()
+
+
+def test_required_review_with_one_take_holds_each_variant_for_approval(tmp_path):
+    catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
+    settings = Settings.build(home=tmp_path / "home", options=RenderOptions(short_side=288, require_review=True))
+    summary = run_render(catalog, tmp_path / "out", settings)
+    assert (summary.rendered, summary.awaiting_pick, summary.review) == (0, 0, 1)
+    assert not list((tmp_path / "out").rglob("*.mp4"))
+    assert (settings.review_dir / f"{summary.outcomes[0].asset_id}.mp4").is_file()
