@@ -5,21 +5,24 @@ Design (docs/watermark.md has the long version and the measurements):
 * Payload: 64 bits (``payload_for_asset``: first 64 bits of sha256(asset id)) + a 24-bit CRC
   (CRC-24/OpenPGP, XOR-masked with key bits) + 6 zero tail bits, encoded with the K=7, rate-1/3
   convolutional code (polynomials 133, 171, 165 octal) -> 282 coded bits; soft-decision Viterbi.
-* Pattern: a grid of small near-square cells (~6 px: 24,576 cells for frames of ~0.6-1.6 Mpx such
-  as 720p and 1080p, 12,288 below, e.g. 480p or 720x720). The grid follows the aspect ratio and the
-  grid class only, so a resized copy keeps it. Each cell holds one +-1 chip, interpolated between
-  cell centres with a cos^2 kernel. A key-random quarter of the cells are pilot chips (known to the
-  detector; they undo crop + rescale); every coded bit is spread over the other cells (~65 at 720p)
-  at key-random places with key-random signs, so it lands wherever the frame has texture. Small
-  cells matter: the content is the detector's noise, and natural images have little energy at
-  fine scales, and content that moves decorrelates fastest there. The pattern is the same in
-  every frame: any excerpt and any frame rate holds the whole payload.
+* Pattern: a grid of small near-square cells, ~6 px on a side where the frame is marked: 24,576
+  cells for frames of 0.63 Mpx and more (720p: 118 x 209, 6.1 px; 1080p: 9.2 px), 12,288 below
+  (480p: 5.8 px; 720x720: 6.5 px). The grid follows the aspect ratio and the class only, so a
+  resized copy keeps it. Each cell holds one +-1 chip, interpolated between cell centres with a
+  cos^2 kernel. A key-random quarter of the cells are pilot chips (known to the detector; they undo
+  crop + rescale); every coded bit is spread over the other cells (~65 at 720p) at key-random
+  places with key-random signs, so it lands wherever the frame has texture. Small cells matter:
+  the content is the detector's noise, natural images have little energy at fine scales, and
+  content that moves decorrelates fastest there. The pattern is the same in every frame: any
+  excerpt and any frame rate holds the whole payload.
 * Embedding: luma only (one integer offset added to R, G and B), scaled by a perceptual mask
-  computed on a ~4x subsampled luma: local mean |Laplacian|, zero where many samples nearby are
-  exactly flat (brand panels, text plates and the glyphs on them), eroded so no marked pixel sits
-  near a flat area. Flat colour is never touched; texture carries up to +-7 levels. The offset is
-  capped per frame at RMS 2.4 levels (PSNR >= 40 dB). Everything that depends on the payload and
-  the frame size (the fixed-point pattern) is computed once per hook and frame size.
+  computed on a 4x subsampled frame (every short_side/180 px): local mean |Laplacian| of green,
+  zero where many samples nearby are flat (brand panels, text plates and the glyphs on them),
+  eroded so no marked pixel sits near a flat area. Flat colour is never touched; texture carries
+  up to +-7 levels. The offset is capped per frame at RMS 2.4 levels (PSNR >= 40 dB). What depends
+  on the payload and the frame size (the fixed-point pattern) is computed once per hook and size;
+  per frame the work is the small mask and int16 passes over the marked area's bounding box. A
+  hook keeps a scratch buffer: use one hook per thread.
 * Detection, blind: frames are scaled to a canonical size (3 px per cell) per plausible grid class,
   high-passed, weighted by a texture mask / local content variance (a matched filter: content is
   the noise) and averaged. The identity alignment is decoded first; if its CRC fails, crop +
@@ -35,9 +38,10 @@ False-positive rate (an unmarked clip reported as marked), derived:
   clip (< 1e-6, the design target), whatever the content. A wrong payload from a damaged marked
   clip is rejected the same way.
 
-Limitations: a still shot gives the detector one picture, whose content does not average out; a
-few seconds of camera or subject motion are needed. A frame with no texture at all (a flat card)
-carries no mark: there is nowhere to hide it.
+Limitations: the mark lives in texture; a frame with little of it (the sample rocket photo, a
+night sky with 8% of the frame textured) carries a weak mark that stronger re-encodes (CRF >= 28)
+can erase, and a flat card carries none. Crops above 18%, aspect changes, rotation and flips are
+not searched.
 """
 from __future__ import annotations
 
@@ -78,11 +82,14 @@ CELL_PX = 6.0                 # target cell side at the embedded resolution (sur
 PILOT_FRACTION = 0.25         # share of cells that carry the known synchronisation chips
 DEFAULT_STRENGTH = 7.0        # luma levels (0-255) at full mask, at the peak of a chip
 MAX_RMS = 2.4                 # cap on the RMS luma offset: 20*log10(255/2.4) = 40.5 dB
-MASK_STEP_PX = 240            # the mask is computed every sqrt(H*W)/240 px (4 at 720p, 6 at 1080p)
+MASK_STEP_PX = 180            # the mask is computed every short_side/180 px (4 at 720p, 6 at 1080p)
 MASK_LOW, MASK_HIGH = 2.0, 8.0   # texture (mean |Laplacian| of the subsampled green) where the mask starts / is full
 FLAT_LAP = 1.0                # |Laplacian| (levels) under which a subsampled pixel counts as flat
 FLAT_SHARE = (0.08, 0.25)     # share of flat samples in an 11 x 11 window over which the mask fades to 0
 ERODE_R = 3                   # subsampled px: no marked pixel within ~3 samples (12 px at 720p) of a flat area
+MASK_REFRESH = 8              # frames one mask (and its offset) serves at most: content moves slowly
+NEW_FLAT_MAX = 4              # new solid-flat samples in the marked area that force a new mask (a plate appeared)
+CHANGE_MAX = 24.0             # mean |change| of the marked green samples (levels) that forces a new mask (a cut)
 DET_CELL_PX = 3               # cell side at the detector's canonical size
 DET_SIGMA = 2.0               # detector high-pass: luma minus a Gaussian blur of this sigma (canonical px)
 DET_VAR_WIN = 7               # window of the local content variance (canonical px)
@@ -341,7 +348,9 @@ def _laplacian_energy(luma: np.ndarray) -> np.ndarray:
 
 
 def _mask_step(height: int, width: int) -> int:
-    return max(1, round(math.sqrt(height * width) / MASK_STEP_PX))
+    """Subsampling step of the mask: the composer renders the product clip at the frame's short side,
+    so a step tied to the short side samples its texture alike in every layout."""
+    return max(1, round(min(height, width) / MASK_STEP_PX))
 
 
 def _box3(a: np.ndarray) -> np.ndarray:
@@ -369,14 +378,14 @@ def _erode(a: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def _embed_mask(small_rgb: np.ndarray) -> np.ndarray:
-    """0..1 mask on the subsampled grid: texture, vetoed near flat samples, eroded.
+def _embed_mask(green: np.ndarray) -> np.ndarray:
+    """0..1 mask on the subsampled grid of green samples: texture, vetoed near flat samples, eroded.
 
     Texture is measured on green (the bulk of luma, and a third of the work). Text on a flat plate
     has strong edges, but many of its samples (plate, glyph fill) are exactly flat, and natural
     texture has almost none: the share of flat samples in an 11 x 11 window vetoes the former. The
     erosion then keeps every marked pixel ERODE_R samples away from anything vetoed or flat."""
-    lap = _laplacian_energy(small_rgb[..., 1].astype(np.float32))
+    lap = _laplacian_energy(green.astype(np.float32))
     mask = _box3(lap)
     mask -= MASK_LOW
     mask *= np.float32(1 / (MASK_HIGH - MASK_LOW))
@@ -390,20 +399,50 @@ def _embed_mask(small_rgb: np.ndarray) -> np.ndarray:
     return _box3(_erode(mask, ERODE_R))
 
 
+def _solid_flat(green: np.ndarray) -> np.ndarray:
+    """Samples that are flat (|Laplacian| < FLAT_LAP, as in the mask) with their 4 neighbours: a
+    plate or panel. Moving natural texture almost never has one (measured: 0-3 new ones per frame
+    in the marked area of the sample variants; a CTA plate appearing over the clip: 12-340)."""
+    flat = _laplacian_energy(green.astype(np.float32)) < FLAT_LAP
+    p = np.pad(flat, 1, mode="edge")
+    flat &= p[:-2, 1:-1]
+    flat &= p[2:, 1:-1]
+    flat &= p[1:-1, :-2]
+    flat &= p[1:-1, 2:]
+    return flat
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What one payload needs per frame size, computed once."""
     step: int                 # mask subsampling step
     pattern: np.ndarray       # (H, 3W) int16: strength * pattern * 2^_P_SHIFT / _Q, repeated for R, G, B
     block_energy: np.ndarray  # (H/step, W/step) float32: sum over each block of (strength * pattern)^2
+    block_abs: np.ndarray     # (H/step, W/step) float32: sum over each block of |strength * pattern|
     block_px: np.ndarray      # (H/step, W/step) float32: pixels per block (the last row/column may be partial)
-    scratch: np.ndarray       # (H * 3W,) int16: the offset, reused frame after frame
+    offset: np.ndarray        # (H * 3W,) int16: the current offset, kept while its mask is reused
+    work: np.ndarray          # (H * 3W,) int16: frame + offset before saturation
+
+
+@dataclass
+class _Mark:
+    """The offset in use and what its mask was computed from, to tell when it must be recomputed."""
+    plan: _Plan
+    since: int                # frame index the mask was computed on
+    last: int                 # last frame index marked with it
+    box: tuple[int, int, int, int] | None   # (y0, y1, x0, x1) of the offset; None: nothing marked
+    support: np.ndarray       # flat indices of the marked samples on the mask grid
+    green: np.ndarray         # int16 green of those samples when the mask was computed
+    solid: np.ndarray         # bool: which of them were solid flat then
 
 
 class _Embedder:
     """Marks frames with one payload under one key (a FrameHook). Per frame size it keeps the
-    fixed-point pattern; per frame it computes the mask on a subsampled luma (~1/16 of the pixels)
-    and touches full-resolution pixels only in the bounding box of the marked area, in int16."""
+    fixed-point pattern. The mask (on a subsampled frame, ~1/16 of the pixels) and the offset it
+    gives are computed on one frame and reused for up to MASK_REFRESH frames while the content
+    stays alike; per frame the work is a cheap check on the subsampled green and one saturating
+    add over the bounding box of the marked area, in int16. Keeps state between frames: use one
+    hook per thread (and per clip; a frame index that does not move forward starts afresh)."""
 
     def __init__(self, payload: int, key: bytes, strength: float) -> None:
         if not 0 < strength <= 20:
@@ -412,6 +451,7 @@ class _Embedder:
         _coded(payload, key)
         _layout(key, 1, 1)                                   # validate payload and key now
         self._plans: dict[tuple[int, int], _Plan] = {}
+        self._mark: _Mark | None = None
 
     def _plan(self, height: int, width: int) -> _Plan:
         plan = self._plans.get((height, width))
@@ -424,14 +464,17 @@ class _Embedder:
             fixed = np.rint(pattern).astype(np.int16)       # |value| <= 20 * 32 = 640: no overflow times _Q
             step = _mask_step(height, width)
             hq, wq = -(-height // step), -(-width // step)
-            energy = np.zeros((hq * step, wq * step), np.float32)
-            energy[:height, :width] = np.square(fixed * np.float32(_Q / (1 << _P_SHIFT)))
+            levels = np.zeros((hq * step, wq * step), np.float32)
+            levels[:height, :width] = fixed
+            levels *= np.float32(_Q / (1 << _P_SHIFT))                     # the offset at full mask, in levels
             count = np.zeros((hq * step, wq * step), np.float32)
             count[:height, :width] = 1
-            plan = _Plan(step, np.repeat(fixed, 3, axis=1),
-                         energy.reshape(hq, step, wq, step).sum(axis=(1, 3)),
-                         count.reshape(hq, step, wq, step).sum(axis=(1, 3)),
-                         np.empty(height * width * 3, np.int16))
+
+            def blocks(a: np.ndarray) -> np.ndarray:
+                return a.reshape(hq, step, wq, step).sum(axis=3).sum(axis=1)
+
+            plan = _Plan(step, np.repeat(fixed, 3, axis=1), blocks(np.square(levels)), blocks(np.abs(levels)),
+                         blocks(count), np.empty(height * width * 3, np.int16), np.empty(height * width * 3, np.int16))
             self._plans[(height, width)] = plan
         return plan
 
@@ -443,33 +486,87 @@ class _Embedder:
         plan = self._plan(height, width)
         s = plan.step
         hq, wq = plan.block_px.shape
+        # 1. the green samples the mask is made of: one pixel per s x s block (its centre)
+        green = frame[min(s // 2, height - 1)::s, min(s // 2, width - 1)::s, 1]
+        if green.shape != (hq, wq):
+            green = np.pad(green, ((0, hq - green.shape[0]), (0, wq - green.shape[1])), mode="edge")
+        # 2. the offset: the last one while it is fresh and the content alike, else a new mask and offset
+        mark = self._mark
+        if not (mark is not None and mark.plan is plan and mark.last < frame_index < mark.since + MASK_REFRESH
+                and self._alike(mark, green)):
+            mark = self._mark = self._new_mark(plan, frame_index, green, height, width)
+        mark.last = frame_index
         out = np.array(frame, order="C")           # a copy: the caller's frame is left alone
-        # 1. the mask, on one pixel per s x s block (its centre)
-        small = frame[min(s // 2, height - 1)::s, min(s // 2, width - 1)::s]
-        if small.shape[:2] != (hq, wq):
-            small = np.pad(small, ((0, hq - small.shape[0]), (0, wq - small.shape[1]), (0, 0)), mode="edge")
-        mask = _embed_mask(small)
-        # 2. cap the RMS offset. The sum of squares is the blocks' pattern energy times mask^2, plus
-        #    1/12 level^2 per marked pixel for the rounding (its mean square; the sum over ~1e5
-        #    pixels is within 0.1% of that, the cap leaves 12% in MSE for PSNR 40 dB)
-        energy = float(np.vdot(np.square(mask), plan.block_energy)) + float(np.sum(plan.block_px[mask > 0])) / 12
+        if mark.box is None:
+            return out
+        # 3. add with saturation in int16, written back as uint8; nothing outside the box is touched
+        y0, y1, x0, x1 = mark.box
+        region = out.reshape(height, 3 * width)[y0:y1, 3 * x0: 3 * x1]
+        n = region.size
+        work = plan.work[:n].reshape(region.shape)
+        np.add(region, plan.offset[:n].reshape(region.shape), out=work)
+        np.clip(work, 0, 255, out=work)
+        np.copyto(region, work, casting="unsafe")
+        return out
+
+    @staticmethod
+    def _alike(mark: _Mark, green: np.ndarray) -> bool:
+        """May the mask of `mark` serve this frame? Not if solid flat samples appeared in the marked
+        area (a plate or panel came over it: flat colour must stay untouched), nor if the marked
+        samples changed by more than CHANGE_MAX levels on average (a cut, or fast motion)."""
+        if mark.support.size == 0:
+            return True
+        solid = _solid_flat(green).ravel()[mark.support]
+        if np.count_nonzero(solid & ~mark.solid) > NEW_FLAT_MAX:
+            return False
+        change = np.abs(green.ravel()[mark.support].astype(np.int16) - mark.green)
+        return float(change.mean()) <= CHANGE_MAX
+
+    def _new_mark(self, plan: _Plan, frame_index: int, green: np.ndarray, height: int, width: int) -> _Mark:
+        """The mask of this frame and its offset, capped at MAX_RMS."""
+        mask = _embed_mask(green)
+        # 1. the cap on the RMS offset. Before rounding, the sum of squares is the blocks' pattern
+        #    energy times mask^2 (exact); rounding adds at most |x| + 1/4 per marked pixel. When
+        #    even that bound is over the budget, the exact sum of the rounded offset decides.
         budget = MAX_RMS ** 2 * height * width
-        if energy > budget:
-            mask *= math.sqrt(budget / energy)
         q = np.rint(mask * _Q).astype(np.int16)
-        # 3. the bounding box of the marked blocks; nothing else is touched
+        level = q * np.float32(1 / _Q)
+        energy = float(np.vdot(np.square(level), plan.block_energy))
+        if energy > budget:                        # rounding adds ~1-3%: aim a little under
+            q = np.floor(mask * (_Q * math.sqrt(0.98 * budget / energy))).astype(np.int16)
+            level = q * np.float32(1 / _Q)
+            energy = float(np.vdot(np.square(level), plan.block_energy))
+        bound = energy + float(np.vdot(level, plan.block_abs)) + float(np.sum(plan.block_px[q > 0])) / 4
+        while True:                                # ends: each pass lowers every level > 0 by >= 1
+            offset, box = self._offset(plan, q)
+            if offset is None or bound <= budget:
+                break
+            exact = int(np.square(offset[:, ::3], dtype=np.int32).sum(dtype=np.int64))
+            if exact <= budget:
+                break
+            q = np.floor(q * math.sqrt(0.995 * budget / exact)).astype(np.int16)
+        # 2. what the next frames are compared with: the samples under the marked area
+        support = np.flatnonzero(q)
+        return _Mark(plan, frame_index, frame_index, box if offset is not None else None, support,
+                     green.ravel()[support].astype(np.int16), _solid_flat(green).ravel()[support])
+
+    @staticmethod
+    def _offset(plan: _Plan, q: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
+        """round(pattern * q / _Q) in the bounding box of the marked blocks, (H', 3W') int16 in the
+        plan's offset buffer, and the box (y0, y1, x0, x1) in pixels; (None, ...) if nothing is marked.
+        Each block's level is spread over its s columns x 3 channels and broadcast over its s rows."""
+        s = plan.step
+        height, width = plan.pattern.shape[0], plan.pattern.shape[1] // 3
         rows = np.flatnonzero(q.any(axis=1))
         if rows.size == 0:
-            return out
+            return None, (0, 0, 0, 0)
         cols = np.flatnonzero(q.any(axis=0))
         by0, by1, bx0, bx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         y0, y1, x0, x1 = by0 * s, min(by1 * s, height), bx0 * s, min(bx1 * s, width)
-        # 4. offset = round(pattern * mask), each block's mask level spread over its s columns x 3 channels
-        #    and broadcast over its s rows
         level = np.repeat(q[by0:by1, bx0:bx1], 3 * s, axis=1)[:, : 3 * (x1 - x0)]
         pattern = plan.pattern[y0:y1, 3 * x0: 3 * x1]
         n = pattern.shape[1]
-        offset = plan.scratch[: (y1 - y0) * n].reshape(y1 - y0, n)
+        offset = plan.offset[: (y1 - y0) * n].reshape(y1 - y0, n)
         full = (y1 - y0) // s * s
         if full:
             np.multiply(pattern[:full].reshape(-1, s, n), level[: full // s, None, :], out=offset[:full].reshape(-1, s, n))
@@ -477,12 +574,7 @@ class _Embedder:
             np.multiply(pattern[full:], level[-1], out=offset[full:])
         offset += 1 << (_P_SHIFT - 1)
         offset >>= _P_SHIFT
-        # 5. add with saturation in int16, written back as uint8
-        region = out.reshape(height, 3 * width)[y0:y1, 3 * x0: 3 * x1]
-        offset += region
-        np.clip(offset, 0, 255, out=offset)
-        np.copyto(region, offset, casting="unsafe")
-        return out
+        return offset, (y0, y1, x0, x1)
 
 
 def embed_frame(frame: np.ndarray, payload: int, frame_index: int, key: bytes,
@@ -548,8 +640,10 @@ class _Accumulator:
         self.count = 0
 
     def add(self, frame: np.ndarray) -> None:
+        """Whiten one frame at every canonical size: resized once to the largest, the rest from that."""
+        largest = _resize(frame, max(self.sizes, key=lambda s: s[0] * s[1]))
         for size, total in zip(self.sizes, self.totals):
-            total += _whiten(_luma(_resize(frame, size)))
+            total += _whiten(_luma(_resize(largest, size)))
         self.count += 1
 
     def stats(self) -> DetectionStats:
@@ -760,11 +854,8 @@ def file_stats(path: Path, *, max_seconds: float = 12.0) -> DetectionStats:
     width, height, _ = probe(Path(path))
     acc = _Accumulator(width, height)
     # ffmpeg scales to the largest canonical size; the others are resized from it
-    largest = max(acc.sizes, key=lambda s: s[0] * s[1])
-    for frame in _read_frames(Path(path), largest, max_seconds):
-        for size, total in zip(acc.sizes, acc.totals):
-            total += _whiten(_luma(_resize(frame, size)))
-        acc.count += 1
+    for frame in _read_frames(Path(path), max(acc.sizes, key=lambda s: s[0] * s[1]), max_seconds):
+        acc.add(frame)
     return acc.stats()
 
 

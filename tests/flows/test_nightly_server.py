@@ -4,7 +4,7 @@ Starts `prefect server start` on loopback (own PREFECT_HOME and SQLite database,
 off), a process work pool for the GPU shards with two workers (w1, w2, one run each at a
 time) and a control pool with one worker for the nightly run itself; registers the
 deployments with `tessera deploy`; runs the nightly deployment on a 3-product catalog in
-2 shards; checks that both GPU workers ran a shard, that the ledger holds every variant
+2 shards; checks that each GPU worker ran one shard, that the ledger holds every variant
 exactly once and the artifacts; then runs it again and checks that nothing is rendered.
 
 Run it alone with `pytest -m prefect_server tests/flows/test_nightly_server.py`; it takes a
@@ -191,11 +191,14 @@ def deployed(stack):
     return procs, api, root, catalog
 
 
-def _run_nightly(procs: Processes, api: str, expect: str = "Completed"):
-    """Start the nightly deployment, wait until it is final; returns (run, shard runs, logs, artifacts)."""
+def _run_nightly(procs: Processes, api: str, expect: str = "Completed", *, spread: bool = False):
+    """Start the nightly deployment, wait until it is final; returns (run, shard runs, logs, artifacts).
+    spread: see _one_shard_per_worker."""
     with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("tessera-nightly/nightly")
         run = client.create_flow_run_from_deployment(deployment.id)
+        if spread:
+            _one_shard_per_worker(procs, ("w1", "w2"))
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while not (run := client.read_flow_run(run.id)).state.is_final():
             if time.monotonic() > deadline:
@@ -216,6 +219,35 @@ def _run_nightly(procs: Processes, api: str, expect: str = "Completed"):
     return run, shards, logs, artifacts
 
 
+def _one_shard_per_worker(procs: Processes, workers: tuple[str, str], timeout_s: float = 300) -> None:
+    """Freeze the GPU worker that takes the first shard (SIGSTOP on the worker alone; its shard process
+    runs on) until the other worker has taken the second, then let it go on.
+
+    Each worker takes one run at a time (--limit 1), so on a real night, where a shard runs for
+    minutes, the second shard goes to the other worker. The test's shards last seconds, and on a
+    loaded 2-core machine the first worker can finish its shard and poll again before the other
+    worker polls at all; freezing it keeps the fan-out this test checks deterministic."""
+    def taken(name: str) -> bool:
+        return "submitting flow run" in procs.log(name, tail=1_000_000)
+
+    deadline = time.monotonic() + timeout_s
+    while not any(taken(w) for w in workers):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no GPU worker took a shard within {timeout_s:.0f} s\n" + procs.all_logs())
+        time.sleep(0.2)
+    first, other = workers if taken(workers[0]) else workers[::-1]
+    if taken(other):
+        return
+    os.kill(procs.procs[first].pid, signal.SIGSTOP)
+    try:
+        while not taken(other):
+            if time.monotonic() > deadline:
+                pytest.fail(f"worker {other} took no shard within {timeout_s:.0f} s\n" + procs.all_logs())
+            time.sleep(0.2)
+    finally:
+        os.kill(procs.procs[first].pid, signal.SIGCONT)
+
+
 def _run_logs(client, flow_run_ids) -> str:
     logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=list(flow_run_ids))))
     return "\n".join(f"{log.timestamp:%H:%M:%S} {log.flow_run_id} {log.name}: {log.message}" for log in logs)
@@ -234,16 +266,13 @@ def _table(artifact) -> list[dict]:
 
 def test_nightly_runs_shards_on_the_gpu_workers_and_records_every_variant_once(deployed):
     procs, api, root, catalog = deployed
-    run, shards, logs, artifacts = _run_nightly(procs, api)
+    run, shards, logs, artifacts = _run_nightly(procs, api, spread=True)
 
-    # Two shard runs, both completed, each run by one GPU worker of the pool (the name a worker gives
-    # its runs). Which worker takes which shard is Prefect's scheduling: on a loaded 2-core machine the
-    # worker that finishes first may poll first and take the second shard too, so both workers running
-    # a shard is not asserted here (it held in every run on an idle machine).
+    # Two shard runs, both completed, one on each GPU worker (the name a worker gives its runs).
     assert len(shards) == 2 and all(s.state.is_completed() for s in shards), logs
     rows = _table(artifacts["nightly-variants"])
     ran_by = {shard: {r["worker"] for r in rows if r["shard"] == shard} for shard in (0, 1)}
-    assert all(len(workers) == 1 and workers <= {"w1", "w2"} for workers in ran_by.values()), (ran_by, logs)
+    assert sorted(w for workers in ran_by.values() for w in workers) == ["w1", "w2"], (ran_by, logs)
 
     # The ledger holds every planned variant exactly once, all active.
     expected = _planned_variants(catalog, root / "out")
