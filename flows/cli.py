@@ -194,13 +194,14 @@ def _audit_table(records) -> str:
 
 def _register() -> None:
     # Commands of other areas live in their own modules; registered here, imported lazily by click.
-    from flows.cli_authorship import authorship, edit, pick, takes
+    from flows.cli_authorship import authorship, edit, pick, show, takes
     from flows.cli_compliance import COMPLIANCE_COMMANDS, review
     from flows.cli_ops import OPS_COMMANDS
 
     for command in (*COMPLIANCE_COMMANDS, *OPS_COMMANDS, authorship):
         cli.add_command(command)
     review.add_command(takes)
+    review.add_command(show)
     review.add_command(pick)
     review.add_command(edit)
 

@@ -121,6 +121,52 @@ def takes(as_json, home, ledger):
         click.echo("no candidate sets (render with --candidates K to make some)")
 
 
+@click.command("show")
+@click.argument("candidate_set")
+@click.option("--candidate", type=int, help="Only this take (0-based, as on the contact sheet).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@ledger_option
+def show(candidate_set, candidate, as_json, home, ledger):
+    """Show a candidate set: its contact sheet and each take's generation parameters.
+
+    \b
+    Examples:
+      tessera review show 4be0c1d2a3f49876
+      tessera review show 4be0c1d2a3f49876 --candidate 2 --json
+    """
+    from compliance.record import human_pick
+
+    journal, settings = _journal(home, ledger)
+    data = _listing(settings, candidate_set)
+    takes_ = data["takes"]
+    if candidate is not None:
+        if not 0 <= candidate < len(takes_):
+            raise click.ClickException(f"candidate {candidate} does not exist in set {candidate_set} "
+                                       f"(0..{len(takes_) - 1})")
+        takes_ = [takes_[candidate]]
+    pick_ = human_pick(journal, candidate_set)
+    doc = {"set": candidate_set, "sku": data["sku"], "sheet": str(settings.home / "candidates" / candidate_set / "takes.png"),
+           "picked": None if pick_ is None else {"candidate": pick_.candidate, "by": pick_.actor, "reason": pick_.reason},
+           "takes": takes_}
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    state = f"take {pick_.candidate} picked by {pick_.actor}" if pick_ else "awaiting a pick"
+    click.echo(f"{candidate_set}  {data['sku']}  {state}\nsheet: {doc['sheet']} (one row per take)")
+    for t in takes_:
+        params = ", ".join(f"{k}={v}" for k, v in sorted(t["params"].items()))
+        click.echo(f"take {t['take']}: {t['backend']}  {params}")
+
+
+def _listing(settings, candidate_set: str) -> dict:
+    """takes.json of a candidate set, written by the render (ClickException naming an unknown set)."""
+    listing = settings.home / "candidates" / candidate_set / "takes.json"
+    if not listing.is_file():
+        raise click.ClickException(f"unknown candidate set {candidate_set!r} (see `tessera review takes`)")
+    return json.loads(listing.read_text())
+
+
 @click.command("pick")
 @click.argument("candidate_set")
 @click.option("--candidate", required=True, type=int, help="The take to use (0-based, as on the contact sheet).")
@@ -140,10 +186,7 @@ def pick(candidate_set, candidate, actor, reason, home, ledger):
     from compliance.record import record_human_pick
 
     journal, settings = _journal(home, ledger)
-    listing = settings.home / "candidates" / candidate_set / "takes.json"
-    if not listing.is_file():
-        raise click.ClickException(f"unknown candidate set {candidate_set!r} (see `tessera review takes`)")
-    n = len(json.loads(listing.read_text())["takes"])
+    n = len(_listing(settings, candidate_set)["takes"])
     try:
         record_human_pick(journal, candidate_set, takes=n, actor=actor, candidate=candidate, reason=reason)
     except ValueError as exc:

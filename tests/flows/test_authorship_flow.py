@@ -45,6 +45,13 @@ def test_required_review_holds_everything_until_a_person_picks(reviewed):
     listing = json.loads(_cli(settings.home, "review", "takes", "--json").output)
     assert len(listing) == 1 and listing[0]["takes"] == 4 and listing[0]["picked"] is None
     assert Path(listing[0]["sheet"]).stat().st_size > 0
+    shown = json.loads(_cli(settings.home, "review", "show", listing[0]["set"], "--candidate", "3", "--json").output)
+    assert shown["sheet"] == listing[0]["sheet"] and [t["take"] for t in shown["takes"]] == [3]
+    assert shown["takes"][0]["params"]["seed"] != json.loads(_cli(
+        settings.home, "review", "show", listing[0]["set"], "--json").output)["takes"][0]["params"]["seed"]
+    text = _cli(settings.home, "review", "show", listing[0]["set"]).output
+    assert "awaiting a pick" in text and text.count("take ") >= 4
+    assert _cli(settings.home, "review", "show", listing[0]["set"], "--candidate", "9").exit_code == 1
 
 
 def test_refusals_record_nothing(reviewed):
