@@ -79,17 +79,6 @@ def ours_plain(catalog: Path, out: Path, settings) -> tuple[float, int, int]:
     return time.perf_counter() - t0, len(plans), intact
 
 
-def text_preflight(catalog: Path, out: Path, settings) -> float:
-    """The text-fit check `run_render` runs on every planned variant before it skips any."""
-    from generation import check_variant_text
-
-    plans = plan(catalog, out, settings)
-    t0 = time.perf_counter()
-    for p in plans:
-        check_variant_text(p.spec)
-    return time.perf_counter() - t0
-
-
 def peer_flow(workers: int):
     """Prefect-native skipping: one task per variant, cached on the variant key across runs."""
     from prefect import flow, task
@@ -153,7 +142,6 @@ def main() -> None:
         # busy with their events for a while, which would slow whatever runs after them.
         ours_s, summary = ours_in_flow(catalog, out, settings)
         plain_s, planned, intact = ours_plain(catalog, out, settings)
-        preflight_s = text_preflight(catalog, out, settings)
         peer = peer_flow(args.workers)
         fill_s0 = time.perf_counter()
         peer(catalog, out, settings)
@@ -176,7 +164,6 @@ def main() -> None:
     for name, how, secs in (
         ("Tessera `run_render` (Prefect flow)", "ledger key + file re-hash", ours_s),
         ("Tessera plan + ledger check, no Prefect", "ledger key + file re-hash", plain_s),
-        ("(part of the first row: text preflight of every variant)", "-", preflight_s),
         ("peer: Prefect task cache, custom cache key", "cache record per task", peer_s),
         ("peer: first run, fills the cache", "(no skip: runs every task)", fill_s),
     ):
