@@ -402,14 +402,20 @@ def _embed_mask(green: np.ndarray) -> np.ndarray:
 def _solid_flat(green: np.ndarray) -> np.ndarray:
     """Samples that are flat (|Laplacian| < FLAT_LAP, as in the mask) with their 4 neighbours: a
     plate or panel. Moving natural texture almost never has one (measured: 0-3 new ones per frame
-    in the marked area of the sample variants; a CTA plate appearing over the clip: 12-340)."""
-    flat = _laplacian_energy(green.astype(np.float32)) < FLAT_LAP
-    p = np.pad(flat, 1, mode="edge")
-    flat &= p[:-2, 1:-1]
-    flat &= p[2:, 1:-1]
-    flat &= p[1:-1, :-2]
-    flat &= p[1:-1, 2:]
-    return flat
+    in the marked area of the sample variants; a CTA plate appearing over the clip: 12-340).
+    In int16: exact for uint8 samples, and ~4x faster than the float mask path."""
+    g = np.pad(green.astype(np.int16), 1, mode="edge")
+    lap = g[1:-1, 1:-1] * 4
+    lap -= g[:-2, 1:-1]
+    lap -= g[2:, 1:-1]
+    lap -= g[1:-1, :-2]
+    lap -= g[1:-1, 2:]
+    flat = np.pad(np.abs(lap) < FLAT_LAP, 1, mode="edge")
+    solid = flat[1:-1, 1:-1] & flat[:-2, 1:-1]
+    solid &= flat[2:, 1:-1]
+    solid &= flat[1:-1, :-2]
+    solid &= flat[1:-1, 2:]
+    return solid
 
 
 @dataclass(frozen=True)
@@ -430,8 +436,9 @@ class _Mark:
     plan: _Plan
     since: int                # frame index the mask was computed on
     last: int                 # last frame index marked with it
-    box: tuple[int, int, int, int] | None   # (y0, y1, x0, x1) of the offset; None: nothing marked
-    support: np.ndarray       # flat indices of the marked samples on the mask grid
+    box: tuple[int, int, int, int] | None   # (y0, y1, x0, x1) of the offset in pixels; None: nothing marked
+    grid: tuple[slice, slice]  # the same box on the mask grid (rows, columns of samples)
+    support: np.ndarray       # flat indices of the marked samples within `grid`
     green: np.ndarray         # int16 green of those samples when the mask was computed
     solid: np.ndarray         # bool: which of them were solid flat then
 
@@ -486,8 +493,9 @@ class _Embedder:
         plan = self._plan(height, width)
         s = plan.step
         hq, wq = plan.block_px.shape
-        # 1. the green samples the mask is made of: one pixel per s x s block (its centre)
-        green = frame[min(s // 2, height - 1)::s, min(s // 2, width - 1)::s, 1]
+        # 1. the green samples the mask is made of: one pixel per s x s block (its centre), contiguous
+        #    (the filters below run ~4x slower on a strided view)
+        green = np.ascontiguousarray(frame[min(s // 2, height - 1)::s, min(s // 2, width - 1)::s, 1])
         if green.shape != (hq, wq):
             green = np.pad(green, ((0, hq - green.shape[0]), (0, wq - green.shape[1])), mode="edge")
         # 2. the offset: the last one while it is fresh and the content alike, else a new mask and offset
@@ -516,6 +524,7 @@ class _Embedder:
         samples changed by more than CHANGE_MAX levels on average (a cut, or fast motion)."""
         if mark.support.size == 0:
             return True
+        green = green[mark.grid]
         solid = _solid_flat(green).ravel()[mark.support]
         if np.count_nonzero(solid & ~mark.solid) > NEW_FLAT_MAX:
             return False
@@ -545,9 +554,15 @@ class _Embedder:
             if exact <= budget:
                 break
             q = np.floor(q * math.sqrt(0.995 * budget / exact)).astype(np.int16)
-        # 2. what the next frames are compared with: the samples under the marked area
-        support = np.flatnonzero(q)
-        return _Mark(plan, frame_index, frame_index, box if offset is not None else None, support,
+        if offset is None:
+            return _Mark(plan, frame_index, frame_index, None, (slice(0), slice(0)), np.zeros(0, np.int64),
+                         np.zeros(0, np.int16), np.zeros(0, bool))
+        # 2. what the next frames are compared with: the samples under the marked area, in its box
+        s = plan.step
+        grid = (slice(box[0] // s, -(-box[1] // s)), slice(box[2] // s, -(-box[3] // s)))
+        green = green[grid]
+        support = np.flatnonzero(q[grid])
+        return _Mark(plan, frame_index, frame_index, box, grid, support,
                      green.ravel()[support].astype(np.int16), _solid_flat(green).ravel()[support])
 
     @staticmethod
