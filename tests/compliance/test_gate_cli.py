@@ -115,10 +115,16 @@ def test_review_refuses_to_approve_a_blocked_variant_and_rejects_with_a_reason(h
     frames = [np.zeros((64, 96, 3), np.uint8)] * 4
     quarantine(encode_h264(frames, tmp_path / "b.mp4", fps=4), quarantine_dir=home / "quarantine",
                report={"asset_id": "tsr-blocked", "reasons": ["face matches watch-list entry 'X'"]})
+    settings = Settings.build(home=home)
+    journal = Journal.from_credentials(Ledger(settings.ledger_url).engine, load_credentials(settings.signing))
     refused = run(review, "approve", "tsr-blocked", "--by", "Dana Lee", "--home", home)
     assert refused.exit_code == 1 and "blocked" in refused.output and "cannot be approved" in refused.output
     hold_for_review(encode_h264(frames, tmp_path / "r.mp4", fps=4), review_dir=home / "review",
                     report={"asset_id": "tsr-unsure", "reasons": ["uncertain"]})
+    nameless = run(review, "approve", "tsr-unsure", "--by", "  ", "--home", home)
+    assert nameless.exit_code == 1 and "name" in nameless.output
+    assert len(journal.events()) == 0     # the refusals recorded nothing
+    assert json.loads(run(review, "list", "--json", "--home", home).output)[0]["status"] == "review"
     rejected = run(review, "reject", "tsr-unsure", "--by", "Dana Lee", "--reason", "resembles a celebrity", "--home", home)
     assert rejected.exit_code == 0 and "quarantined" in rejected.output
     blocked = json.loads(run(review, "list", "--blocked", "--json", "--home", home).output)
