@@ -81,3 +81,31 @@ def test_malformed_catalog_stops_before_any_output(tmp_path):
     with pytest.raises(CatalogError, match="price"):
         run_render(catalog, tmp_path / "out", settings, progress=lambda _: None)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_changed_price_re_renders_that_product_only_and_a_dropped_locale_is_retired(tmp_path):
+    catalog = small_catalog(tmp_path / "catalog", locales=("en-US", "de-DE"), aspects="1:1", products=2)
+    settings = Settings.build(home=tmp_path / "home", options=RenderOptions(short_side=288), workers=2)
+    first = run_render(catalog, tmp_path / "out", settings)
+    assert (first.rendered, first.failed) == (4, 0)
+    # A new price for the first product: in USD (en-US shows the product's price) and in EUR (de-DE's own).
+    products = pd.read_csv(catalog / "products.csv", dtype=str, keep_default_na=False)
+    copy = pd.read_csv(catalog / "copy.csv", dtype=str, keep_default_na=False)
+    changed = products.loc[0, "sku"]
+    products.loc[0, "price"] = "19.99"
+    copy.loc[(copy["sku"] == changed) & (copy["locale"] == "de-DE"), "price"] = "18.99"
+    products.to_csv(catalog / "products.csv", index=False)
+    copy.to_csv(catalog / "copy.csv", index=False)
+    second = run_render(catalog, tmp_path / "out", settings)
+    assert (second.rendered, second.skipped, second.failed) == (2, 2, 0)
+    assert {o.sku for o in second.outcomes if o.status == "rendered"} == {changed}
+    # de-DE leaves the catalog: its assets are retired in the ledger, their files stay.
+    for name, column in (("locales.csv", "tag"), ("copy.csv", "locale")):
+        table = pd.read_csv(catalog / name, dtype=str, keep_default_na=False)
+        table[table[column] != "de-DE"].to_csv(catalog / name, index=False)
+    third = run_render(catalog, tmp_path / "out", settings)
+    assert (third.rendered, third.skipped) == (0, 2)
+    ledger = Ledger(settings.ledger_url)
+    de = [o for o in second.outcomes if o.locale == "de-DE"]
+    assert {ledger.asset(o.asset_id).status for o in de} == {"retired"} and all(Path(o.path).is_file() for o in de)
+    assert {a.locale for a in ledger.active_assets()} == {"en-US"}
