@@ -44,7 +44,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import ffmpeg
 import numpy as np
 from PIL import Image
 from sqlalchemy.engine import Engine
@@ -76,7 +75,7 @@ from compliance.rules import (
     visible_labels,
 )
 from compliance.sampling import samples
-from generation.clipfile import ClipError, ffmpeg_exe, probe
+from generation.clipfile import ClipError, probe, read_clip
 from generation.compose import face_for_labels
 from generation.fonts import FontFace, GlyphError
 from generation.spec import BaseClip, VariantSpec
@@ -795,36 +794,10 @@ def _check_label(path: Path, req: LabelRequirement, locale: str) -> tuple[str, s
         if not fps > 0:
             return "missing", f"{path.name}: cannot read the frame rate: label {req.text!r} not checked"
         seconds = req.min_duration_s + START_TOLERANCE_S + LABEL_DECODE_MARGIN_S if req.at_start else None
-        result = check_visible_label(_decode(path, seconds), fps, req, font_path=face.path, face_index=face.index)
+        result = check_visible_label(read_clip(path, max_seconds=seconds), fps, req, font_path=face.path, face_index=face.index)
     except (ClipError, LabelFontError, GlyphError, ValueError, OSError) as exc:
         return "missing", f"label {req.text!r} could not be checked: {exc}"
     return result.status, result.detail
-
-
-def _decode(path: Path, seconds: float | None) -> Iterator[np.ndarray]:
-    """RGB frames of the file; with `seconds`, only that much from the start (ffmpeg stops cleanly)."""
-    w, h, _ = probe(path)
-    out_args: dict[str, Any] = {"format": "rawvideo", "pix_fmt": "rgb24"}
-    if seconds is not None:
-        out_args["t"] = f"{seconds:.3f}"
-    proc = (
-        ffmpeg.input(str(path)).output("pipe:", **out_args)
-        .global_args("-loglevel", "error", "-nostdin")
-        .run_async(pipe_stdout=True, pipe_stderr=True, cmd=ffmpeg_exe())
-    )
-    size = w * h * 3
-    try:
-        while True:
-            buf = proc.stdout.read(size)
-            if len(buf) < size:
-                break
-            yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
-    finally:
-        proc.stdout.close()
-        err = proc.stderr.read().decode(errors="replace")
-        code = proc.wait()
-        if code not in (0, -9):
-            raise ClipError(f"{path}: ffmpeg could not decode: {err.strip()}")
 
 
 # ---------------------------------------------------------------- 6. quarantine and review

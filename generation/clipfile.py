@@ -83,15 +83,20 @@ def duration_s(path: Path) -> float:
     return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
 
 
-def read_clip(path: Path, *, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
-    """Yield RGB uint8 frames of any video file, optionally scaled to size=(w, h)."""
+def read_clip(path: Path, *, size: tuple[int, int] | None = None,
+              max_seconds: float | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames of any video file, optionally scaled to size=(w, h); with max_seconds,
+    only that much from the start (ffmpeg stops by itself: a reader that stops early makes it fail)."""
     w, h, _ = probe(path)
     stream = ffmpeg.input(str(path))
     if size is not None:
         w, h = size
         stream = stream.filter("scale", w, h)
+    out_args = {"format": "rawvideo", "pix_fmt": "rgb24"}
+    if max_seconds is not None:
+        out_args["t"] = f"{max_seconds:.3f}"
     proc = (
-        stream.output("pipe:", format="rawvideo", pix_fmt="rgb24")
+        stream.output("pipe:", **out_args)
         .global_args("-loglevel", "error", "-nostdin")
         .run_async(pipe_stdout=True, pipe_stderr=True, cmd=ffmpeg_exe())
     )
