@@ -58,6 +58,7 @@ REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
 }
 GENESIS_HASH = "0" * 64
 _APPEND_ATTEMPTS = 5
+_PG_APPEND_LOCK = 0x7E55E4B          # PostgreSQL advisory lock key: one appending transaction at a time
 
 metadata = MetaData()
 
@@ -193,12 +194,14 @@ class Journal:
 
     def _append_once(self, fields: dict[str, Any]) -> RecordedEvent:
         with self.engine.connect() as conn:
-            # 1. Take the write lock before reading the head, so no other writer can chain
-            #    onto the same predecessor.
+            # 1. Take the write lock before reading the last event, so no other writer can chain
+            #    onto the same predecessor. On PostgreSQL a transaction advisory lock, not a row lock
+            #    on the head: the head row does not exist before the first event, and a writer that
+            #    locked nothing could chain on and then deadlock with one that locked the head.
             if self._sqlite:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             else:
-                conn.execute(select(journal_head_table.c.id).where(journal_head_table.c.id == 1).with_for_update())
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_APPEND_LOCK})")
             # 2. The predecessor is the last stored event (not the head row, which only mirrors it).
             last = conn.execute(
                 select(journal_table.c.seq, journal_table.c.hash).order_by(journal_table.c.seq.desc()).limit(1)
