@@ -1,42 +1,59 @@
-"""Our video watermark vs invisible-watermark (imwatermark: dwtDct, dwtDctSvd), one run, same frames.
+"""Our video watermark vs invisible-watermark (imwatermark: dwtDct, dwtDctSvd), one run, same frames;
+and the provenance overhead of a variant (watermark + fingerprints + signing vs compose-and-encode).
 
 Requirement of this benchmark only (never a runtime dependency of Tessera):
     .venv/bin/pip install invisible-watermark      # brings opencv-python
 
-Run:  .venv/bin/python benchmarks/watermark_bench.py [--source composed|pan] [--short-side 1080]
-                                                      [--aspect 16:9] [--seconds 4] [--baseline-frames 12]
+Run:  .venv/bin/python benchmarks/watermark_bench.py [--source composed|pan] [--product ESP-BLEND-1KG]
+          [--aspect 16:9 9:16 1:1] [--short-side 720 1080] [--seconds 4] [--no-baselines]
+          [--baseline-frames 12] [--sections attacks overhead] [--overhead-reps 5]
 
-Every method marks the same frames with a 64-bit payload. `--source composed` (default): a real
-variant as the render stage composes it (the motion backend's clip of the sample espresso photo,
-placed on the flat brand panel with the de-DE text, `generation.render_variant`), at
-`--short-side` and `--aspect`; `--source pan`: a slow pan over skimage's coffee photo filling the
+Attacks (section `attacks`, per layout and short side): every method marks the same frames with a
+64-bit payload. `--source composed` (default): a real variant of the sample catalog as the render
+stage composes it (`generation.plan.plan_variants` over catalogs/sample, the motion backend's clip
+of the product photo placed on the flat brand panel with the locale's copy,
+`generation.render_variant`); `--source pan`: a slow pan over skimage's coffee photo filling the
 frame. Each marked clip is encoded once (libx264 CRF 20, yuv420p, like the composer), then every
 attack is applied with the bundled ffmpeg. Ours is detected from the attacked file as shipped;
 the baseline decodes per frame (frames scaled back to the original size, which helps it) and
-takes a majority vote per bit over `--baseline-frames` evenly spaced frames. Prints markdown tables.
+takes a majority vote per bit over `--baseline-frames` evenly spaced frames.
+
+Overhead (section `overhead`, composed only, per layout and short side): the same variant, one at a
+time, `--overhead-reps` times, alternating: `render_variant` without a hook (compose-and-encode
+without provenance), then as flows/render.py's variant_task does it: with the
+`durable_marks(...).hook` (watermark + fingerprints), then `manifest_parts` + `variant_manifest` +
+`sign_file` with dev credentials in a temp home. Wall and CPU time (this process plus the ffmpeg
+children it waited for: decoder and encoder), medians over the repetitions. The overhead is
+(render with hook - render without) + signing; the render's own compose-and-encode is the base.
+Prints markdown tables.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
+import resource
+import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 from skimage import data as skdata
 
-from decimal import Decimal
-
+from catalogs import load_catalog
+from compliance.rules import known_profiles
 from generation import make_base_clip, output_size, render_variant
 from generation.clipfile import ffmpeg_exe, read_clip
-from generation.compose import format_price
-from generation.spec import VariantSpec
+from generation.plan import RenderOptions, VariantPlan, plan_variants
+from generation.spec import BaseClip
+from provenance import SigningConfig, load_credentials, sign_file, watermark_key
+from provenance.soft_binding import durable_marks, manifest_parts
+from provenance.variant_manifest import variant_manifest
 from provenance.watermark import accumulate_frames, decode_stats, detect_file, payload_for_asset, watermark_hook
 
 try:
@@ -44,7 +61,7 @@ try:
 except ImportError as exc:   # a benchmark-only requirement: say how to get it
     raise SystemExit("this benchmark needs invisible-watermark: .venv/bin/pip install invisible-watermark") from exc
 
-W, H, FPS = 1920, 1080, 24          # the frame size is set by main() from the options
+FPS = 24
 SAMPLE = Path(__file__).resolve().parents[1] / "catalogs" / "sample"
 KEY = b"benchmark key"
 PAYLOAD = payload_for_asset("benchmark-asset")
@@ -72,37 +89,47 @@ ATTACKS: dict[str, tuple[list[str], list[str], str]] = {
 }
 
 
-def composed_frames(seconds: float, aspect: str, short_side: int, cache: Path) -> list[np.ndarray]:
-    """The unmarked final frames of a real variant, as the composer hands them to the frame hook."""
-    brand = json.loads((SAMPLE / "brand.json").read_text())
-    width, height = output_size(aspect, short_side)
-    spec = VariantSpec(
-        asset_id="benchmark-asset", sku="ESP-BLEND-1KG", locale="de-DE", aspect=aspect, width=width, height=height,
-        headline="Espresso mit perfekter Crema", price_text=format_price(Decimal("22.99"), "EUR", "de-DE"),
-        cta="Jetzt kaufen", captions=("Volle Crema, Noten von Kakao und Karamell",
-                                      "Frisch geröstet, als ganze Bohne geliefert"),
-        primary_color=brand["primary_color"], secondary_color=brand["secondary_color"],
-        text_color=brand["text_color"], font_family=brand["font_family"])
-    base = make_base_clip(SAMPLE / "photos" / "coffee.jpg", cache_dir=cache, size=short_side, fps=FPS,
-                          duration_s=seconds, seed=0)
+# ---------------------------------------------------------------- clips
+
+def sample_variant(sku: str, locale: str, aspect: str, short_side: int, seconds: float | None,
+                   work: Path) -> tuple[VariantPlan, BaseClip]:
+    """A variant of the sample catalog as the render plans it, and the motion backend's base clip
+    of its product (`seconds` long, or the product's duration)."""
+    catalog = load_catalog(SAMPLE, known_profiles=known_profiles())
+    plans = plan_variants(catalog, RenderOptions(short_side=short_side, fps=FPS), work / "out")
+    for plan in plans:
+        if (plan.spec.sku, plan.spec.locale, plan.spec.aspect) == (sku, locale, aspect):
+            duration = seconds if seconds is not None else float(plan.product.duration_s)
+            base = make_base_clip(plan.product.photo, cache_dir=work / "clips", size=short_side, fps=FPS,
+                                  duration_s=duration, seed=0)
+            return plan, base
+    have = sorted({(p.spec.sku, p.spec.locale) for p in plans})
+    raise SystemExit(f"no variant {sku} {locale} {aspect} in {SAMPLE}; have {have}")
+
+
+def composed_frames(plan: VariantPlan, base: BaseClip, work: Path) -> list[np.ndarray]:
+    """The unmarked final frames of the variant, as the composer hands them to the frame hook."""
     frames: list[np.ndarray] = []
 
     def keep(i: int, frame: np.ndarray) -> np.ndarray:
         frames.append(frame.copy())
         return frame
 
-    render_variant(base, spec, cache / "unmarked.mp4", frame_hook=keep)
+    render_variant(base, plan.spec, work / "unmarked.mp4", frame_hook=keep)
     return frames
 
 
-def pan_frames(seconds: float) -> list[np.ndarray]:
+def pan_frames(seconds: float, size: tuple[int, int]) -> list[np.ndarray]:
+    width, height = size
     photo = skdata.coffee().astype(np.float32)
-    z = max(W * 1.2 / photo.shape[1], H / photo.shape[0])
+    z = max(width * 1.2 / photo.shape[1], height / photo.shape[0])
     big = np.clip(ndimage.zoom(photo, (z, z, 1), order=1), 0, 255).astype(np.uint8)
-    y = (big.shape[0] - H) // 2
-    xs = np.linspace(0, big.shape[1] - W, int(round(seconds * FPS))).round().astype(int)
-    return [np.ascontiguousarray(big[y: y + H, x: x + W]) for x in xs]
+    y = (big.shape[0] - height) // 2
+    xs = np.linspace(0, big.shape[1] - width, int(round(seconds * FPS))).round().astype(int)
+    return [np.ascontiguousarray(big[y: y + height, x: x + width]) for x in xs]
 
+
+# ---------------------------------------------------------------- attacks
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b) ** 2))
@@ -111,8 +138,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def mark_and_encode(frames: list[np.ndarray], method: str, path: Path) -> tuple[float, float, float]:
     """Mark every frame, pipe into one CRF 20 encode; returns embed (wall ms, CPU ms) per frame
-    and the mean PSNR. CPU time is this process's only (the encoder is another process), which
-    shows the cost without the waits of a busy shared machine."""
+    and the lowest PSNR of a frame. CPU time is this process's only (the encoder is another
+    process), which shows the cost without the waits of a busy shared machine."""
+    height, width = frames[0].shape[:2]
     if method == "ours":
         hook = watermark_hook(PAYLOAD, KEY)
         embed = lambda i, f: hook(i, f)                                           # noqa: E731
@@ -121,7 +149,7 @@ def mark_and_encode(frames: list[np.ndarray], method: str, path: Path) -> tuple[
         encoder.set_watermark("bits", PAYLOAD_BITS.tolist())
         embed = lambda i, f: encoder.encode(f[..., ::-1].copy(), method)[..., ::-1]  # noqa: E731 (RGB<->BGR)
     proc = subprocess.Popen(
-        [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
+        [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
          "-r", str(FPS), "-i", "pipe:", "-c:v", "libx264", "-crf", "20", "-preset", "veryfast",
          "-pix_fmt", "yuv420p", str(path)], stdin=subprocess.PIPE)
     spent, cpu, quality = 0.0, 0.0, []
@@ -135,21 +163,21 @@ def mark_and_encode(frames: list[np.ndarray], method: str, path: Path) -> tuple[
     proc.stdin.close()
     if proc.wait() != 0:
         raise SystemExit(f"encoding {method} failed")
-    return spent / len(frames) * 1000, cpu / len(frames) * 1000, float(np.mean(quality))
+    return spent / len(frames) * 1000, cpu / len(frames) * 1000, min(quality)
 
 
-def attack(src: Path, name: str) -> Path:
+def attack(src: Path, name: str, size: tuple[int, int]) -> Path:
     before, after, suffix = ATTACKS[name]
     dst = src.with_name(f"{src.stem}-{len(name)}-{abs(hash(name)) % 10_000}{suffix}")
-    after = [a.format(w=W, h=H) for a in after]
+    after = [a.format(w=size[0], h=size[1]) for a in after]
     subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", *before, "-i", str(src), *after, str(dst)], check=True)
     return dst
 
 
-def baseline_decode(path: Path, method: str, n_frames: int) -> tuple[float, bool, float, float]:
+def baseline_decode(path: Path, method: str, n_frames: int, size: tuple[int, int]) -> tuple[float, bool, float, float]:
     """(bit accuracy after majority vote, exact, decode wall and CPU ms per frame) over n evenly
     spaced frames."""
-    frames = list(read_clip(path, size=(W, H)))
+    frames = list(read_clip(path, size=size))
     picks = [frames[i] for i in np.linspace(0, len(frames) - 1, n_frames).round().astype(int)]
     decoder = WatermarkDecoder("bits", 64)
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -160,68 +188,199 @@ def baseline_decode(path: Path, method: str, n_frames: int) -> tuple[float, bool
     return float(np.mean(bits == PAYLOAD_BITS)), bool(np.array_equal(bits, PAYLOAD_BITS)), spent, cpu
 
 
-def cpu_model() -> str:
+def attack_tables(frames: list[np.ndarray], work: Path, baselines: bool, baseline_frames: int) -> None:
+    """Speed and quality per method, then the payload under each attack alone."""
+    height, width = frames[0].shape[:2]
+    methods = ("ours",) + (BASELINES if baselines else ())
+    summary: dict[str, dict[str, float]] = {}
+    marked: dict[str, Path] = {}
+    # 1. embed + encode, speed and quality
+    for method in methods:
+        marked[method] = work / f"{method}.mp4"
+        embed_ms, embed_cpu, quality = mark_and_encode(frames, method, marked[method])
+        summary[method] = {"embed": embed_ms, "embed_cpu": embed_cpu, "psnr": quality}
+    # 2. detection speed on the decoded marked clip (frames in memory, video decoding not counted)
+    decoded = list(read_clip(marked["ours"]))
+    start, start_cpu = time.perf_counter(), time.process_time()
+    decode_stats(accumulate_frames(decoded), KEY)
+    summary["ours"]["detect"] = (time.perf_counter() - start) / len(decoded) * 1000
+    summary["ours"]["detect_cpu"] = (time.process_time() - start_cpu) / len(decoded) * 1000
+    # 3. attacks, each alone on the marked file
+    rows, found = [], 0
+    for name in ATTACKS:
+        result = detect_file(attack(marked["ours"], name, (width, height)), key=KEY)
+        exact = result.found and result.payload == PAYLOAD
+        found += exact
+        row = [name, f"{'yes' if exact else 'NO'} ({result.bit_accuracy_estimate:.0%} raw)"]
+        for method in methods[1:]:
+            accuracy, ok, spent, cpu = baseline_decode(attack(marked[method], name, (width, height)), method,
+                                                       baseline_frames, (width, height))
+            summary[method]["detect"], summary[method]["detect_cpu"] = spent, cpu
+            row.append(f"{'yes' if ok else 'no'} ({accuracy:.0%})")
+        rows.append(row)
+        print(f"  done: {name}", flush=True)
+    print("\n| method | embed ms/frame wall (CPU) | detect ms/frame wall (CPU) | lowest PSNR of a frame, dB |\n"
+          "| --- | ---: | ---: | ---: |")
+    for method in methods:
+        s = summary[method]
+        print(f"| {method} | {s['embed']:.2f} ({s['embed_cpu']:.2f}) | {s['detect']:.1f} ({s['detect_cpu']:.1f}) "
+              f"| {s['psnr']:.1f} |")
+    print("\n| attack | ours: payload exact (raw bit acc.) |"
+          + "".join(f" {m}: exact (bit acc.) |" for m in methods[1:]))
+    print("| --- | --- |" + " --- |" * (len(methods) - 1))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(f"\nours: {found} of {len(ATTACKS)} exact. CRC-checked 64-bit payload from the attacked file; 'raw' is the"
+          " share of coded bits right before error correction."
+          + (f" Baselines: per-bit majority over {baseline_frames} frames." if baselines else ""))
+
+
+# ---------------------------------------------------------------- provenance overhead
+
+@dataclass(frozen=True)
+class Spent:
+    wall: float
+    cpu: float            # this process (all threads, incl. c2pa signing)
+    children: float       # ffmpeg processes waited for (decoder, encoder)
+
+    @property
+    def total(self) -> float:
+        return self.cpu + self.children
+
+
+def _now() -> Spent:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return Spent(time.perf_counter(), me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime)
+
+
+def _since(start: Spent) -> Spent:
+    end = _now()
+    return Spent(end.wall - start.wall, end.cpu - start.cpu, end.children - start.children)
+
+
+def overhead_table(plan: VariantPlan, base: BaseClip, work: Path, reps: int) -> None:
+    """Compose-and-encode without provenance vs the extra time of watermark + fingerprints + signing,
+    one variant at a time, as flows/render.py's variant_task makes them."""
+    signing = SigningConfig(home=work / "home")
+    creds, key = load_credentials(signing), watermark_key(signing)
+    render_variant(base, plan.spec, work / "warm.mp4")          # fonts, overlays, caches: not timed
+    plain, marked, hooked, signed = [], [], [], []
+    for _ in range(reps):
+        # 1. compose + encode, no provenance
+        start = _now()
+        render_variant(base, plan.spec, work / "plain.mp4")
+        plain.append(_since(start))
+        # 2. the same with the watermark + fingerprint hook (its own time summed too, as the flow does)
+        marks = durable_marks(payload_for_asset(plan.asset_id), key, base.fps)
+        in_hook = [0.0, 0.0]
+
+        def timed(i: int, frame: np.ndarray) -> np.ndarray:
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = marks.hook(i, frame)
+            in_hook[0] += time.perf_counter() - t0
+            in_hook[1] += time.process_time() - c0
+            return out
+
+        start = _now()
+        rendered = render_variant(base, plan.spec, work / "staging.mp4", frame_hook=timed)
+        marked.append(_since(start))
+        hooked.append(in_hook)
+        # 3. the manifest with the soft bindings, and the signature
+        start = _now()
+        action, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
+        manifest = variant_manifest(plan, base, rendered, extra_actions=(action,), extra_assertions=soft)
+        sign_file(work / "staging.mp4", work / "signed.mp4", manifest, creds)
+        signed.append(_since(start))
+
+    def med(values) -> float:
+        return statistics.median(values)
+
+    frames = rendered.frames
+    base_wall, base_cpu = med(p.wall for p in plain), med(p.total for p in plain)
+    wm_wall = med(m.wall - p.wall for m, p in zip(marked, plain))
+    wm_cpu = med(m.total - p.total for m, p in zip(marked, plain))
+    sign_wall, sign_cpu = med(s.wall for s in signed), med(s.total for s in signed)
+    over_wall = med(m.wall - p.wall + s.wall for m, p, s in zip(marked, plain, signed))
+    over_cpu = med(m.total - p.total + s.total for m, p, s in zip(marked, plain, signed))
+    hook_wall, hook_cpu = med(h[0] for h in hooked), med(h[1] for h in hooked)
+    print(f"\nvariant {plan.spec.sku} {plan.spec.locale} {plan.spec.aspect} {plan.spec.width}x{plan.spec.height}, "
+          f"{frames} frames; median of {reps} runs, one variant at a time\n")
+    print("| time per variant | compose + encode, no provenance | watermark + fingerprints (render with hook"
+          " - without) | signing (manifest + sign_file) | provenance overhead | overhead / compose + encode |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| wall s | {base_wall:.3f} | {wm_wall:.3f} | {sign_wall:.3f} | {over_wall:.3f} | "
+          f"{over_wall / base_wall:.1%} |")
+    print(f"| CPU s (process + ffmpeg children) | {base_cpu:.3f} | {wm_cpu:.3f} | {sign_cpu:.3f} | {over_cpu:.3f} | "
+          f"{over_cpu / base_cpu:.1%} |")
+    print(f"\nthe hook's own time inside the render: wall {hook_wall:.3f} s ({hook_wall / frames * 1000:.2f} ms/frame),"
+          f" CPU {hook_cpu:.3f} s ({hook_cpu / frames * 1000:.2f} ms/frame); (hook + signing) / compose + encode:"
+          f" wall {(hook_wall + sign_wall) / base_wall:.1%}, CPU {(hook_cpu + sign_cpu) / base_cpu:.1%}")
+    print("runs (wall s / CPU s): " + "; ".join(
+        f"plain {p.wall:.2f}/{p.total:.2f} marked {m.wall:.2f}/{m.total:.2f} sign {s.wall:.3f}/{s.total:.3f}"
+        for p, m, s in zip(plain, marked, signed)))
+
+
+# ---------------------------------------------------------------- main
+
+def machine() -> str:
+    model = platform.processor() or "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
         if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
+            model = line.split(":", 1)[1].strip()
+            break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} cores, {model}, {mem:.0f} GiB, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}; load average {load}")
 
 
 def main() -> None:
-    global W, H
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("composed", "pan"), default="composed",
-                        help="composed: a real variant on the brand panel (default); pan: full-frame photo pan")
-    parser.add_argument("--short-side", type=int, default=1080, help="short side of the frame (default 1080)")
-    parser.add_argument("--aspect", choices=("16:9", "9:16", "1:1"), default="16:9", help="layout (default 16:9)")
-    parser.add_argument("--seconds", type=float, default=4.0, help="clip length (default 4; the excerpt attack needs >= 3.5)")
+                        help="composed: a sample-catalog variant on the brand panel (default); pan: full-frame photo pan")
+    parser.add_argument("--product", default="ESP-BLEND-1KG",
+                        help="SKU of the sample catalog (ESP-BLEND-1KG, CAT-BED-PLUSH, RKT-KIT-LP1)")
+    parser.add_argument("--locale", default="de-DE", help="locale of the sample catalog (default de-DE)")
+    parser.add_argument("--aspect", nargs="+", choices=("16:9", "9:16", "1:1"), default=["16:9"],
+                        help="layouts, one table each (default 16:9)")
+    parser.add_argument("--short-side", nargs="+", type=int, default=[1080], help="short sides (default 1080)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="clip length (default: the product's duration; the excerpt attack needs >= 3.5)")
+    parser.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run invisible-watermark dwtDct and dwtDctSvd (slow at 1080p)")
     parser.add_argument("--baseline-frames", type=int, default=12, help="frames the baseline decodes per clip (default 12)")
+    parser.add_argument("--sections", nargs="+", choices=("attacks", "overhead"), default=["attacks", "overhead"],
+                        help="what to measure (default both; overhead needs --source composed)")
+    parser.add_argument("--overhead-reps", type=int, default=5, help="repetitions of the overhead runs (default 5)")
     args = parser.parse_args()
-    W, H = output_size(args.aspect, args.short_side)
-    methods = ("ours",) + BASELINES
-    with tempfile.TemporaryDirectory(prefix="wm-bench-") as tmp:
-        if args.source == "composed":
-            frames = composed_frames(args.seconds, args.aspect, args.short_side, Path(tmp))
-        else:
-            frames = pan_frames(args.seconds)
-        print(f"machine: {os.cpu_count()} cores, {cpu_model()}; clip: {len(frames)} frames {W}x{H} @ {FPS} fps, "
-              f"source {args.source}\n")
-        summary: dict[str, dict[str, float]] = {}
-        marked: dict[str, Path] = {}
-        # 1. embed + encode, speed and quality
-        for method in methods:
-            marked[method] = Path(tmp) / f"{method}.mp4"
-            embed_ms, embed_cpu, quality = mark_and_encode(frames, method, marked[method])
-            summary[method] = {"embed": embed_ms, "embed_cpu": embed_cpu, "psnr": quality}
-        # 2. detection speed on the decoded marked clip (frames in memory, video decoding not counted)
-        decoded = list(read_clip(marked["ours"]))
-        start, start_cpu = time.perf_counter(), time.process_time()
-        decode_stats(accumulate_frames(decoded), KEY)
-        summary["ours"]["detect"] = (time.perf_counter() - start) / len(decoded) * 1000
-        summary["ours"]["detect_cpu"] = (time.process_time() - start_cpu) / len(decoded) * 1000
-        # 3. attacks
-        rows = []
-        for name in ATTACKS:
-            row = [name]
-            result = detect_file(attack(marked["ours"], name), key=KEY)
-            exact = result.found and result.payload == PAYLOAD
-            row.append(f"{'yes' if exact else 'NO'} ({result.bit_accuracy_estimate:.0%} raw)")
-            for method in BASELINES:
-                accuracy, exact, spent, cpu = baseline_decode(attack(marked[method], name), method, args.baseline_frames)
-                summary[method]["detect"], summary[method]["detect_cpu"] = spent, cpu
-                row.append(f"{'yes' if exact else 'no'} ({accuracy:.0%})")
-            rows.append(row)
-            print(f"  done: {name}", flush=True)
-    print("\n| method | embed ms/frame wall (CPU) | detect ms/frame wall (CPU) | PSNR dB |\n| --- | ---: | ---: | ---: |")
-    for method in methods:
-        s = summary[method]
-        print(f"| {method} | {s['embed']:.1f} ({s['embed_cpu']:.1f}) | {s['detect']:.1f} ({s['detect_cpu']:.1f}) | {s['psnr']:.1f} |")
-    print("\n| attack | ours: payload exact (raw bit acc.) | dwtDct: exact (bit acc.) | dwtDctSvd: exact (bit acc.) |")
-    print("| --- | --- | --- | --- |")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print("\nours: CRC-checked 64-bit payload from the attacked file; 'raw' is the share of coded bits right before"
-          f" error correction. Baselines: per-bit majority over {args.baseline_frames} frames.")
+    if args.source == "pan" and "overhead" in args.sections:
+        raise SystemExit("--sections overhead measures a composed variant: use --source composed")
+    if args.overhead_reps < 1:
+        raise SystemExit(f"--overhead-reps must be >= 1, got {args.overhead_reps}")
+    print(f"machine: {machine()}")
+    for short_side in args.short_side:
+        for aspect in args.aspect:
+            with tempfile.TemporaryDirectory(prefix="wm-bench-") as tmp:
+                work = Path(tmp)
+                if args.source == "composed":
+                    plan, base = sample_variant(args.product, args.locale, aspect, short_side, args.seconds, work)
+                    what = f"{args.product} {args.locale} (motion clip of {plan.product.photo.name})"
+                else:
+                    plan = base = None
+                    what = "pan over skimage coffee"
+                print(f"\n## {aspect} at short side {short_side}: {what}, source {args.source}", flush=True)
+                if "attacks" in args.sections:
+                    if plan is not None:
+                        frames = composed_frames(plan, base, work)
+                    else:
+                        frames = pan_frames(args.seconds or 4.0, output_size(aspect, short_side))
+                    height, width = frames[0].shape[:2]
+                    print(f"clip: {len(frames)} frames {width}x{height} @ {FPS} fps", flush=True)
+                    attack_tables(frames, work, args.baselines, args.baseline_frames)
+                    del frames
+                if "overhead" in args.sections:
+                    overhead_table(plan, base, work, args.overhead_reps)
+    print(f"\nmachine at the end: {machine()}")
 
 
 if __name__ == "__main__":

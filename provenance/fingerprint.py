@@ -45,9 +45,10 @@ def fingerprint_frames(frames: Iterable[np.ndarray], fps: float, *, per_second: 
 class FingerprintRecorder:
     """A frame hook that fingerprints final frames while they are composed (no decode afterwards),
     sampling them as `fingerprint_file` does with a decoded file and squashing them to the same
-    128 x 128 (bicubic). PIL's `reducing_gap=2` box-reduces by an integer factor first: 2.5-4x
-    faster on 720p-1080p frames, and the hashes stay within 0-2 bits of a plain bicubic squash
-    (measured on the sample variants), far inside the index's match distance of 10."""
+    128 x 128 (bicubic). With `reducing_gap=1` PIL first box-reduces by the largest integer factor
+    that keeps the frame at least 128 px: ~4x faster on a 720p frame (1.3 ms instead of 5.3), and
+    the hashes stay within 0-2 bits of a plain bicubic squash (measured on the 9 sample variant
+    layouts), far inside the index's match distance of 10."""
 
     def __init__(self, fps: float, *, per_second: float = 2):
         if fps <= 0 or per_second <= 0:
@@ -58,7 +59,7 @@ class FingerprintRecorder:
     def __call__(self, index: int, frame: np.ndarray) -> np.ndarray:
         if index == round(len(self.hashes) * self.fps / self.per_second):
             small = Image.fromarray(np.ascontiguousarray(frame)).resize(
-                (_DECODE_SIZE, _DECODE_SIZE), Image.BICUBIC, reducing_gap=2.0)
+                (_DECODE_SIZE, _DECODE_SIZE), Image.BICUBIC, reducing_gap=1.0)
             self.hashes.append(_phash(np.asarray(small)))
         return frame
 

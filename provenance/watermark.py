@@ -20,9 +20,11 @@ Design (docs/watermark.md has the long version and the measurements):
   zero where many samples nearby are flat (brand panels, text plates and the glyphs on them),
   eroded so no marked pixel sits near a flat area. Flat colour is never touched; texture carries
   up to +-7 levels. The offset is capped per frame at RMS 2.4 levels (PSNR >= 40 dB). What depends
-  on the payload and the frame size (the fixed-point pattern) is computed once per hook and size;
-  per frame the work is the small mask and int16 passes over the marked area's bounding box. A
-  hook keeps a scratch buffer: use one hook per thread.
+  on the payload and the frame size (the fixed-point pattern) is computed once per hook and size.
+  The mask and its offset are reused for up to MASK_REFRESH frames (content moves slowly) and made
+  anew at once when a flat plate comes over the marked area or the content changes a lot; per frame
+  the work is that check on the subsampled green and one int16 add over the marked area's bounding
+  box. A hook keeps state between frames: use one hook per thread and per clip.
 * Detection, blind: frames are scaled to a canonical size (3 px per cell) per plausible grid class,
   high-passed, weighted by a texture mask / local content variance (a matched filter: content is
   the noise) and averaged. The identity alignment is decoded first; if its CRC fails, crop +
@@ -87,7 +89,7 @@ MASK_LOW, MASK_HIGH = 2.0, 8.0   # texture (mean |Laplacian| of the subsampled g
 FLAT_LAP = 1.0                # |Laplacian| (levels) under which a subsampled pixel counts as flat
 FLAT_SHARE = (0.08, 0.25)     # share of flat samples in an 11 x 11 window over which the mask fades to 0
 ERODE_R = 3                   # subsampled px: no marked pixel within ~3 samples (12 px at 720p) of a flat area
-MASK_REFRESH = 8              # frames one mask (and its offset) serves at most: content moves slowly
+MASK_REFRESH = 8              # frames one mask (and its offset) serves at most (1/3 s at 24 fps): content moves slowly
 NEW_FLAT_MAX = 4              # new solid-flat samples in the marked area that force a new mask (a plate appeared)
 CHANGE_MAX = 24.0             # mean |change| of the marked green samples (levels) that forces a new mask (a cut)
 DET_CELL_PX = 3               # cell side at the detector's canonical size
@@ -471,17 +473,23 @@ class _Embedder:
             fixed = np.rint(pattern).astype(np.int16)       # |value| <= 20 * 32 = 640: no overflow times _Q
             step = _mask_step(height, width)
             hq, wq = -(-height // step), -(-width // step)
-            levels = np.zeros((hq * step, wq * step), np.float32)
-            levels[:height, :width] = fixed
-            levels *= np.float32(_Q / (1 << _P_SHIFT))                     # the offset at full mask, in levels
-            count = np.zeros((hq * step, wq * step), np.float32)
-            count[:height, :width] = 1
+            unit = np.float32(_Q / (1 << _P_SHIFT))          # the offset at full mask, in levels, per fixed-point unit
 
             def blocks(a: np.ndarray) -> np.ndarray:
-                return a.reshape(hq, step, wq, step).sum(axis=3).sum(axis=1)
+                """Sums over the s x s blocks (the last row/column may be partial): rows first, then the
+                s columns as strided slices (a reduction along a short inner axis is ~10x slower)."""
+                if a.shape != (hq * step, wq * step):
+                    a = np.pad(a, ((0, hq * step - height), (0, wq * step - width)))
+                rows = a.reshape(hq, step, wq * step).sum(axis=1, dtype=np.float32)
+                return sum(rows[:, k::step] for k in range(step))
 
-            plan = _Plan(step, np.repeat(fixed, 3, axis=1), blocks(np.square(levels)), blocks(np.abs(levels)),
-                         blocks(count), np.empty(height * width * 3, np.int16), np.empty(height * width * 3, np.int16))
+            rgb = np.empty((height, width, 3), np.int16)
+            rgb[...] = fixed[..., None]
+            block_px = np.outer(np.minimum(step, height - step * np.arange(hq)),
+                                np.minimum(step, width - step * np.arange(wq))).astype(np.float32)
+            plan = _Plan(step, rgb.reshape(height, 3 * width), blocks(np.square(fixed, dtype=np.float32)) * unit ** 2,
+                         blocks(np.abs(fixed)) * unit, block_px,
+                         np.empty(height * width * 3, np.int16), np.empty(height * width * 3, np.int16))
             self._plans[(height, width)] = plan
         return plan
 

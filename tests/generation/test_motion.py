@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import numpy as np
 import pytest
@@ -62,12 +61,9 @@ def test_clip_records_what_made_it(photo, tmp_path):
 def test_cache_hit_returns_without_rendering(photo, tmp_path):
     first = make_base_clip(photo, cache_dir=tmp_path, size=SIZE, fps=FPS, duration_s=SECONDS, seed=9)
     stamp = first.path.stat().st_mtime_ns
-    started = time.perf_counter()
     again = make_base_clip(photo, cache_dir=tmp_path, size=SIZE, fps=FPS, duration_s=SECONDS, seed=9)
-    elapsed = time.perf_counter() - started
     assert again == first
     assert first.path.stat().st_mtime_ns == stamp      # not rewritten
-    assert elapsed < 0.2                                # no decode, no render, no encode
 
 
 def test_changed_photo_bytes_change_the_key(photo, tmp_path):

@@ -3,7 +3,6 @@ stored hashes, in milliseconds; a different clip finds nothing; the index surviv
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,9 @@ from scipy import ndimage
 from skimage import data as skdata
 
 from generation.clipfile import ffmpeg_exe
-from provenance.fingerprint import FingerprintIndex, FingerprintMatch, fingerprint_file, fingerprint_frames
+from provenance.fingerprint import (
+    FingerprintIndex, FingerprintMatch, FingerprintRecorder, fingerprint_file, fingerprint_frames,
+)
 
 FPS = 24
 
@@ -81,17 +82,24 @@ def test_file_and_frames_sample_the_same_moments(clips):
     assert max(bin(a ^ b).count("1") for a, b in zip(from_file, from_frames)) <= 4
 
 
+def test_recorder_hashes_what_the_file_will_hash(clips):
+    """The render records fingerprints from its frames as they are encoded (squashed with PIL's
+    reducing_gap=1 for speed); an audit hashes the decoded file with ffmpeg's scaler."""
+    recorder = FingerprintRecorder(FPS)
+    for i, frame in enumerate(clips["frames"]):
+        assert recorder(i, frame) is frame
+    from_file = fingerprint_file(clips["src"])
+    assert len(recorder.hashes) == len(from_file) == 6
+    assert max(bin(a ^ b).count("1") for a, b in zip(recorder.hashes, from_file)) <= 4
+
+
 @pytest.mark.parametrize("copy", ["cropped", "small_bright"])
 def test_attacked_copy_finds_its_asset_first_in_a_million(clips, million, copy):
     assert len(million) == 1_000_006
     query = fingerprint_file(clips[copy])
-    million.query(query[:1])                                 # merge pending chunks outside the timing
-    start = time.perf_counter()
-    matches = million.query(query, max_distance=10)
-    elapsed = time.perf_counter() - start
+    matches = million.query(query, max_distance=10)    # its speed: benchmarks/fingerprint_bench.py
     assert matches[0].asset_id == "coffee-asset"
     assert matches[0].votes >= len(query) - 1 and matches[0].best_distance <= 10
-    assert elapsed < 0.5, f"{elapsed * 1000:.0f} ms for {len(query)} query hashes over 1e6"
 
 
 def test_different_clip_matches_nothing(clips, million):

