@@ -108,6 +108,7 @@ __all__ = [
     "mark_published",
     "pending_reviews",
     "publish_block",
+    "supersede_review",
     "publish_manifest",
     "profile_for",
     "quarantine",
@@ -892,7 +893,7 @@ class ReviewItem:
     asset_id: str
     media: Path
     report_path: Path
-    status: str                 # review | approved | rejected | published
+    status: str                 # review | approved | rejected | published | superseded
     reasons: tuple[str, ...]
     held_at: str
     report: dict[str, Any] = field(compare=False)
@@ -966,6 +967,10 @@ def approve(review_dir: Path, asset_or_file: str | Path, *, by: str, reason: str
         d = item.report["review"]
         return ReviewDecision(item.asset_id, "approved", d["by"], d["at"], d["reason"], item.media, item.report_path,
                               item.report)
+    if item.status == "superseded":
+        raise ReviewError(f"{item.asset_id} is no longer waiting for review: a newer render was "
+                          f"{'blocked' if item.report.get('superseded_by') == 'block' else 'published'} "
+                          f"({item.report.get('superseded_at', '')})")
     if item.status != "review":
         raise ReviewError(f"{item.asset_id} was already {item.status}; it is not waiting for review")
     if not item.media.is_file():
@@ -988,6 +993,19 @@ def reject(review_dir: Path, asset_or_file: str | Path, *, by: str, reason: str,
     item.report_path.unlink()
     return replace(decision, media=media, report_path=_report_path(media), report=json.loads(
         _report_path(media).read_text(encoding="utf-8")))
+
+
+def supersede_review(review_dir: Path, asset_id: str, *, verdict: str) -> bool:
+    """A newer render of a held variant was decided otherwise (blocked, or passed and published): the held
+    copy must no longer be approvable. Its report stays, status "superseded"; its file goes. True if one was held."""
+    item = _find(Path(review_dir), asset_id)
+    if item is None or item.asset_id != asset_id or item.status not in ("review", "approved"):
+        return False
+    # the report first: whatever happens next, the held copy is no longer approvable
+    _write_json_atomic(item.report_path, {**item.report, "status": "superseded", "superseded_at": _now_iso(),
+                                          "superseded_by": verdict})
+    item.media.unlink(missing_ok=True)
+    return True
 
 
 def publish_block(*, output_path: Path, manifest: ManifestSpec, record: Mapping[str, str]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from compliance.journal import Journal
 from compliance.record import AUTO_PICKER, Pick, Take, human_pick, record_decisions, record_publication
 from compliance.gate import (
     BaseAssessment, Registries, ai_flags, apply_labels, assess_base_clip, decide, gate_report, hold_for_review,
-    open_registries, publish_block, quarantine, rules_digest, verify_shipped, with_compliance,
+    open_registries, publish_block, quarantine, rules_digest, supersede_review, verify_shipped, with_compliance,
 )
 from compliance.likeness import FaceModels
 from compliance.rules import known_profiles
@@ -148,6 +148,7 @@ def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pic
         if check.verdict == "block":
             quarantine(staging, quarantine_dir=settings.quarantine_dir,
                        report=gate_report(decision, check, extra={"run_id": run_id, "output_path": str(plan.output_path)}))
+            supersede_review(settings.review_dir, plan.asset_id, verdict="block")   # an older hold is not approvable
             return _outcome(plan, "blocked", "; ".join(check.reasons), times)
         # 4. The decisions behind it go into the journal first, so the manifest can cite the journal head.
         t0 = time.perf_counter()
@@ -179,6 +180,7 @@ def variant_task(plan: VariantPlan, base: BaseClip, takes: list[Take], pick: Pic
             return _outcome(plan, "review", "; ".join(check.reasons), times)
         plan.output_path.parent.mkdir(parents=True, exist_ok=True)
         signed = sign_file(staging, plan.output_path, manifest, creds)
+        supersede_review(settings.review_dir, plan.asset_id, verdict="pass")
         times["sign"] = time.perf_counter() - t0
         # 6. Record the asset, a copy of its manifest, its soft bindings and its publication.
         t0 = time.perf_counter()

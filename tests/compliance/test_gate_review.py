@@ -18,6 +18,7 @@ from compliance.gate import (
     pending_reviews,
     quarantine,
     reject,
+    supersede_review,
 )
 from gate_media import encode_h264
 
@@ -104,3 +105,16 @@ def test_rejection_needs_a_reason_and_moves_the_variant_to_quarantine(staged, tm
     assert report["reasons"] == ["uncertain match", "rejected by Dana Lee: resembles a celebrity"]
     with pytest.raises(ReviewError, match="blocked"):
         approve(review, "tsr-aaa", by="Dana Lee", quarantine_dir=q)
+
+
+def test_a_newer_render_supersedes_a_held_copy(staged, tmp_path):
+    review = tmp_path / "review"
+    hold_for_review(staged["tsr-aaa"], review_dir=review, report=_report("tsr-aaa", "face is close to 'Model A'"))
+    assert supersede_review(review, "tsr-bbb", verdict="pass") is False          # nothing held under that id
+    assert supersede_review(review, "tsr-aaa", verdict="pass") is True
+    assert pending_reviews(review) == [] and not (review / "tsr-aaa.mp4").exists()
+    saved = json.loads((review / "tsr-aaa.json").read_text())
+    assert (saved["status"], saved["superseded_by"]) == ("superseded", "pass")
+    with pytest.raises(ReviewError, match="no longer waiting for review: a newer render was published"):
+        approve(review, "tsr-aaa", by="Dana Lee")
+    assert supersede_review(review, "tsr-aaa", verdict="block") is False         # once is enough

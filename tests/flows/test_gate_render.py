@@ -167,3 +167,28 @@ def test_rendered_with_the_china_rule_not_in_force_then_audited_for_china_is_mis
                         lookup=led.asset_id_for_sha256, region="CN", as_of=ON)
     assert rec.labels == {"cn-cac-explicit-video": "missing", "cn-cac-implicit-metadata": "missing"}
     assert rec.verdict == "fail"
+
+
+def test_a_held_variant_that_a_newer_render_blocks_can_no_longer_be_approved(tmp_path):
+    from click.testing import CliRunner
+
+    from flows.cli_compliance import review
+
+    work = Image.fromarray(data.rocket())
+    work.save(tmp_path / "work.png")
+    catalog = _catalog(tmp_path, work)
+    held_settings, held = _render(tmp_path, catalog, options=RenderOptions(short_side=288, require_review=True))
+    (waiting,) = held.outcomes
+    assert waiting.status == "review" and (held_settings.review_dir / f"{waiting.asset_id}.mp4").is_file()
+    # The work is registered as protected before anyone approves: the next render blocks the variant.
+    _registries(held_settings).protected.add_work(tmp_path / "work.png", "Launch poster", "Space Agency Archive")
+    settings, summary = _render(tmp_path, catalog, options=RenderOptions(short_side=288, require_review=True))
+    outcome, _ = _assert_quarantined(tmp_path, settings, summary)
+    assert outcome.asset_id == waiting.asset_id
+    stale = json.loads((settings.review_dir / f"{waiting.asset_id}.json").read_text())
+    assert stale["status"] == "superseded" and stale["superseded_by"] == "block"
+    assert not (settings.review_dir / f"{waiting.asset_id}.mp4").exists()
+    refused = CliRunner().invoke(review, ["approve", waiting.asset_id, "--by", "Dana Lee",
+                                          "--home", str(settings.home)])
+    assert refused.exit_code == 1 and "no longer waiting for review" in refused.output, refused.output
+    assert not list((tmp_path / "out").rglob("*.mp4"))
