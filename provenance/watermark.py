@@ -57,15 +57,14 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
-import ffmpeg
 import numpy as np
 from PIL import Image
 from scipy import fft as sfft
 from scipy import ndimage, sparse
 
-from generation.clipfile import ClipError, ffmpeg_exe, probe
+from generation.clipfile import probe, read_clip
 from generation.spec import FrameHook
 
 __all__ = [
@@ -908,33 +907,6 @@ def detect_frames(frames: Iterable[np.ndarray], *, key: bytes) -> WatermarkResul
     return decode_stats(accumulate_frames(frames), key)
 
 
-def _read_frames(path: Path, size: tuple[int, int], max_seconds: float) -> Iterator[np.ndarray]:
-    """RGB frames of the first `max_seconds` of `path`, scaled by ffmpeg to `size`, as they decode.
-
-    Not `read_clip`: it cannot stop early without ffmpeg dying on a closed pipe."""
-    w, h = size
-    proc = (
-        ffmpeg.input(str(path), t=max_seconds)
-        .filter("scale", w, h)
-        .output("pipe:", format="rawvideo", pix_fmt="rgb24")
-        .global_args("-loglevel", "error", "-nostdin")
-        .run_async(pipe_stdout=True, pipe_stderr=True, cmd=ffmpeg_exe())
-    )
-    n = w * h * 3
-    try:
-        while True:
-            data = proc.stdout.read(n)
-            if len(data) < n:
-                break
-            yield np.frombuffer(data, np.uint8).reshape(h, w, 3)
-    finally:
-        proc.stdout.close()
-        err = proc.stderr.read()
-        proc.stderr.close()
-        if proc.wait() != 0:
-            raise ClipError(f"{path}: ffmpeg could not decode: {err.decode(errors='replace').strip()}")
-
-
 def file_stats(path: Path, *, max_seconds: float = 12.0) -> DetectionStats:
     """Key-independent stats of the first `max_seconds` of a video file (decode once, try many keys)."""
     if max_seconds <= 0:
@@ -942,7 +914,7 @@ def file_stats(path: Path, *, max_seconds: float = 12.0) -> DetectionStats:
     width, height, _ = probe(Path(path))
     acc = _Accumulator(width, height)
     # ffmpeg scales to the largest canonical size; the others are resized from it
-    for frame in _read_frames(Path(path), max(acc.sizes, key=lambda s: s[0] * s[1]), max_seconds):
+    for frame in read_clip(Path(path), size=max(acc.sizes, key=lambda s: s[0] * s[1]), max_seconds=max_seconds):
         acc.add(frame)
     return acc.stats()
 
