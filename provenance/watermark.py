@@ -20,9 +20,9 @@ Design (docs/watermark.md has the long version and the measurements):
   zero where many samples nearby are flat (brand panels, text plates and the glyphs on them),
   eroded so no marked pixel sits near a flat area. Flat colour is never touched; texture carries
   up to +-7 levels. The offset is capped per frame at RMS 2.4 levels (PSNR >= 40 dB). A frame with
-  little texture (a night sky) stays far under that cap: its spare budget goes to dense texture
-  only (every sample around active: lights, lattice crossings), up to BOOST_MAX times the mask,
-  never to smooth areas or the sky between struts. What depends on the payload and the frame size
+  little texture (a night sky, under half of that cap) would stay far under it: its spare budget
+  goes to dense texture only (every sample around active: lights, lattice crossings), up to
+  BOOST_MAX times the mask, never to smooth areas or the sky between struts. What depends on the payload and the frame size
   (the fixed-point pattern) is computed once per hook and size.
   The mask and its offset are reused for up to MASK_REFRESH frames (content moves slowly) and made
   anew at once when a flat plate comes over the marked area or the content changes a lot; per frame
@@ -95,6 +95,8 @@ FLAT_SHARE = (0.08, 0.25)     # share of flat samples in an 11 x 11 window over 
 ERODE_R = 3                   # subsampled px: no marked pixel within ~3 samples (12 px at 720p) of a flat area
 DENSE_LOW, DENSE_HIGH = 8.0, 24.0   # texture (3 x 3 minimum, then mean) over which the extra gain rises 0 -> full
 BOOST_MAX = 3.0               # at most this times the mask on dense texture, and only with PSNR budget to spare
+SPARE_SHARE = (0.5, 0.75)     # share of the budget a frame's own mask uses: under the first its spare goes to
+                              # dense texture in full, over the second none does (a ramp between: no jump)
 MASK_REFRESH = 8              # frames one mask (and its offset) serves at most (1/3 s at 24 fps): content moves slowly
 NEW_FLAT_MAX = 4              # new solid-flat samples in the marked area that force a new mask (a plate appeared)
 CHANGE_MAX = 24.0             # mean |change| of the marked green samples (levels) that forces a new mask (a cut)
@@ -581,11 +583,15 @@ class _Embedder:
         q = np.rint(mask * _Q).astype(np.int16)
         level = q * np.float32(1 / _Q)
         energy = float(np.vdot(np.square(level), plan.block_energy))
-        spare = 0.97 * budget - energy            # rounding adds ~1-3%: aim a little under
+        # A frame with little texture (the rocket's night sky, ~25% of the budget) gets the boost it
+        # needs to be read after re-encoding; one that uses most of the budget (espresso, ~90%) gains
+        # little robustness from the rest, and would pay for it in the hook and the encoder.
+        lo, hi = SPARE_SHARE
+        spare = (0.97 * budget - energy) * min(1.0, max(0.0, (hi * budget - energy) / ((hi - lo) * budget)))
         rows = np.flatnonzero(q.any(axis=1))
         if spare > 0.01 * budget and rows.size:
             # budget to spare (a frame with little texture): spend it on dense texture only, as far as
-            # it goes: mask * (1 + t * dense), t in (0, 1] from the quadratic energy(t) = 0.97 budget.
+            # it goes: mask * (1 + t * dense), t in (0, 1] from the quadratic energy(t) = energy + spare.
             # Computed over the marked samples' bounding box plus 2 (exact: erosion and mean reach 2).
             cols = np.flatnonzero(q.any(axis=0))
             box = (slice(max(0, rows[0] - 2), rows[-1] + 3), slice(max(0, cols[0] - 2), cols[-1] + 3))

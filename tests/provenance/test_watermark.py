@@ -337,20 +337,35 @@ def test_bad_inputs_are_named():
         detect_file(Path("x.mp4"), key=KEY, max_seconds=0)
 
 
-def test_low_texture_frame_spends_spare_budget_on_dense_texture_only():
-    """The sample rocket photo (a night sky, little texture) is marked far under the PSNR cap by
-    the plain mask; the spare budget goes to dense texture (lights, lattice crossings) only: still
-    within the cap, nothing where the plain mask is 0, and the smooth sky keeps its plain offset."""
+def _photo_on_panel(name: str) -> np.ndarray:
+    """A 1280 x 720 frame like a composed variant's: the sample photo, 640 px wide, on a flat panel."""
     from PIL import Image
 
-    photo = Image.open(SAMPLE / "photos" / "rocket.jpg").convert("RGB")
-    frame = np.asarray(photo.resize((1280, round(1280 * photo.height / photo.width))))[:720]
-    frame = np.ascontiguousarray(frame)
-    marked = watermark_hook(PAYLOAD, KEY)(0, frame)
+    photo = Image.open(SAMPLE / "photos" / name).convert("RGB")
+    frame = np.full((720, 1280, 3), 90, np.uint8)
+    small = np.asarray(photo.resize((640, round(640 * photo.height / photo.width))))[:720]
+    frame[: small.shape[0], :640] = small
+    return frame
+
+
+def _plain_mark(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int, int], int]:
+    """The plain mask of a frame, its |Laplacian|, the offset the plain mask alone gives and its box."""
     plain = wm._Embedder(PAYLOAD, KEY, wm.DEFAULT_STRENGTH)
     step = wm._mask_step(*frame.shape[:2])
     green = np.ascontiguousarray(frame[step // 2::step, step // 2::step, 1])
     mask, lap = wm._embed_mask(green)
+    offset, box = plain._offset(plain._plan(*frame.shape[:2]), np.rint(mask * wm._Q).astype(np.int16))
+    return mask, lap, offset, box, step
+
+
+def test_low_texture_frame_spends_spare_budget_on_dense_texture_only():
+    """The sample rocket photo (a night sky, little texture: ~20% of the PSNR budget) is marked far
+    under the cap by the plain mask; the spare budget goes to dense texture (lights, lattice
+    crossings) only: still within the cap, nothing where the plain mask is 0, and the smooth sky
+    keeps its plain offset."""
+    frame = _photo_on_panel("rocket.jpg")
+    marked = watermark_hook(PAYLOAD, KEY)(0, frame)
+    mask, lap, plain_offset, box, step = _plain_mark(frame)
     dense = wm._dense_gain(lap)
     assert dense.min() >= 0 and dense.max() <= wm.BOOST_MAX - 1
     diff = marked.astype(np.int16) - frame
@@ -360,12 +375,26 @@ def test_low_texture_frame_spends_spare_budget_on_dense_texture_only():
     unmasked = np.repeat(np.repeat(mask == 0, step, axis=0), step, axis=1)[: frame.shape[0], : frame.shape[1]]
     assert not diff[unmasked].any()
     # where there is no dense texture the offset is the plain mask's (up to rounding and the cap)
-    plain_q = np.rint(mask * wm._Q).astype(np.int16)
-    plain_offset, box = plain._offset(plain._plan(*frame.shape[:2]), plain_q)
     y0, y1, x0, x1 = box
     no_boost = np.repeat(np.repeat(dense == 0, step, axis=0), step, axis=1)[y0:y1, x0:x1]
     no_boost &= np.all((frame[y0:y1, x0:x1] > 20) & (frame[y0:y1, x0:x1] < 235), axis=2)   # no saturation
     assert np.abs(diff[y0:y1, x0:x1, 1][no_boost] - plain_offset[:, ::3][no_boost]).max() <= 1
     # and the spare budget is used: well over the plain mask's energy
     plain_energy = float(np.sum(np.square(plain_offset[:, ::3], dtype=np.float64)))
+    budget = wm.MAX_RMS ** 2 * frame.shape[0] * frame.shape[1]
+    assert plain_energy < wm.SPARE_SHARE[0] * budget
     assert float(np.sum(np.square(diff[..., 1], dtype=np.float64))) > 1.5 * plain_energy
+
+
+def test_frame_that_uses_most_of_the_budget_gets_no_boost():
+    """The cat photo uses ~85% of the PSNR budget with the plain mask: over SPARE_SHARE's upper
+    end, so the frame is marked with the plain mask alone (the rest would cost the hook and the
+    encoder more than it adds to robustness)."""
+    frame = _photo_on_panel("chelsea.jpg")
+    marked = watermark_hook(PAYLOAD, KEY)(0, frame)
+    _, _, plain_offset, (y0, y1, x0, x1), _ = _plain_mark(frame)
+    budget = wm.MAX_RMS ** 2 * frame.shape[0] * frame.shape[1]
+    assert wm.SPARE_SHARE[1] * budget < float(np.sum(np.square(plain_offset[:, ::3], dtype=np.float64))) < budget
+    expected = frame.astype(np.int16)
+    expected[y0:y1, x0:x1] += plain_offset.reshape(y1 - y0, x1 - x0, 3)
+    assert np.array_equal(marked, np.clip(expected, 0, 255).astype(np.uint8))
