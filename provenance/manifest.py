@@ -9,7 +9,8 @@ What the manifest holds:
   parentOf ingredient and a c2pa.placed action to the componentOf ingredients, unless
   its parameters already name `ingredientIds`; the C2PA-reserved parameters
   `ingredient`/`ingredients` (hashed links that c2pa writes) are refused;
-- one ingredient per spec ingredient, hashed from its file;
+- one ingredient per spec ingredient, hashed from its file; an image ingredient carries a JPEG
+  thumbnail (long side at most 1024 px, never enlarged) made once per file version;
 - com.tessera.variant {"asset_id": ...} plus the spec's extra assertions.
 
 The signed file is written to a temp file beside dst, read back and validated, and
@@ -18,6 +19,8 @@ untouched.
 """
 from __future__ import annotations
 
+import functools
+import io
 import json
 import os
 import tempfile
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import c2pa
+from PIL import Image, ImageOps
 
 from provenance.reader import VARIANT_LABEL, c2pa_settings, detect_mime, read_c2pa
 from provenance.spec import Action, Credentials, Ingredient, ManifestSpec, SignedManifest
@@ -38,6 +42,7 @@ FIRST_ACTIONS = ("c2pa.created", "c2pa.opened")
 RELATIONSHIPS = ("parentOf", "componentOf", "inputTo")
 # Actions that c2pa links to ingredients of one relationship when the caller did not.
 LINKED_RELATIONSHIP = {"c2pa.opened": "parentOf", "c2pa.placed": "componentOf"}
+THUMBNAIL_LONG_SIDE = 1024   # c2pa's own size for ingredient thumbnails
 
 
 class SigningError(RuntimeError):
@@ -157,14 +162,23 @@ def _action_json(action: Action, spec: ManifestSpec, *, is_first: bool) -> dict[
 
 def _sign(src: Path, out: Path, definition: dict[str, Any], ingredients: tuple[Ingredient, ...],
           creds: Credentials, mime: str) -> None:
+    # c2pa would make each image ingredient's thumbnail itself, for every variant anew and enlarged
+    # to 1024 px (31 ms and ~100 KB for a 600 px product photo): ours is made once per photo.
+    settings = {**c2pa_settings(creds.anchors_pem), "builder": {"thumbnail": {"enabled": False}}}
     try:
-        with c2pa.Context.from_dict(c2pa_settings(creds.anchors_pem)) as ctx, \
-                c2pa.Builder(json.dumps(definition), ctx) as builder:
+        with c2pa.Context.from_dict(settings) as ctx, c2pa.Builder(json.dumps(definition), ctx) as builder:
             for i, ing in enumerate(ingredients):
                 ing_mime = detect_mime(ing.path)
                 if ing_mime is None:
                     raise SigningError(f"ingredient {ing.path}: unsupported media type")
                 ing_json = {"title": ing.title, "relationship": ing.relationship, "label": _ingredient_label(i)}
+                if ing_mime.startswith("image/"):
+                    st = ing.path.stat()
+                    thumb = _thumbnail(str(ing.path.resolve()), st.st_size, st.st_mtime_ns)
+                    if thumb is not None:
+                        name = f"{_ingredient_label(i)}-thumbnail.jpg"
+                        builder.add_resource(name, io.BytesIO(thumb))
+                        ing_json["thumbnail"] = {"format": "image/jpeg", "identifier": name}
                 with open(ing.path, "rb") as stream:
                     builder.add_ingredient(json.dumps(ing_json), ing_mime, stream)
             info = c2pa.C2paSignerInfo(creds.alg, creds.cert_chain_pem, creds.private_key_pem, creds.tsa_url)
@@ -174,6 +188,25 @@ def _sign(src: Path, out: Path, definition: dict[str, Any], ingredients: tuple[I
         raise SigningError(f"cannot sign {src}: {e}") from e
     except OSError as e:
         raise SigningError(f"cannot sign {src}: {e.filename or ''} {e.strerror or e}".strip()) from e
+
+
+@functools.lru_cache(maxsize=64)
+def _thumbnail(path: str, size: int, mtime_ns: int) -> bytes | None:
+    """A JPEG thumbnail of an image file, keyed by its size and mtime (a replaced photo gets a new
+    one); None when Pillow cannot read it (the ingredient is still signed, without a thumbnail)."""
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im.thumbnail((THUMBNAIL_LONG_SIDE, THUMBNAIL_LONG_SIDE))
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                im = Image.new("RGB", im.size, "white")          # JPEG has no alpha: flatten on white
+                im.paste(rgba, mask=rgba.getchannel("A"))
+            out = io.BytesIO()
+            im.convert("RGB").save(out, "JPEG", quality=85)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return out.getvalue()
 
 
 def _ingredient_label(index: int) -> str:

@@ -1,13 +1,18 @@
 """Signing a real MP4: the manifest says what happened, reads back Trusted, and fails closed."""
 import dataclasses
+import io
 import json
 from datetime import datetime, timedelta, timezone
 
+import c2pa
+import numpy as np
 import pytest
+from PIL import Image
 
 from provenance_media import COMPOSITE, ad_spec
-from provenance import Action, ManifestSpec, SigningConfig, SigningError, load_credentials, read_c2pa, sign_file
-from provenance.reader import VARIANT_LABEL
+from provenance import (Action, Ingredient, ManifestSpec, SigningConfig, SigningError, load_credentials, read_c2pa,
+                        sign_file)
+from provenance.reader import VARIANT_LABEL, c2pa_settings
 
 
 def _active(manifest_json: str) -> dict:
@@ -55,6 +60,39 @@ def test_sign_file_returns_the_label_and_json_of_the_signed_file(media, creds, t
     assert assertions[VARIANT_LABEL] == {"locale": "de-DE", "asset_id": "tsr-ret"}
     assert assertions["com.example.note"] == {"n": 1}
     assert (tmp_path / "out" / "ad.mp4").stat().st_mode & 0o777 == 0o644
+
+
+def _ingredient_thumbnail(path, anchors_pem) -> Image.Image:
+    """The first ingredient's thumbnail in the active manifest of a signed file, decoded."""
+    with c2pa.Context.from_dict(c2pa_settings(anchors_pem)) as ctx, open(path, "rb") as stream, \
+            c2pa.Reader("video/mp4", stream, None, ctx) as reader:
+        thumb = _active(reader.json())["ingredients"][0]["thumbnail"]
+        assert thumb["format"] == "image/jpeg"
+        out = io.BytesIO()
+        reader.resource_to_stream(thumb["identifier"], out)
+    return Image.open(io.BytesIO(out.getvalue()))
+
+
+def test_image_ingredient_carries_a_thumbnail_of_the_photo_at_its_own_size(signed_mp4, media, creds):
+    """Not enlarged (c2pa's own would be 1024 px wide for every variant), and it is the photo."""
+    thumb = _ingredient_thumbnail(signed_mp4, creds.anchors_pem)
+    photo = Image.open(media / "product.jpg")
+    assert (thumb.format, thumb.size) == ("JPEG", photo.size)
+    diff = np.abs(np.asarray(thumb.convert("RGB"), np.int16) - np.asarray(photo.convert("RGB"), np.int16))
+    assert diff.mean() < 10          # JPEG re-encoding of a sharp test card; another image is ~60
+
+
+def test_large_transparent_photo_gets_a_1024_px_thumbnail_flattened_on_white(media, creds, tmp_path):
+    rgba = np.zeros((1000, 2000, 4), np.uint8)
+    rgba[:, :1000] = (200, 30, 30, 255)            # left half opaque red, right half transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cutout.png")
+    spec = dataclasses.replace(ad_spec(tmp_path / "cutout.png", "tsr-png"),
+                               ingredients=(Ingredient(tmp_path / "cutout.png", "cutout.png", "componentOf"),))
+    sign_file(media / "clip.mp4", tmp_path / "ad.mp4", spec, creds)
+    thumb = np.asarray(_ingredient_thumbnail(tmp_path / "ad.mp4", creds.anchors_pem).convert("RGB"), np.int16)
+    assert thumb.shape == (512, 1024, 3)
+    assert np.abs(thumb[:, :500] - (200, 30, 30)).max() < 12
+    assert np.abs(thumb[:, 524:] - 255).max() < 12
 
 
 def test_without_anchors_the_signature_is_valid_but_untrusted(signed_mp4):
