@@ -12,8 +12,9 @@ Attacks (section `attacks`, per layout and short side): every method marks the s
 64-bit payload. `--source composed` (default): a real variant of the sample catalog as the render
 stage composes it (`generation.plan.plan_variants` over catalogs/sample, the motion backend's clip
 of the product photo placed on the flat brand panel with the locale's copy,
-`generation.render_variant`); `--source pan`: a slow pan over skimage's coffee photo filling the
-frame. Each marked clip is encoded once (libx264 CRF 20, yuv420p, like the composer), then every
+`generation.render_variant`, each method as its frame hook, so the composer keeps the text layers
+as composed, as in the pipeline); `--source pan`: a slow pan over skimage's coffee photo filling
+the frame, piped to ffmpeg. Each marked clip is encoded once (libx264 CRF 20, yuv420p), then every
 attack is applied with the bundled ffmpeg. Ours is detected from the attacked file as shipped;
 the baseline decodes per frame (frames scaled back to the original size, which helps it) and
 takes a majority vote per bit over `--baseline-frames` evenly spaced frames.
@@ -107,18 +108,6 @@ def sample_variant(sku: str, locale: str, aspect: str, short_side: int, seconds:
     raise SystemExit(f"no variant {sku} {locale} {aspect} in {SAMPLE}; have {have}")
 
 
-def composed_frames(plan: VariantPlan, base: BaseClip, work: Path) -> list[np.ndarray]:
-    """The unmarked final frames of the variant, as the composer hands them to the frame hook."""
-    frames: list[np.ndarray] = []
-
-    def keep(i: int, frame: np.ndarray) -> np.ndarray:
-        frames.append(frame.copy())
-        return frame
-
-    render_variant(base, plan.spec, work / "unmarked.mp4", frame_hook=keep)
-    return frames
-
-
 def pan_frames(seconds: float, size: tuple[int, int]) -> list[np.ndarray]:
     width, height = size
     photo = skdata.coffee().astype(np.float32)
@@ -136,11 +125,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
 
 
-def mark_and_encode(frames: list[np.ndarray], method: str, path: Path) -> tuple[float, float, float]:
-    """Mark every frame, pipe into one CRF 20 encode; returns embed (wall ms, CPU ms) per frame
-    and the lowest PSNR of a frame. CPU time is this process's only (the encoder is another
-    process), which shows the cost without the waits of a busy shared machine."""
-    height, width = frames[0].shape[:2]
+def mark_and_encode(frames: list[np.ndarray] | None, method: str, path: Path,
+                    variant: tuple[VariantPlan, BaseClip] | None = None) -> tuple[float, float, float]:
+    """Mark every frame and encode once at CRF 20: a composed variant through `render_variant` with
+    the method as its frame hook (as the pipeline marks: the composer keeps the text layers as
+    composed), the pan's frames through one ffmpeg pipe. Returns embed (wall ms, CPU ms) per frame
+    and the lowest PSNR of a frame as the method returned it (for a composed variant a lower bound:
+    the text layers put back only raise it). CPU time is this process's only (the encoder is
+    another process), which shows the cost without the waits of a busy shared machine."""
     if method == "ours":
         hook = watermark_hook(PAYLOAD, KEY)
         embed = lambda i, f: hook(i, f)                                           # noqa: E731
@@ -148,22 +140,32 @@ def mark_and_encode(frames: list[np.ndarray], method: str, path: Path) -> tuple[
         encoder = WatermarkEncoder()
         encoder.set_watermark("bits", PAYLOAD_BITS.tolist())
         embed = lambda i, f: encoder.encode(f[..., ::-1].copy(), method)[..., ::-1]  # noqa: E731 (RGB<->BGR)
-    proc = subprocess.Popen(
-        [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-         "-r", str(FPS), "-i", "pipe:", "-c:v", "libx264", "-crf", "20", "-preset", "veryfast",
-         "-pix_fmt", "yuv420p", str(path)], stdin=subprocess.PIPE)
     spent, cpu, quality = 0.0, 0.0, []
-    for i, frame in enumerate(frames):
+
+    def timed(i: int, frame: np.ndarray) -> np.ndarray:
+        nonlocal spent, cpu
         start, start_cpu = time.perf_counter(), time.process_time()
         marked = np.ascontiguousarray(embed(i, frame), dtype=np.uint8)
         spent += time.perf_counter() - start
         cpu += time.process_time() - start_cpu
         quality.append(psnr(marked, frame))
-        proc.stdin.write(marked.tobytes())
-    proc.stdin.close()
-    if proc.wait() != 0:
-        raise SystemExit(f"encoding {method} failed")
-    return spent / len(frames) * 1000, cpu / len(frames) * 1000, min(quality)
+        return marked
+
+    if variant is not None:
+        plan, base = variant
+        render_variant(base, plan.spec, path, frame_hook=timed)
+    else:
+        height, width = frames[0].shape[:2]
+        proc = subprocess.Popen(
+            [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+             "-r", str(FPS), "-i", "pipe:", "-c:v", "libx264", "-crf", "20", "-preset", "veryfast",
+             "-pix_fmt", "yuv420p", str(path)], stdin=subprocess.PIPE)
+        for i, frame in enumerate(frames):
+            proc.stdin.write(timed(i, frame).tobytes())
+        proc.stdin.close()
+        if proc.wait() != 0:
+            raise SystemExit(f"encoding {method} failed")
+    return spent / len(quality) * 1000, cpu / len(quality) * 1000, min(quality)
 
 
 def attack(src: Path, name: str, size: tuple[int, int]) -> Path:
@@ -188,16 +190,18 @@ def baseline_decode(path: Path, method: str, n_frames: int, size: tuple[int, int
     return float(np.mean(bits == PAYLOAD_BITS)), bool(np.array_equal(bits, PAYLOAD_BITS)), spent, cpu
 
 
-def attack_tables(frames: list[np.ndarray], work: Path, baselines: bool, baseline_frames: int) -> None:
-    """Speed and quality per method, then the payload under each attack alone."""
-    height, width = frames[0].shape[:2]
+def attack_tables(frames: list[np.ndarray] | None, work: Path, baselines: bool, baseline_frames: int,
+                  variant: tuple[VariantPlan, BaseClip] | None = None) -> None:
+    """Speed and quality per method, then the payload under each attack alone (a composed variant,
+    or the given frames)."""
+    height, width = (variant[0].spec.height, variant[0].spec.width) if variant else frames[0].shape[:2]
     methods = ("ours",) + (BASELINES if baselines else ())
     summary: dict[str, dict[str, float]] = {}
     marked: dict[str, Path] = {}
     # 1. embed + encode, speed and quality
     for method in methods:
         marked[method] = work / f"{method}.mp4"
-        embed_ms, embed_cpu, quality = mark_and_encode(frames, method, marked[method])
+        embed_ms, embed_cpu, quality = mark_and_encode(frames, method, marked[method], variant)
         summary[method] = {"embed": embed_ms, "embed_cpu": embed_cpu, "psnr": quality}
     # 2. detection speed on the decoded marked clip (frames in memory, video decoding not counted)
     decoded = list(read_clip(marked["ours"]))
@@ -371,12 +375,13 @@ def main() -> None:
                 print(f"\n## {aspect} at short side {short_side}: {what}, source {args.source}", flush=True)
                 if "attacks" in args.sections:
                     if plan is not None:
-                        frames = composed_frames(plan, base, work)
+                        frames, variant = None, (plan, base)
+                        n, (width, height) = base.frames, (plan.spec.width, plan.spec.height)
                     else:
-                        frames = pan_frames(args.seconds or 4.0, output_size(aspect, short_side))
-                    height, width = frames[0].shape[:2]
-                    print(f"clip: {len(frames)} frames {width}x{height} @ {FPS} fps", flush=True)
-                    attack_tables(frames, work, args.baselines, args.baseline_frames)
+                        frames, variant = pan_frames(args.seconds or 4.0, output_size(aspect, short_side)), None
+                        n, (height, width) = len(frames), frames[0].shape[:2]
+                    print(f"clip: {n} frames {width}x{height} @ {FPS} fps", flush=True)
+                    attack_tables(frames, work, args.baselines, args.baseline_frames, variant)
                     del frames
                 if "overhead" in args.sections:
                     overhead_table(plan, base, work, args.overhead_reps)

@@ -259,7 +259,11 @@ class _Composer:
         self.background = np.empty((spec.height, spec.width, 3), np.uint8)
         self.background[:] = _rgb(spec.primary_color, "primary_color")
         self.blends: list[_Blend] = []
+        self.text_boxes: list[tuple[int, int, slice, slice]] = []   # (first, last, rows, cols) of each layer
         for overlay in build_overlays(spec, layout, base.frames, fonts=fonts):
+            h, w = overlay.rgba.shape[:2]
+            self.text_boxes.append((overlay.first, overlay.last, slice(overlay.y, overlay.y + h),
+                                    slice(overlay.x, overlay.x + w)))
             blend = _Blend.of(overlay)
             if (blend.first, blend.last) == (0, base.frames) and not _overlaps(overlay, self.clip):
                 blend.apply(self.background)   # static text on the static background: blended once
@@ -283,9 +287,17 @@ class _Composer:
         for blend in self.blends:
             if blend.first <= i < blend.last:
                 blend.apply(frame)
-        # c. The watermark (or any hook) sees the final pixels; what it returns is what gets encoded.
+        # c. The watermark (or any hook) sees the final pixels; what it returns is what gets encoded,
+        #    except the text layers shown on this frame: copy, price, CTA and the required AI labels
+        #    are encoded exactly as composed (a hook may change the picture, never what the ad says).
         if self.hook is not None:
+            text = [(rows, cols, frame[rows, cols].copy()) for first, last, rows, cols in self.text_boxes
+                    if first <= i < last]
             frame = _checked_hook_frame(self.hook(i, frame), self.spec, i)
+            if text and not frame.flags.writeable:
+                frame = frame.copy()
+            for rows, cols, pixels in text:
+                frame[rows, cols] = pixels
         try:
             self.proc.stdin.write(frame.data)
         except BrokenPipeError:

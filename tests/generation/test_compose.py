@@ -102,6 +102,26 @@ def test_frame_hook_runs_once_per_frame_and_its_pixels_are_encoded(base, tmp_pat
         assert frame[80:100, 4:20, 0].mean() < 60           # outside the square: the background, not red
 
 
+def test_a_hook_never_changes_the_text_layers(base, tmp_path):
+    """A hook that inverts every pixel: the picture is inverted, but the copy, price and labels
+    shown on each frame are encoded exactly as composed (the watermark never marks a plate)."""
+    spec = make_spec("de-DE", "1:1", SHORT)
+    plain = list(read_clip(render_variant(base, spec, tmp_path / "plain.mp4").path))
+    hooked = list(read_clip(render_variant(base, spec, tmp_path / "inverted.mp4",
+                                           frame_hook=lambda i, frame: 255 - frame).path))
+    overlays = build_overlays(spec, layout_for("1:1", SHORT, SHORT), len(plain))
+    assert {o.name for o in overlays} >= {"labels", "headline", "price"}
+    for i, (a, b) in enumerate(zip(plain, hooked)):
+        text = np.zeros(a.shape[:2], bool)
+        for o in overlays:
+            if o.first <= i < o.last:
+                h, w = o.rgba.shape[:2]
+                text[o.y + 4: o.y + h - 4, o.x + 4: o.x + w - 4] = True    # inside, off the block edges
+        diff = np.abs(a.astype(np.int16) - b).mean(axis=2)
+        assert diff[text].mean() < 6, f"frame {i}: a text layer changed"     # codec noise; inverted: ~100
+        assert diff[~text].mean() > 40, f"frame {i}: the picture was not inverted"
+
+
 def test_hook_error_leaves_nothing_behind(base, tmp_path):
     def wrong_shape(i, frame):
         return frame[:10]
