@@ -17,13 +17,14 @@ Design (docs/watermark.md has the long version and the measurements):
   excerpt and any frame rate holds the whole payload.
 * Embedding: luma only (one integer offset added to R, G and B), scaled by a perceptual mask
   computed on a 4x subsampled frame (every short_side/180 px): local mean |Laplacian| of green,
-  zero where many samples nearby are flat (brand panels, text plates and the glyphs on them),
+  zero where many samples nearby are flat (brand panels, opaque plates, glyph fill),
   eroded so no marked pixel sits near a flat area. Flat colour is never touched; texture carries
   up to +-7 levels. The offset is capped per frame at RMS 2.4 levels (PSNR >= 40 dB). A frame with
   little texture (a night sky, under half of that cap) would stay far under it: its spare budget
   goes to dense texture only (every sample around active: lights, lattice crossings), up to
-  BOOST_MAX times the mask, never to smooth areas or the sky between struts. What depends on the payload and the frame size
-  (the fixed-point pattern) is computed once per hook and size.
+  BOOST_MAX times the mask, never to smooth areas or the sky between struts. What depends on the
+  payload and the frame size (the fixed-point pattern) is computed once per hook and size.
+  Text layers are the composer's to protect: it puts them back as composed after the hook.
   The mask and its offset are reused for up to MASK_REFRESH frames (content moves slowly) and made
   anew at once when a flat plate comes over the marked area or the content changes a lot; per frame
   the work is that check on the subsampled green and one int16 add over the marked area's bounding
