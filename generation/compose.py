@@ -259,14 +259,12 @@ class _Composer:
         self.background = np.empty((spec.height, spec.width, 3), np.uint8)
         self.background[:] = _rgb(spec.primary_color, "primary_color")
         self.blends: list[_Blend] = []
-        self.text_boxes: list[tuple[int, int, slice, slice]] = []   # (first, last, rows, cols) of each layer
+        self.static_text: list[tuple[slice, slice]] = []        # boxes of the text blended into the background
         for overlay in build_overlays(spec, layout, base.frames, fonts=fonts):
-            h, w = overlay.rgba.shape[:2]
-            self.text_boxes.append((overlay.first, overlay.last, slice(overlay.y, overlay.y + h),
-                                    slice(overlay.x, overlay.x + w)))
             blend = _Blend.of(overlay)
             if (blend.first, blend.last) == (0, base.frames) and not _overlaps(overlay, self.clip):
                 blend.apply(self.background)   # static text on the static background: blended once
+                self.static_text.append((blend.rows, blend.cols))
             else:
                 self.blends.append(blend)
         self.tmp = self.out_path.with_name(f".{self.out_path.name}.{os.getpid()}.tmp")
@@ -290,12 +288,14 @@ class _Composer:
         # c. The watermark (or any hook) sees the final pixels; what it returns is what gets encoded,
         #    except the text layers shown on this frame: copy, price, CTA and the required AI labels
         #    are encoded exactly as composed (a hook may change the picture, never what the ad says).
+        #    The frame is the composer's own, made anew: a hook may mark it in place.
         if self.hook is not None:
-            text = [(rows, cols, frame[rows, cols].copy()) for first, last, rows, cols in self.text_boxes
-                    if first <= i < last]
+            text = [(b.rows, b.cols, frame[b.rows, b.cols].copy()) for b in self.blends if b.first <= i < b.last]
             frame = _checked_hook_frame(self.hook(i, frame), self.spec, i)
-            if text and not frame.flags.writeable:
+            if not frame.flags.writeable:
                 frame = frame.copy()
+            for rows, cols in self.static_text:
+                frame[rows, cols] = self.background[rows, cols]
             for rows, cols, pixels in text:
                 frame[rows, cols] = pixels
         try:

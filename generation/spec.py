@@ -9,8 +9,9 @@ import numpy as np
 
 # Applied to every final RGB frame (H x W x 3, uint8) right before the single
 # encode; the watermark stage plugs in here so no second lossy encode happens.
-# What it returns is encoded, except the boxes of the text layers shown on that
-# frame (copy, price, CTA, AI labels): the composer keeps those as composed.
+# The frame is the composer's own (a hook may change it in place); what the hook
+# returns is encoded, except the boxes of the text layers shown on that frame
+# (copy, price, CTA, AI labels): the composer keeps those as composed.
 FrameHook = Callable[[int, np.ndarray], np.ndarray]
 
 

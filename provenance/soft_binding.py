@@ -47,9 +47,10 @@ class DurableMarks:
 
 
 def durable_marks(payload: int, key: bytes, fps: float) -> DurableMarks:
-    """Watermark each final frame, then fingerprint the marked frame (what is encoded, but for the
-    text layers the composer puts back: a mark-sized change the perceptual hash does not see)."""
-    mark = watermark_hook(payload, key)
+    """Watermark each final frame in place (the composer's frames are its own), then fingerprint
+    the marked frame (what is encoded, but for the text layers the composer puts back: a
+    mark-sized change the perceptual hash does not see)."""
+    mark = watermark_hook(payload, key, in_place=True)
     recorder = FingerprintRecorder(fps, per_second=PER_SECOND)
     return DurableMarks(payload, lambda i, frame: recorder(i, mark(i, frame)), recorder)
 

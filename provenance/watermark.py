@@ -488,10 +488,10 @@ class _Embedder:
     add over the bounding box of the marked area, in int16. Keeps state between frames: use one
     hook per thread (and per clip; a frame index that does not move forward starts afresh)."""
 
-    def __init__(self, payload: int, key: bytes, strength: float) -> None:
+    def __init__(self, payload: int, key: bytes, strength: float, in_place: bool = False) -> None:
         if not 0 < strength <= 20:
             raise ValueError(f"strength must be in (0, 20] luma levels, got {strength!r}")
-        self.payload, self.key, self.strength = payload, key, strength
+        self.payload, self.key, self.strength, self.in_place = payload, key, strength, in_place
         _coded(payload, key)
         _layout(key, 1, 1)                                   # validate payload and key now
         self._plans: dict[tuple[int, int], _Plan] = {}
@@ -547,7 +547,10 @@ class _Embedder:
                 and self._alike(mark, green)):
             mark = self._mark = self._new_mark(plan, frame_index, green, height, width)
         mark.last = frame_index
-        out = np.array(frame, order="C")           # a copy: the caller's frame is left alone
+        if self.in_place and frame.flags.c_contiguous and frame.flags.writeable:
+            out = frame                             # the composer's own frame: no copy needed
+        else:
+            out = np.array(frame, order="C")       # a copy: the caller's frame is left alone
         if mark.box is None:
             return out
         # 3. add with saturation in int16, written back as uint8; nothing outside the box is touched
@@ -665,9 +668,11 @@ def embed_frame(frame: np.ndarray, payload: int, frame_index: int, key: bytes,
     return _Embedder(payload, key, strength)(frame_index, frame)
 
 
-def watermark_hook(payload: int, key: bytes, *, strength: float = DEFAULT_STRENGTH) -> FrameHook:
-    """A FrameHook that marks every frame with `payload` under `key`."""
-    return _Embedder(payload, key, strength)
+def watermark_hook(payload: int, key: bytes, *, strength: float = DEFAULT_STRENGTH,
+                   in_place: bool = False) -> FrameHook:
+    """A FrameHook that marks every frame with `payload` under `key`: a marked copy, or with
+    `in_place` the frame itself (the composer's frames are its own, made anew for the hook)."""
+    return _Embedder(payload, key, strength, in_place)
 
 
 # ---------------------------------------------------------------- detection

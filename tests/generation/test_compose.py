@@ -102,14 +102,25 @@ def test_frame_hook_runs_once_per_frame_and_its_pixels_are_encoded(base, tmp_pat
         assert frame[80:100, 4:20, 0].mean() < 60           # outside the square: the background, not red
 
 
-def test_a_hook_never_changes_the_text_layers(base, tmp_path):
-    """A hook that inverts every pixel: the picture is inverted, but the copy, price and labels
-    shown on each frame are encoded exactly as composed (the watermark never marks a plate)."""
-    spec = make_spec("de-DE", "1:1", SHORT)
+def _invert_in_place(i: int, frame: np.ndarray) -> np.ndarray:
+    np.subtract(255, frame, out=frame)
+    return frame
+
+
+@pytest.mark.parametrize("invert", [lambda i, frame: 255 - frame, _invert_in_place], ids=["copy", "in-place"])
+@pytest.mark.parametrize("aspect", ["1:1", "9:16"])     # text over the clip; text on the panel too
+def test_a_hook_never_changes_the_text_layers(base, tmp_path, invert, aspect):
+    """A hook that inverts every pixel (into a new frame, or the composer's own in place): the
+    picture is inverted, but the copy, price and labels shown on each frame are encoded exactly
+    as composed (the watermark never marks a plate)."""
+    spec = make_spec("de-DE", aspect, SHORT)
     plain = list(read_clip(render_variant(base, spec, tmp_path / "plain.mp4").path))
-    hooked = list(read_clip(render_variant(base, spec, tmp_path / "inverted.mp4",
-                                           frame_hook=lambda i, frame: 255 - frame).path))
-    overlays = build_overlays(spec, layout_for("1:1", SHORT, SHORT), len(plain))
+    hooked = list(read_clip(render_variant(base, spec, tmp_path / "inverted.mp4", frame_hook=invert).path))
+    layout = layout_for(aspect, spec.width, spec.height)
+    overlays = build_overlays(spec, layout, len(plain))
+    assert any(not (o.x < layout.clip.right and layout.clip.x < o.x + o.rgba.shape[1]
+                    and o.y < layout.clip.bottom and layout.clip.y < o.y + o.rgba.shape[0])
+               for o in overlays) == (aspect == "9:16")
     assert {o.name for o in overlays} >= {"labels", "headline", "price"}
     for i, (a, b) in enumerate(zip(plain, hooked)):
         text = np.zeros(a.shape[:2], bool)

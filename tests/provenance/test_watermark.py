@@ -320,6 +320,18 @@ def test_embed_frame_matches_hook_and_keeps_input():
     assert np.array_equal(frame, before) and not np.array_equal(marked, frame)
 
 
+def test_in_place_hook_marks_the_frame_itself_and_the_same_way():
+    frame = pan_frames(640, 360, 0.1)[0]
+    expected = watermark_hook(PAYLOAD, KEY)(0, frame)
+    mine = frame.copy()
+    out = watermark_hook(PAYLOAD, KEY, in_place=True)(0, mine)
+    assert out is mine and np.array_equal(mine, expected)
+    shared = frame.copy()
+    shared.flags.writeable = False                      # not its own to change: marked into a copy
+    out = watermark_hook(PAYLOAD, KEY, in_place=True)(0, shared)
+    assert out is not shared and np.array_equal(out, expected) and np.array_equal(shared, frame)
+
+
 def test_payload_for_asset_is_the_first_64_bits_of_sha256():
     assert payload_for_asset("abc") == 0xBA7816BF8F01CFEA            # sha256("abc") = ba7816bf8f01cfea...
     assert payload_for_asset("asset-test-0001") == int(hashlib.sha256(b"asset-test-0001").hexdigest()[:16], 16)
