@@ -12,10 +12,12 @@ Attacks (section `attacks`, per layout and short side): every method marks the s
 64-bit payload. `--source composed` (default): a real variant of the sample catalog as the render
 stage composes it (`generation.plan.plan_variants` over catalogs/sample, the motion backend's clip
 of the product photo placed on the flat brand panel with the locale's copy,
-`generation.render_variant`, each method as its frame hook, so the composer keeps the text layers
-as composed, as in the pipeline); `--source pan`: a slow pan over skimage's coffee photo filling
-the frame, piped to ffmpeg. Each marked clip is encoded once (libx264 CRF 20, yuv420p), then every
-attack is applied with the bundled ffmpeg. Ours is detected from the attacked file as shipped;
+`generation.render_variant`); `--source pan`: a slow pan over skimage's coffee photo filling the
+frame. Embed speed and PSNR: every method marks those frames in memory, nothing else running.
+The file attacked: a composed variant rendered again with the method as its frame hook (as the
+pipeline marks: the composer puts the text layers back as composed), the pan's marked frames
+piped to ffmpeg; either way encoded once (libx264 CRF 20, yuv420p), then every attack is applied
+with the bundled ffmpeg. Ours is detected from the attacked file as shipped;
 the baseline decodes per frame (frames scaled back to the original size, which helps it) and
 takes a majority vote per bit over `--baseline-frames` evenly spaced frames.
 
@@ -39,6 +41,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +111,18 @@ def sample_variant(sku: str, locale: str, aspect: str, short_side: int, seconds:
     raise SystemExit(f"no variant {sku} {locale} {aspect} in {SAMPLE}; have {have}")
 
 
+def composed_frames(plan: VariantPlan, base: BaseClip, work: Path) -> list[np.ndarray]:
+    """The unmarked final frames of the variant, as the composer hands them to the frame hook."""
+    frames: list[np.ndarray] = []
+
+    def keep(i: int, frame: np.ndarray) -> np.ndarray:
+        frames.append(frame.copy())
+        return frame
+
+    render_variant(base, plan.spec, work / "unmarked.mp4", frame_hook=keep)
+    return frames
+
+
 def pan_frames(seconds: float, size: tuple[int, int]) -> list[np.ndarray]:
     width, height = size
     photo = skdata.coffee().astype(np.float32)
@@ -125,47 +140,45 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
 
 
-def mark_and_encode(frames: list[np.ndarray] | None, method: str, path: Path,
-                    variant: tuple[VariantPlan, BaseClip] | None = None) -> tuple[float, float, float]:
-    """Mark every frame and encode once at CRF 20: a composed variant through `render_variant` with
-    the method as its frame hook (as the pipeline marks: the composer keeps the text layers as
-    composed), the pan's frames through one ffmpeg pipe. Returns embed (wall ms, CPU ms) per frame
-    and the lowest PSNR of a frame as the method returned it (for a composed variant a lower bound:
-    the text layers put back only raise it). CPU time is this process's only (the encoder is
-    another process), which shows the cost without the waits of a busy shared machine."""
+def embedder(method: str) -> Callable[[int, np.ndarray], np.ndarray]:
+    """A frame hook that marks with `method` (a fresh one per clip: ours keeps state)."""
     if method == "ours":
-        hook = watermark_hook(PAYLOAD, KEY)
-        embed = lambda i, f: hook(i, f)                                           # noqa: E731
-    else:
-        encoder = WatermarkEncoder()
-        encoder.set_watermark("bits", PAYLOAD_BITS.tolist())
-        embed = lambda i, f: encoder.encode(f[..., ::-1].copy(), method)[..., ::-1]  # noqa: E731 (RGB<->BGR)
-    spent, cpu, quality = 0.0, 0.0, []
+        return watermark_hook(PAYLOAD, KEY)
+    encoder = WatermarkEncoder()
+    encoder.set_watermark("bits", PAYLOAD_BITS.tolist())
+    return lambda i, f: encoder.encode(f[..., ::-1].copy(), method)[..., ::-1]   # RGB <-> BGR
 
-    def timed(i: int, frame: np.ndarray) -> np.ndarray:
-        nonlocal spent, cpu
-        start, start_cpu = time.perf_counter(), time.process_time()
-        marked = np.ascontiguousarray(embed(i, frame), dtype=np.uint8)
-        spent += time.perf_counter() - start
-        cpu += time.process_time() - start_cpu
-        quality.append(psnr(marked, frame))
-        return marked
 
+def mark_and_encode(frames: list[np.ndarray], method: str, path: Path,
+                    variant: tuple[VariantPlan, BaseClip] | None = None) -> tuple[float, float, float]:
+    """Mark every frame and encode once at CRF 20. Speed and quality come from marking `frames` in
+    memory with nothing else running: embed (wall ms, CPU ms) per frame and the lowest PSNR of a
+    frame as the method returned it. The file the attacks start from: for a composed variant,
+    `render_variant` with the method as its frame hook (as the pipeline marks: the composer puts
+    the text layers back as composed, so that PSNR is a lower bound); else those marked frames
+    piped to one ffmpeg encode."""
+    embed, marked = embedder(method), []
+    start, start_cpu = time.perf_counter(), time.process_time()
+    for i, frame in enumerate(frames):
+        marked.append(np.ascontiguousarray(embed(i, frame), dtype=np.uint8))
+    spent, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    quality = [psnr(m, f) for m, f in zip(marked, frames)]
     if variant is not None:
+        del marked
         plan, base = variant
-        render_variant(base, plan.spec, path, frame_hook=timed)
+        render_variant(base, plan.spec, path, frame_hook=embedder(method))
     else:
         height, width = frames[0].shape[:2]
         proc = subprocess.Popen(
             [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
              "-r", str(FPS), "-i", "pipe:", "-c:v", "libx264", "-crf", "20", "-preset", "veryfast",
              "-pix_fmt", "yuv420p", str(path)], stdin=subprocess.PIPE)
-        for i, frame in enumerate(frames):
-            proc.stdin.write(timed(i, frame).tobytes())
+        for frame in marked:
+            proc.stdin.write(frame.tobytes())
         proc.stdin.close()
         if proc.wait() != 0:
             raise SystemExit(f"encoding {method} failed")
-    return spent / len(quality) * 1000, cpu / len(quality) * 1000, min(quality)
+    return spent / len(frames) * 1000, cpu / len(frames) * 1000, min(quality)
 
 
 def attack(src: Path, name: str, size: tuple[int, int]) -> Path:
@@ -190,11 +203,11 @@ def baseline_decode(path: Path, method: str, n_frames: int, size: tuple[int, int
     return float(np.mean(bits == PAYLOAD_BITS)), bool(np.array_equal(bits, PAYLOAD_BITS)), spent, cpu
 
 
-def attack_tables(frames: list[np.ndarray] | None, work: Path, baselines: bool, baseline_frames: int,
+def attack_tables(frames: list[np.ndarray], work: Path, baselines: bool, baseline_frames: int,
                   variant: tuple[VariantPlan, BaseClip] | None = None) -> None:
-    """Speed and quality per method, then the payload under each attack alone (a composed variant,
-    or the given frames)."""
-    height, width = (variant[0].spec.height, variant[0].spec.width) if variant else frames[0].shape[:2]
+    """Speed and quality per method, then the payload under each attack alone (`frames`: the
+    composed `variant`'s unmarked frames, or the pan's)."""
+    height, width = frames[0].shape[:2]
     methods = ("ours",) + (BASELINES if baselines else ())
     summary: dict[str, dict[str, float]] = {}
     marked: dict[str, Path] = {}
@@ -375,12 +388,11 @@ def main() -> None:
                 print(f"\n## {aspect} at short side {short_side}: {what}, source {args.source}", flush=True)
                 if "attacks" in args.sections:
                     if plan is not None:
-                        frames, variant = None, (plan, base)
-                        n, (width, height) = base.frames, (plan.spec.width, plan.spec.height)
+                        frames, variant = composed_frames(plan, base, work), (plan, base)
                     else:
                         frames, variant = pan_frames(args.seconds or 4.0, output_size(aspect, short_side)), None
-                        n, (height, width) = len(frames), frames[0].shape[:2]
-                    print(f"clip: {n} frames {width}x{height} @ {FPS} fps", flush=True)
+                    height, width = frames[0].shape[:2]
+                    print(f"clip: {len(frames)} frames {width}x{height} @ {FPS} fps", flush=True)
                     attack_tables(frames, work, args.baselines, args.baseline_frames, variant)
                     del frames
                 if "overhead" in args.sections:
