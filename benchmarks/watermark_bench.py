@@ -13,11 +13,11 @@ Attacks (section `attacks`, per layout and short side): every method marks the s
 stage composes it (`generation.plan.plan_variants` over catalogs/sample, the motion backend's clip
 of the product photo placed on the flat brand panel with the locale's copy,
 `generation.render_variant`); `--source pan`: a slow pan over skimage's coffee photo filling the
-frame. Embed speed and PSNR: every method marks those frames in memory, nothing else running.
-The file attacked: a composed variant rendered again with the method as its frame hook (as the
-pipeline marks: the composer puts the text layers back as composed), the pan's marked frames
-piped to ffmpeg; either way encoded once (libx264 CRF 20, yuv420p), then every attack is applied
-with the bundled ffmpeg. Ours is detected from the attacked file as shipped;
+frame. Embed speed and PSNR: every method marks those frames (a composed variant's in memory,
+nothing else running; the pan's while they are piped to ffmpeg). The file attacked: a composed
+variant rendered again with the method as its frame hook (as the pipeline marks: the composer
+puts the text layers back as composed), or the pan's piped frames; either way encoded once
+(libx264 CRF 20, yuv420p), then every attack is applied with the bundled ffmpeg. Ours is detected from the attacked file as shipped;
 the baseline decodes per frame (frames scaled back to the original size, which helps it) and
 takes a majority vote per bit over `--baseline-frames` evenly spaced frames.
 
@@ -151,33 +151,36 @@ def embedder(method: str) -> Callable[[int, np.ndarray], np.ndarray]:
 
 def mark_and_encode(frames: list[np.ndarray], method: str, path: Path,
                     variant: tuple[VariantPlan, BaseClip] | None = None) -> tuple[float, float, float]:
-    """Mark every frame and encode once at CRF 20. Speed and quality come from marking `frames` in
-    memory with nothing else running: embed (wall ms, CPU ms) per frame and the lowest PSNR of a
-    frame as the method returned it. The file the attacks start from: for a composed variant,
+    """Mark every frame and encode once at CRF 20; returns embed (wall ms, CPU ms) per frame and
+    the lowest PSNR of a frame as the method returned it. A composed variant: speed and quality
+    from marking its frames in memory with nothing else running (each marked frame dropped at
+    once, as the pipeline does), then the file the attacks start from is rendered by
     `render_variant` with the method as its frame hook (as the pipeline marks: the composer puts
-    the text layers back as composed, so that PSNR is a lower bound); else those marked frames
-    piped to one ffmpeg encode."""
-    embed, marked = embedder(method), []
-    start, start_cpu = time.perf_counter(), time.process_time()
-    for i, frame in enumerate(frames):
-        marked.append(np.ascontiguousarray(embed(i, frame), dtype=np.uint8))
-    spent, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-    quality = [psnr(m, f) for m, f in zip(marked, frames)]
-    if variant is not None:
-        del marked
-        plan, base = variant
-        render_variant(base, plan.spec, path, frame_hook=embedder(method))
-    else:
+    the text layers back as composed, so that PSNR is a lower bound). The pan: its marked frames
+    piped to one ffmpeg encode while it is timed. CPU time is this process's only."""
+    embed, spent, cpu, quality = embedder(method), 0.0, 0.0, []
+    proc = None
+    if variant is None:
         height, width = frames[0].shape[:2]
         proc = subprocess.Popen(
             [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
              "-r", str(FPS), "-i", "pipe:", "-c:v", "libx264", "-crf", "20", "-preset", "veryfast",
              "-pix_fmt", "yuv420p", str(path)], stdin=subprocess.PIPE)
-        for frame in marked:
-            proc.stdin.write(frame.tobytes())
+    for i, frame in enumerate(frames):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        marked = np.ascontiguousarray(embed(i, frame), dtype=np.uint8)
+        spent += time.perf_counter() - start
+        cpu += time.process_time() - start_cpu
+        quality.append(psnr(marked, frame))
+        if proc is not None:
+            proc.stdin.write(marked.tobytes())
+    if proc is not None:
         proc.stdin.close()
         if proc.wait() != 0:
             raise SystemExit(f"encoding {method} failed")
+    else:
+        plan, base = variant
+        render_variant(base, plan.spec, path, frame_hook=embedder(method))
     return spent / len(frames) * 1000, cpu / len(frames) * 1000, min(quality)
 
 
