@@ -17,9 +17,10 @@ frame. Embed speed and PSNR: every method marks those frames (a composed variant
 nothing else running; the pan's while they are piped to ffmpeg). The file attacked: a composed
 variant rendered again with the method as its frame hook (as the pipeline marks: the composer
 puts the text layers back as composed), or the pan's piped frames; either way encoded once
-(libx264 CRF 20, yuv420p), then every attack is applied with the bundled ffmpeg. Ours is detected from the attacked file as shipped;
-the baseline decodes per frame (frames scaled back to the original size, which helps it) and
-takes a majority vote per bit over `--baseline-frames` evenly spaced frames.
+(libx264 CRF 20, yuv420p), then every attack is applied with the bundled ffmpeg. Ours is
+detected from the attacked file as shipped; the baseline decodes per frame (frames scaled back
+to the original size, which helps it) and takes a majority vote per bit over
+`--baseline-frames` evenly spaced frames.
 
 Overhead (section `overhead`, composed only, per layout and short side): the same variant, one at a
 time, `--overhead-reps` times, alternating: `render_variant` without a hook (compose-and-encode
