@@ -67,7 +67,8 @@ def test_stopping_tessera_serve_leaves_the_nightly_schedule_active(job, tmp_path
     env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     log = open(tmp_path / "serve.log", "w")
     serve = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from flows.cli_ops import serve; serve(sys.argv[1:])", str(job.catalog),
+        [sys.executable, "-c", "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True);"
+         " from flows.cli_ops import serve; serve(sys.argv[1:])", str(job.catalog),
          "--out", str(job.out), "--home", str(job.home), "--shards", "1", "--gpu-slots", "2",
          "--timezone", "Asia/Tokyo"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)
@@ -75,7 +76,13 @@ def test_stopping_tessera_serve_leaves_the_nightly_schedule_active(job, tmp_path
         deployment = _wait_for_served_nightly(serve, tmp_path / "serve.log")
         assert deployment.schedules[0].schedule.timezone == "Asia/Tokyo"
         serve.send_signal(signal.SIGINT)              # what Ctrl-C or `systemctl stop` (KillSignal=SIGINT) sends
-        assert serve.wait(60) in (0, 1, -signal.SIGINT, 130), (tmp_path / "serve.log").read_text()
+        try:
+            code = serve.wait(60)
+        except subprocess.TimeoutExpired:
+            serve.send_signal(signal.SIGUSR1)         # faulthandler: every thread's stack into the log
+            time.sleep(2)
+            pytest.fail("tessera serve still runs 60 s after SIGINT:\n" + (tmp_path / "serve.log").read_text())
+        assert code in (0, 1, -signal.SIGINT, 130), (tmp_path / "serve.log").read_text()
     finally:
         if serve.poll() is None:
             os.killpg(serve.pid, signal.SIGKILL)
