@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -123,6 +124,9 @@ def serve(catalog, out, shards, short_side, workers, backend, diffusion, candida
     job = _job(catalog, out, home, ledger, short_side, workers, backend, diffusion, candidates, cert_chain,
                private_key, tsa_url)
     click.echo(f"GPU limit {ensure_gpu_limit(gpu_slots)}: {gpu_slots} slot(s)", err=True)
+    # Started in the background by a script (`tessera serve ... &`), the process inherits SIGINT
+    # ignored and would never stop on Ctrl-C or systemd's KillSignal=SIGINT: take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # The nightly run, its shards and an audit can all be running at once.
     serve_here(tessera_deployments(job, shards=shards, cron=cron, timezone=timezone), limit=shards + 2)
 
