@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from generation.spec import FrameHook
 from provenance.fingerprint import FingerprintIndex, FingerprintRecorder
@@ -73,7 +74,13 @@ class SoftBindingStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        soft_binding_metadata.create_all(engine)
+        # IF NOT EXISTS, not create_all's check-then-create: shard processes sharing one ledger
+        # open their stores at the same moment ("table watermarks already exists" in a nightly run).
+        with engine.begin() as c:
+            for table in soft_binding_metadata.sorted_tables:
+                c.execute(CreateTable(table, if_not_exists=True))
+                for index in table.indexes:
+                    c.execute(CreateIndex(index, if_not_exists=True))
 
     def record(self, asset_id: str, payload: int, hashes: tuple[int, ...] | list[int]) -> None:
         with self.engine.begin() as c:
