@@ -268,6 +268,20 @@ def test_full_frame_texture_is_capped_at_40db_and_half_flat_frame_keeps_its_flat
     assert np.count_nonzero(diff[:, 680:]) > 0.3 * diff[:, 680:].size
 
 
+@pytest.mark.parametrize("size, cap_db", [((1280, 720), 40.5), ((720, 720), 40.5), ((1920, 1080), 42.0),
+                                          ((1080, 1920), 42.0), ((1080, 1080), 40.8)])
+def test_texture_everywhere_is_marked_up_to_the_cap_of_its_cell_size(size, cap_db):
+    """Noise texture everywhere is marked up to the cap: 40.5 dB up to 6.5 px cells (720p), fainter
+    where the cells are larger and the detector averages more pixels per cell (1080p 16:9 / 9:16:
+    9.2 px cells, 42 dB; their plain mask uses 2/3 of that, so the dense-texture gain is partial:
+    ~43.8 dB; with the old 2.4 cap they were marked to 40.8 dB)."""
+    width, height = size
+    assert 20 * math.log10(255 / wm.rms_cap(width, height)) == pytest.approx(cap_db, abs=0.05)
+    noise = np.random.default_rng(5).integers(60, 196, (height, width, 3), dtype=np.uint8)
+    diff = watermark_hook(PAYLOAD, KEY)(0, noise).astype(np.float64) - noise
+    assert cap_db - 0.05 <= 10 * math.log10(255 ** 2 / np.mean(diff ** 2)) < cap_db + 2.0
+
+
 def test_reused_mask_never_marks_a_plate_that_appears_mid_clip():
     """The mask is reused across frames of a slow shot; a flat plate that comes over the marked
     texture between two refreshes (a CTA, a caption) must force a new mask on the frame it appears."""
@@ -382,7 +396,7 @@ def test_low_texture_frame_spends_spare_budget_on_dense_texture_only():
     assert dense.min() >= 0 and dense.max() <= wm.BOOST_MAX - 1
     diff = marked.astype(np.int16) - frame
     rms = math.sqrt(float(np.mean(np.square(diff[..., 1], dtype=np.float64))))
-    assert rms <= wm.MAX_RMS
+    assert rms <= wm.rms_cap(1280, 720)
     # nothing outside the plain mask's blocks
     unmasked = np.repeat(np.repeat(mask == 0, step, axis=0), step, axis=1)[: frame.shape[0], : frame.shape[1]]
     assert not diff[unmasked].any()
@@ -393,7 +407,7 @@ def test_low_texture_frame_spends_spare_budget_on_dense_texture_only():
     assert np.abs(diff[y0:y1, x0:x1, 1][no_boost] - plain_offset[:, ::3][no_boost]).max() <= 1
     # and the spare budget is used: well over the plain mask's energy
     plain_energy = float(np.sum(np.square(plain_offset[:, ::3], dtype=np.float64)))
-    budget = wm.MAX_RMS ** 2 * frame.shape[0] * frame.shape[1]
+    budget = wm.rms_cap(1280, 720) ** 2 * frame.shape[0] * frame.shape[1]
     assert plain_energy < wm.SPARE_SHARE[0] * budget
     assert float(np.sum(np.square(diff[..., 1], dtype=np.float64))) > 1.5 * plain_energy
 
@@ -405,7 +419,7 @@ def test_frame_that_uses_most_of_the_budget_gets_no_boost():
     frame = _photo_on_panel("chelsea.jpg")
     marked = watermark_hook(PAYLOAD, KEY)(0, frame)
     _, _, plain_offset, (y0, y1, x0, x1), _ = _plain_mark(frame)
-    budget = wm.MAX_RMS ** 2 * frame.shape[0] * frame.shape[1]
+    budget = wm.rms_cap(1280, 720) ** 2 * frame.shape[0] * frame.shape[1]
     assert wm.SPARE_SHARE[1] * budget < float(np.sum(np.square(plain_offset[:, ::3], dtype=np.float64))) < budget
     expected = frame.astype(np.int16)
     expected[y0:y1, x0:x1] += plain_offset.reshape(y1 - y0, x1 - x0, 3)
