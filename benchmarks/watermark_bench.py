@@ -291,6 +291,7 @@ def overhead_table(plan: VariantPlan, base: BaseClip, work: Path, reps: int) -> 
         start = _now()
         render_variant(base, plan.spec, work / "plain.mp4")
         plain.append(_since(start))
+        plain_bytes = (work / "plain.mp4").stat().st_size
         # 2. the same with the watermark + fingerprint hook (its own time summed too, as the flow does)
         marks = durable_marks(payload_for_asset(plan.asset_id), key, base.fps)
         in_hook = [0.0, 0.0]
@@ -306,6 +307,7 @@ def overhead_table(plan: VariantPlan, base: BaseClip, work: Path, reps: int) -> 
         rendered = render_variant(base, plan.spec, work / "staging.mp4", frame_hook=timed)
         marked.append(_since(start))
         hooked.append(in_hook)
+        marked_bytes = (work / "staging.mp4").stat().st_size
         # 3. the manifest with the soft bindings, and the signature
         start = _now()
         action, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
@@ -336,6 +338,8 @@ def overhead_table(plan: VariantPlan, base: BaseClip, work: Path, reps: int) -> 
     print(f"\nthe hook's own time inside the render: wall {hook_wall:.3f} s ({hook_wall / frames * 1000:.2f} ms/frame),"
           f" CPU {hook_cpu:.3f} s ({hook_cpu / frames * 1000:.2f} ms/frame); (hook + signing) / compose + encode:"
           f" wall {(hook_wall + sign_wall) / base_wall:.1%}, CPU {(hook_cpu + sign_cpu) / base_cpu:.1%}")
+    print(f"file size at CRF 20: without provenance {plain_bytes / 1e6:.2f} MB, with the hook {marked_bytes / 1e6:.2f} MB"
+          f" ({marked_bytes / plain_bytes - 1:+.0%}; the signed file adds the manifest)")
     print("runs (wall s / CPU s): " + "; ".join(
         f"plain {p.wall:.2f}/{p.total:.2f} marked {m.wall:.2f}/{m.total:.2f} sign {s.wall:.3f}/{s.total:.3f}"
         for p, m, s in zip(plain, marked, signed)))
