@@ -275,7 +275,7 @@ def test_texture_everywhere_is_marked_up_to_the_cap_of_its_cell_size(size, cap_d
     where the cells are larger and the detector averages more pixels per cell (1080p 16:9 / 9:16:
     9.2 px cells, cap 42 dB). There the uniform mask lands at 43.8 dB: level 12 of 32 rounds to
     8% over the cap, and the next level down, 11, to 33% under it (the composed sample variants,
-    whose mask varies, sit 0.2-0.4 dB under the cap)."""
+    whose mask varies, sit 0.1-0.4 dB under the cap)."""
     width, height = size
     assert 20 * math.log10(255 / wm.rms_cap(width, height)) == pytest.approx(cap_db, abs=0.05)
     noise = np.random.default_rng(5).integers(60, 196, (height, width, 3), dtype=np.uint8)
