@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
-    create_engine, event, insert, inspect, select, update,
+    create_engine, event, func, insert, inspect, select, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -143,6 +143,11 @@ class Ledger:
                                                   set_={"label": manifest.excluded.label,
                                                         "manifest_json": manifest.excluded.manifest_json})
         with self.engine.begin() as c:
+            if self.engine.dialect.name == "postgresql":
+                # PostgreSQL's ON CONFLICT covers one unique index (variant_key); two writers inserting
+                # the same new key at once can still collide on the other (asset_id, the primary key):
+                # "duplicate key ... assets_pkey" in CI. One lock per key makes them take turns.
+                c.execute(select(func.pg_advisory_xact_lock(func.hashtext(rec.variant_key))))
             # An older variant written to the same path is replaced on disk: mark it, keep its record.
             c.execute(update(assets).where(assets.c.output_path == str(rec.output_path), assets.c.status == "active",
                                            assets.c.variant_key != rec.variant_key).values(status="superseded"))

@@ -194,3 +194,33 @@ def test_concurrent_writers_keep_every_asset_once_and_every_journal_event(backen
     assert {e.event_id for e in events} == {f"w{n}-{k}" for n in range(WRITERS) for k in keys}
     verdict = journal.verify()
     assert verdict.ok, verdict.problem
+
+
+def test_writers_recording_one_new_key_at_the_same_instant_never_collide(pg_url, tmp_path):
+    """ON CONFLICT (variant_key) does not cover the other unique index (asset_id): writers that
+    insert the same new key at the same instant failed with 'duplicate key ... assets_pkey' (seen
+    once in CI; this test failed 3 of 3 times) until record_asset took a per-key lock."""
+    writers, rounds = 8, 150
+    Ledger(pg_url)
+    ledgers = [Ledger(pg_url) for _ in range(writers)]
+    for n, led in enumerate(ledgers):
+        led.start_run(f"run-{n}", "catalogs/x", "{}")
+    barrier, errors = threading.Barrier(writers, timeout=60), []
+
+    def writer(n: int) -> None:
+        for r in range(rounds):
+            barrier.wait()                                # every writer inserts key r at once
+            try:
+                ledgers[n].record_asset(_record(tmp_path, f"new{r:03d}", n), f"urn:c2pa:new{r:03d}", "{}")
+            except Exception as exc:  # collected: the assertion below names it
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert errors == [], f"{len(errors)} writes failed, first: {errors[0]!r}"
+    with ledgers[0].engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(assets)).scalar() == rounds
+        assert c.execute(select(func.count()).select_from(manifests)).scalar() == rounds
