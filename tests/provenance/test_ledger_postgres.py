@@ -151,35 +151,46 @@ def test_workers_opening_a_fresh_database_at_once_migrate_it_once(pg_url):
         assert c.execute(text("select version_num from alembic_version")).scalars().all() == [head_revision()]
 
 
+def _run_writers(count: int, writer) -> list[Exception]:
+    """Run writer(n) for n < count on threads at once; the exceptions they raised."""
+    errors: list[Exception] = []
+
+    def run(n: int) -> None:
+        try:
+            writer(n)
+        except Exception as exc:  # collected: the caller's assertion names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    return errors
+
+
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
 def test_concurrent_writers_keep_every_asset_once_and_every_journal_event(backend, request, tmp_path, creds):
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     Ledger(url)                                           # migrate up front, as the nightly flow does
     keys = [f"key{i:03d}" for i in range(KEYS)]
-    barrier, errors = threading.Barrier(WRITERS, timeout=120), []
+    barrier = threading.Barrier(WRITERS, timeout=120)
 
     def writer(n: int) -> None:
         # Each writer has its own engine (as a separate worker process would), records every key
         # (all writers overlap on all keys, in different orders) and journals each decision.
         order = keys[n % 2::2] + keys[(n + 1) % 2::2] if n % 2 else list(reversed(keys))
-        try:
-            led = Ledger(url)
-            journal = Journal(led.engine, creds.private_key_pem, creds.cert_chain_pem)
-            led.start_run(f"run-{n}", "catalogs/x", "{}")
-            barrier.wait()
-            for key in order:
-                led.record_asset(_record(tmp_path, key, n), f"urn:c2pa:{key}", f'{{"writer": {n}}}')
-                journal.append(JournalEvent(variant_key=key, actor=f"render-worker-{n}", actor_kind="system",
-                                            action="publication", asset_id=f"tsr-{key}",
-                                            detail={"writer": n}, event_id=f"w{n}-{key}"))
-        except Exception as exc:  # collected: the assertion below names it
-            errors.append(exc)
+        led = Ledger(url)
+        journal = Journal(led.engine, creds.private_key_pem, creds.cert_chain_pem)
+        led.start_run(f"run-{n}", "catalogs/x", "{}")
+        barrier.wait()
+        for key in order:
+            led.record_asset(_record(tmp_path, key, n), f"urn:c2pa:{key}", f'{{"writer": {n}}}')
+            journal.append(JournalEvent(variant_key=key, actor=f"render-worker-{n}", actor_kind="system",
+                                        action="publication", asset_id=f"tsr-{key}",
+                                        detail={"writer": n}, event_id=f"w{n}-{key}"))
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
+    errors = _run_writers(WRITERS, writer)
     assert errors == [], f"writers failed: {errors!r}"
 
     led = Ledger(url)
@@ -205,22 +216,15 @@ def test_writers_recording_one_new_key_at_the_same_instant_never_collide(pg_url,
     ledgers = [Ledger(pg_url) for _ in range(writers)]
     for n, led in enumerate(ledgers):
         led.start_run(f"run-{n}", "catalogs/x", "{}")
-    barrier, errors = threading.Barrier(writers, timeout=60), []
+    barrier = threading.Barrier(writers, timeout=60)
 
     def writer(n: int) -> None:
         for r in range(rounds):
             barrier.wait()                                # every writer inserts key r at once
-            try:
-                ledgers[n].record_asset(_record(tmp_path, f"new{r:03d}", n), f"urn:c2pa:new{r:03d}", "{}")
-            except Exception as exc:  # collected: the assertion below names it
-                errors.append(exc)
+            ledgers[n].record_asset(_record(tmp_path, f"new{r:03d}", n), f"urn:c2pa:new{r:03d}", "{}")
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    assert errors == [], f"{len(errors)} writes failed, first: {errors[0]!r}"
+    errors = _run_writers(writers, writer)
+    assert errors == [], f"writes failed: {errors!r}"
     with ledgers[0].engine.connect() as c:
         assert c.execute(select(func.count()).select_from(assets)).scalar() == rounds
         assert c.execute(select(func.count()).select_from(manifests)).scalar() == rounds
