@@ -131,26 +131,6 @@ def test_same_schema_and_behaviour_on_postgres(pg_url, tmp_path):
     Ledger(pg_url)                                               # reopening an up-to-date ledger migrates nothing
 
 
-def test_workers_opening_a_fresh_database_at_once_migrate_it_once(pg_url):
-    barrier, errors = threading.Barrier(WRITERS, timeout=120), []
-
-    def open_ledger() -> None:
-        try:
-            barrier.wait()
-            Ledger(pg_url)
-        except Exception as exc:  # collected: the assertion below names it
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_ledger) for _ in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert errors == []
-    with create_engine(Ledger(pg_url).url).connect() as c:
-        assert c.execute(text("select version_num from alembic_version")).scalars().all() == [head_revision()]
-
-
 def _run_writers(count: int, writer) -> list[Exception]:
     """Run writer(n) for n < count on threads at once; the exceptions they raised."""
     errors: list[Exception] = []
@@ -167,6 +147,18 @@ def _run_writers(count: int, writer) -> list[Exception]:
     for t in threads:
         t.join(300)
     return errors
+
+
+def test_workers_opening_a_fresh_database_at_once_migrate_it_once(pg_url):
+    barrier = threading.Barrier(WRITERS, timeout=120)
+
+    def open_ledger(n: int) -> None:
+        barrier.wait()
+        Ledger(pg_url)
+
+    assert _run_writers(WRITERS, open_ledger) == []
+    with create_engine(Ledger(pg_url).url).connect() as c:
+        assert c.execute(text("select version_num from alembic_version")).scalars().all() == [head_revision()]
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
