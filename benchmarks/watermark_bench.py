@@ -23,12 +23,13 @@ to the original size, which helps it) and takes a majority vote per bit over
 `--baseline-frames` evenly spaced frames.
 
 Overhead (section `overhead`, composed only, per layout and short side): the same variant, one at a
-time, `--overhead-reps` times, alternating: `render_variant` without a hook (compose-and-encode
-without provenance), then as flows/render.py's variant_task does it: with the
+time, `--overhead-reps` pairs in ABBA order: `render_variant` without a hook (compose-and-encode
+without provenance), and as flows/render.py's variant_task does it: with the
 `durable_marks(...).hook` (watermark + fingerprints), then `manifest_parts` + `variant_manifest` +
 `sign_file` with dev credentials in a temp home. Wall and CPU time (this process plus the ffmpeg
-children it waited for: decoder and encoder), medians over the repetitions. The overhead is
-(render with hook - render without) + signing; the render's own compose-and-encode is the base.
+children it waited for: decoder and encoder). The overhead of a pair is (render with hook - render
+without) + signing; its median over the pairs is shown as a share of the median compose-and-encode
+without provenance, with a distribution-free 95% confidence interval for that median (sign test).
 Prints markdown tables.
 """
 from __future__ import annotations
@@ -48,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
+from scipy.stats import binom
 from skimage import data as skdata
 
 from catalogs import load_catalog
@@ -55,7 +57,7 @@ from compliance.rules import known_profiles
 from generation import make_base_clip, output_size, render_variant
 from generation.clipfile import ffmpeg_exe, read_clip
 from generation.plan import RenderOptions, VariantPlan, plan_variants
-from generation.spec import BaseClip
+from generation.spec import BaseClip, RenderedVariant
 from provenance import SigningConfig, load_credentials, sign_file, watermark_key
 from provenance.soft_binding import durable_marks, manifest_parts
 from provenance.variant_manifest import variant_manifest
@@ -279,6 +281,24 @@ def _since(start: Spent) -> Spent:
     return Spent(end.wall - start.wall, end.cpu - start.cpu, end.children - start.children)
 
 
+def median_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """A distribution-free confidence interval for the median (the sign test's order statistics):
+    [x_(k), x_(n+1-k)] with the largest k such that P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2.
+    None when there are too few values (n < 6 at 95%)."""
+    xs, n = sorted(values), len(values)
+    k = 0
+    while k + 1 <= n // 2 and binom.cdf(k, n, 0.5) <= (1 - confidence) / 2:
+        k += 1
+    return (xs[k - 1], xs[n - k]) if k else None
+
+
+def share_with_ci(diffs: list[float], base: float) -> str:
+    """The median of the paired differences as a share of `base`, with its 95% confidence interval."""
+    ci = median_ci(diffs)
+    text = f"{statistics.median(diffs) / base:.1%}"
+    return text + (f" (95% CI {ci[0] / base:.1%} to {ci[1] / base:.1%})" if ci else "")
+
+
 def overhead_table(plan: VariantPlan, base: BaseClip, work: Path, reps: int) -> None:
     """Compose-and-encode without provenance vs the extra time of watermark + fingerprints + signing,
     one variant at a time, as flows/render.py's variant_task makes them."""
@@ -286,13 +306,16 @@ def overhead_table(plan: VariantPlan, base: BaseClip, work: Path, reps: int) -> 
     creds, key = load_credentials(signing), watermark_key(signing)
     render_variant(base, plan.spec, work / "warm.mp4")          # fonts, overlays, caches: not timed
     plain, marked, hooked, signed = [], [], [], []
-    for _ in range(reps):
-        # 1. compose + encode, no provenance
+
+    def render_plain() -> None:
+        """1. compose + encode, no provenance"""
         start = _now()
         render_variant(base, plan.spec, work / "plain.mp4")
         plain.append(_since(start))
-        plain_bytes = (work / "plain.mp4").stat().st_size
-        # 2. the same with the watermark + fingerprint hook (its own time summed too, as the flow does)
+
+    def render_marked() -> RenderedVariant:
+        """2. the same with the watermark + fingerprint hook (its own time summed too, as the flow
+        does), then 3. the manifest with the soft bindings, and the signature"""
         marks = durable_marks(payload_for_asset(plan.asset_id), key, base.fps)
         in_hook = [0.0, 0.0]
 
@@ -307,13 +330,24 @@ def overhead_table(plan: VariantPlan, base: BaseClip, work: Path, reps: int) -> 
         rendered = render_variant(base, plan.spec, work / "staging.mp4", frame_hook=timed)
         marked.append(_since(start))
         hooked.append(in_hook)
-        marked_bytes = (work / "staging.mp4").stat().st_size
-        # 3. the manifest with the soft bindings, and the signature
         start = _now()
         action, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
         manifest = variant_manifest(plan, base, rendered, extra_actions=(action,), extra_assertions=soft)
         sign_file(work / "staging.mp4", work / "signed.mp4", manifest, creds)
         signed.append(_since(start))
+        return rendered
+
+    for rep in range(reps):
+        # ABBA order (plain first in even repetitions, marked first in odd ones): a drift of the
+        # machine's speed, or whichever render goes second being faster, cancels out in the pairs
+        if rep % 2 == 0:
+            render_plain()
+            rendered = render_marked()
+        else:
+            rendered = render_marked()
+            render_plain()
+    plain_bytes = (work / "plain.mp4").stat().st_size
+    marked_bytes = (work / "staging.mp4").stat().st_size
 
     def med(values) -> float:
         return statistics.median(values)
@@ -323,21 +357,25 @@ def overhead_table(plan: VariantPlan, base: BaseClip, work: Path, reps: int) -> 
     wm_wall = med(m.wall - p.wall for m, p in zip(marked, plain))
     wm_cpu = med(m.total - p.total for m, p in zip(marked, plain))
     sign_wall, sign_cpu = med(s.wall for s in signed), med(s.total for s in signed)
-    over_wall = med(m.wall - p.wall + s.wall for m, p, s in zip(marked, plain, signed))
-    over_cpu = med(m.total - p.total + s.total for m, p, s in zip(marked, plain, signed))
+    over_wall = [m.wall - p.wall + s.wall for m, p, s in zip(marked, plain, signed)]
+    over_cpu = [m.total - p.total + s.total for m, p, s in zip(marked, plain, signed)]
     hook_wall, hook_cpu = med(h[0] for h in hooked), med(h[1] for h in hooked)
     print(f"\nvariant {plan.spec.sku} {plan.spec.locale} {plan.spec.aspect} {plan.spec.width}x{plan.spec.height}, "
-          f"{frames} frames; median of {reps} runs, one variant at a time\n")
+          f"{frames} frames; {reps} pairs of runs in ABBA order, one variant at a time; medians of the paired\n"
+          f"differences, with a 95% confidence interval for the median\n")
     print("| time per variant | compose + encode, no provenance | watermark + fingerprints (render with hook"
           " - without) | signing (manifest + sign_file) | provenance overhead | overhead / compose + encode |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| wall s | {base_wall:.3f} | {wm_wall:.3f} | {sign_wall:.3f} | {over_wall:.3f} | "
-          f"{over_wall / base_wall:.1%} |")
-    print(f"| CPU s (process + ffmpeg children) | {base_cpu:.3f} | {wm_cpu:.3f} | {sign_cpu:.3f} | {over_cpu:.3f} | "
-          f"{over_cpu / base_cpu:.1%} |")
+    print(f"| wall s | {base_wall:.3f} | {wm_wall:.3f} | {sign_wall:.3f} | {med(over_wall):.3f} | "
+          f"{share_with_ci(over_wall, base_wall)} |")
+    print(f"| CPU s (process + ffmpeg children) | {base_cpu:.3f} | {wm_cpu:.3f} | {sign_cpu:.3f} | {med(over_cpu):.3f} | "
+          f"{share_with_ci(over_cpu, base_cpu)} |")
     print(f"\nthe hook's own time inside the render: wall {hook_wall:.3f} s ({hook_wall / frames * 1000:.2f} ms/frame),"
           f" CPU {hook_cpu:.3f} s ({hook_cpu / frames * 1000:.2f} ms/frame); (hook + signing) / compose + encode:"
           f" wall {(hook_wall + sign_wall) / base_wall:.1%}, CPU {(hook_cpu + sign_cpu) / base_cpu:.1%}")
+    print(f"the CPU difference of the renders, split: this process {med(m.cpu - p.cpu for m, p in zip(marked, plain)):+.3f} s"
+          f" (the hook, the composer's text put back), ffmpeg {med(m.children - p.children for m, p in zip(marked, plain)):+.3f} s"
+          " (x264 encoding the marked pixels)")
     print(f"file size at CRF 20: without provenance {plain_bytes / 1e6:.2f} MB, with the hook {marked_bytes / 1e6:.2f} MB"
           f" ({marked_bytes / plain_bytes - 1:+.0%}; the signed file adds the manifest)")
     print("runs (wall s / CPU s): " + "; ".join(
