@@ -414,7 +414,7 @@ def main() -> None:
     parser.add_argument("--baseline-frames", type=int, default=12, help="frames the baseline decodes per clip (default 12)")
     parser.add_argument("--sections", nargs="+", choices=("attacks", "overhead"), default=["attacks", "overhead"],
                         help="what to measure (default both; overhead needs --source composed)")
-    parser.add_argument("--overhead-reps", type=int, default=5, help="repetitions of the overhead runs (default 5)")
+    parser.add_argument("--overhead-reps", type=int, default=5, help="pairs of overhead runs, plain and marked (default 5)")
     args = parser.parse_args()
     if args.source == "pan" and "overhead" in args.sections:
         raise SystemExit("--sections overhead measures a composed variant: use --source composed")

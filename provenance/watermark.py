@@ -567,8 +567,9 @@ class _Embedder:
             out = np.array(frame, order="C")       # a copy: the caller's frame is left alone
         if mark.box is None:
             return out
-        # 3. add with saturation in int16, written back as uint8; nothing outside the box is touched
-        #    (a uint8 add, + min(up, 255 - x) then - min(down, x), was ~20% slower on this strided box)
+        # 3. add with saturation in int16, written back as uint8; nothing outside the box is touched.
+        #    numpy's casts are most of the cost; no faster on this strided box (docs/benchmarks.md,
+        #    overhead): uint8 saturating adds, row chunks kept in cache, torch, clipping into the frame
         y0, y1, x0, x1 = mark.box
         region = out.reshape(height, 3 * width)[y0:y1, 3 * x0: 3 * x1]
         n = region.size
