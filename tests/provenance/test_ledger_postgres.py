@@ -202,7 +202,8 @@ def test_concurrent_writers_keep_every_asset_once_and_every_journal_event(backen
 def test_writers_recording_one_new_key_at_the_same_instant_never_collide(pg_url, tmp_path):
     """ON CONFLICT (variant_key) does not cover the other unique index (asset_id): writers that
     insert the same new key at the same instant failed with 'duplicate key ... assets_pkey' (seen
-    once in CI; this test failed 3 of 3 times) until record_asset took a per-key lock."""
+    once in CI; without the lock this test failed each of the 4 times it ran) until record_asset
+    took a per-key lock."""
     writers, rounds = 8, 150
     Ledger(pg_url)
     ledgers = [Ledger(pg_url) for _ in range(writers)]
