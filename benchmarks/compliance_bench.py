@@ -33,7 +33,7 @@ from compliance.likeness import FaceModels, check_likeness, face_embedding  # no
 from compliance.protected_works import ProtectedWorksRegistry, check_protected  # noqa: E402
 from compliance.registry import LikenessRegistry  # noqa: E402
 from compliance.rules import ContentFacts, applicable_rules, load_profiles, visible_labels  # noqa: E402
-from generation.clipfile import ffmpeg_exe, read_clip  # noqa: E402
+from foundation.frames import ffmpeg_exe, read_clip  # noqa: E402
 
 W, H, FPS = 720, 1280, 24
 CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")

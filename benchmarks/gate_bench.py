@@ -39,7 +39,7 @@ from compliance.protected_works import check_protected  # noqa: E402
 from generation.compose import format_price, label_face, render_variant  # noqa: E402
 from generation.layout import output_size  # noqa: E402
 from generation.motion import make_base_clip  # noqa: E402
-from generation.spec import VariantSpec  # noqa: E402
+from foundation.records import VariantSpec  # noqa: E402
 
 SHORT, FPS = 720, 24
 ON = date(2026, 9, 1)

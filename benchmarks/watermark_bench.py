@@ -55,12 +55,12 @@ from skimage import data as skdata
 from catalogs import load_catalog
 from compliance.rules import known_profiles
 from generation import make_base_clip, output_size, render_variant
-from generation.clipfile import ffmpeg_exe, read_clip
+from foundation.frames import ffmpeg_exe, read_clip
 from generation.plan import RenderOptions, VariantPlan, plan_variants
-from generation.spec import BaseClip, RenderedVariant
+from foundation.records import BaseClip, RenderedVariant
 from provenance import SigningConfig, load_credentials, sign_file, watermark_key
 from provenance.soft_binding import durable_marks, manifest_parts
-from provenance.variant_manifest import variant_manifest
+from pipeline.manifest import variant_manifest
 from provenance.watermark import accumulate_frames, decode_stats, detect_file, payload_for_asset, watermark_hook
 
 try:

@@ -1,11 +1,11 @@
 """A person's edit of one copy field, written back to the catalog's copy table atomically."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from foundation.primitives import atomic_path, write_bytes_atomic
 from catalogs.load import CatalogError, load_catalog
 
 EDITABLE = ("headline", "cta", "captions")
@@ -31,16 +31,13 @@ def set_copy_field(root: Path, sku: str, locale: str, field: str, text: str) -> 
     before = str(table.at[rows[0], field])
     table.at[rows[0], field] = text
     original = path.read_bytes()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        _write(table, tmp, path.suffix)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            _write(table, tmp, path.suffix)
         load_catalog(root)
     except CatalogError:
-        path.write_bytes(original)
+        write_bytes_atomic(path, original)
         raise
-    finally:
-        tmp.unlink(missing_ok=True)
     return before
 
 

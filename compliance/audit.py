@@ -36,7 +36,6 @@ Without a known profile no label check is made and the record has no `region`/`l
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,9 +46,10 @@ from typing import Any
 from compliance.gate import AI_SOURCE_TYPES, COMPLIANCE_LABEL, GateError, check_rules_on_file, profile_for
 from compliance.mp4meta import Mp4MetaError, metadata_items
 from compliance.rules import ContentFacts, applicable_rules
-from generation.clipfile import ClipError
+from foundation.frames import ClipError
 from provenance.reader import MEDIA_EXTENSIONS, UNTRUSTED, VARIANT_LABEL, read_c2pa
 from provenance.spec import C2paReport
+from foundation.primitives import sha256_file
 
 __all__ = ["AuditRecord", "audit_paths", "exit_code", "ledger_profile_lookup"]
 
@@ -188,7 +188,7 @@ def _audit_file(path: Path, anchors_pem: bytes | None, lookup: Callable[[str], s
                 profile_lookup: Callable[[str], str | None] | None = None) -> AuditRecord:
     report = read_c2pa(path, anchors_pem)
     try:
-        sha = _sha256(path)
+        sha = sha256_file(path)
     except OSError as e:
         sha = None
         if report.state != "error":  # the reader managed; hashing did not: still a file we cannot vouch for
@@ -354,10 +354,3 @@ def _trigger(profile: Any, rule_id: str) -> str:
 def _explain(code: str) -> str:
     return f"{code}: {CODE_MEANINGS.get(code, 'C2PA validation failure')}"
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

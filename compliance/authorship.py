@@ -44,7 +44,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from compliance.journal import Journal, RecordedEvent
-from generation.clipfile import read_clip
+from foundation.frames import read_clip
 
 __all__ = [
     "AUTHORSHIP_LABEL", "FOOTAGE", "ReplayResult", "Segment", "authorship_assertion", "authorship_report",

@@ -30,11 +30,7 @@ human decision (approve / reject), which is written into the report.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -75,11 +71,12 @@ from compliance.rules import (
     visible_labels,
 )
 from compliance.sampling import samples
-from generation.clipfile import ClipError, probe, read_clip
+from foundation.frames import ClipError, probe, read_clip
 from generation.compose import face_for_labels
 from generation.fonts import FontFace, GlyphError
-from generation.spec import BaseClip, VariantSpec
+from foundation.records import BaseClip, VariantSpec
 from provenance.spec import Action, C2paReport, Ingredient, ManifestSpec, ModelIngredient
+from foundation.primitives import IPTC_SOURCE_TYPES, SourceType, canonical_json, move_atomic, sha256_text, write_json_atomic
 
 __all__ = [
     "AI_SOURCE_TYPES",
@@ -124,11 +121,9 @@ _DLIB_LOCK = threading.Lock()
 # Bump when what the gate derives from the same rules changes (labels, metadata, assertions):
 # it is part of rules_digest, so every variant re-renders.
 GATE_VERSION = "1"
-IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+IPTC = IPTC_SOURCE_TYPES
 # IPTC digital source types that say a generative model made the pixels.
-AI_SOURCE_TYPES = frozenset(IPTC + t for t in (
-    "trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia", "compositeSynthetic",
-))
+AI_SOURCE_TYPES = frozenset(t.value for t in SourceType if t.is_ai)
 # MP4 metadata key of the IPTC digital source type (the IPTC Extension property's qualified name).
 SOURCE_TYPE_KEY = "Iptc4xmpExt:DigitalSourceType"
 COMPLIANCE_LABEL = "com.tessera.compliance"      # C2PA assertion: profile, rules applied, facts, labels
@@ -173,7 +168,7 @@ def rules_digest(profile_id: str, as_of: date, *, rules_dir: Path = DEFAULT_RULE
         d["machine_readable"] = [{k: v for k, v in m.items() if k != "note"} for m in d["machine_readable"]]
         rules.append(d)
     doc = {"gate": GATE_VERSION, "profile": profile.code, "baseline": profile.baseline, "rules": rules}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+    return sha256_text(canonical_json(doc))
 
 
 def profile_for(profile_id: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Profile:
@@ -496,7 +491,7 @@ def decide(
     if digital_source_type is not None:
         metadata[SOURCE_TYPE_KEY] = digital_source_type if "://" in digital_source_type else IPTC + digital_source_type
     digest = rules_digest(region_profile, as_of, rules_dir=rules_dir)
-    assertions = [(COMPLIANCE_LABEL, _canonical({
+    assertions = [(COMPLIANCE_LABEL, canonical_json({
         "gate": GATE_VERSION, "rule_profile": profile.code, "region": region, "language": language,
         "as_of": as_of.isoformat(), "rules_digest": digest, "rules_in_force": [r.id for r in in_force],
         "rules_applied": [r.id for r in rules], "content": asdict(facts),
@@ -505,7 +500,7 @@ def decide(
     latent = _latent_disclosure(rules, provider=provider, system=system, system_version=system_version,
                                 created_at=created_at, asset_id=asset_id)
     if latent is not None:
-        assertions.append((LATENT_LABEL, _canonical(latent)))
+        assertions.append((LATENT_LABEL, canonical_json(latent)))
 
     # 7. Verdict so far: block > review > pass
     verdict: Verdict = max(reasons.values(), key=_RANK.__getitem__, default="pass")
@@ -612,10 +607,6 @@ def _latent_disclosure(rules: Iterable[Rule], *, provider: str, system: str, sys
 def _label_json(r: LabelRequirement) -> dict[str, Any]:
     return {"rule_id": r.rule_id, "text": r.text, "position": r.position, "min_height_frac": r.min_height_frac,
             "min_duration_s": r.min_duration_s, "at_start": r.at_start}
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def apply_labels(spec: VariantSpec, decision: VariantDecision) -> VariantSpec:
@@ -847,41 +838,13 @@ def _hold(path: Path, folder: Path, report: Mapping[str, Any], *, status: str) -
     doc = {**report, "schema": REPORT_SCHEMA, "status": status, "file": media.name, "held_at": _now_iso()}
     json.dumps(doc, default=str)   # refuse an unserialisable report before moving anything
     # the report is written after the media: a report always points at a complete file
-    _move_atomic(path, media)
-    _write_json_atomic(_report_path(media), doc)
+    move_atomic(path, media)
+    write_json_atomic(_report_path(media), doc)
     return media
 
 
 def _report_path(media: Path) -> Path:
     return media.with_suffix(".json")
-
-
-def _move_atomic(src: Path, dst: Path) -> None:
-    try:
-        os.replace(src, dst)
-        return
-    except OSError as exc:
-        if exc.errno != 18:   # EXDEV: another file system; copy then rename
-            raise
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    src.unlink()
-
-
-def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2, ensure_ascii=False, default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _now_iso() -> str:
@@ -1002,7 +965,7 @@ def supersede_review(review_dir: Path, asset_id: str, *, verdict: str) -> bool:
     if item is None or item.asset_id != asset_id or item.status not in ("review", "approved"):
         return False
     # the report first: whatever happens next, the held copy is no longer approvable
-    _write_json_atomic(item.report_path, {**item.report, "status": "superseded", "superseded_at": _now_iso(),
+    write_json_atomic(item.report_path, {**item.report, "status": "superseded", "superseded_at": _now_iso(),
                                           "superseded_by": verdict})
     item.media.unlink(missing_ok=True)
     return True
@@ -1048,14 +1011,14 @@ def _manifest_json(spec: ManifestSpec) -> dict[str, Any]:
 def mark_published(decision: ReviewDecision, *, output_path: Path) -> None:
     """After the approved file was signed into output_path: the report says so and the unsigned copy goes."""
     doc = {**decision.report, "status": "published", "published_to": str(output_path), "published_at": _now_iso()}
-    _write_json_atomic(decision.report_path, doc)
+    write_json_atomic(decision.report_path, doc)
     decision.media.unlink(missing_ok=True)
 
 
 def _decide_review(item: ReviewItem, action: str, by: str, reason: str) -> ReviewDecision:
     at = _now_iso()
     doc = {**item.report, "status": action, "review": {"action": action, "by": by, "at": at, "reason": reason.strip()}}
-    _write_json_atomic(item.report_path, doc)
+    write_json_atomic(item.report_path, doc)
     return ReviewDecision(item.asset_id, action, by, at, reason.strip(), item.media, item.report_path, doc)
 
 

@@ -14,7 +14,6 @@ primary key (IntegrityError) is retried.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
@@ -34,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from provenance.spec import Credentials
+from foundation.primitives import canonical_json, sha256_text
 
 __all__ = [
     "ACTIONS", "ACTOR_KINDS", "GENESIS_HASH", "Journal", "JournalEvent", "JournalHead", "RecordedEvent",
@@ -139,11 +139,6 @@ class VerifyResult:
     problem: str                                 # "" when ok
 
 
-def canonical_json(value: Any) -> str:
-    """One byte-exact JSON text per value: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 def event_hash(row: Mapping[str, Any]) -> str:
     """SHA-256 hex over the canonical JSON of every stored field of an event except `hash`."""
     fields = {
@@ -152,7 +147,7 @@ def event_hash(row: Mapping[str, Any]) -> str:
         "action": row["action"], "inputs_json": row["inputs_json"], "outputs_json": row["outputs_json"],
         "detail_json": row["detail_json"], "at": _iso(row["at"]), "prev_hash": row["prev_hash"],
     }
-    return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
+    return sha256_text(canonical_json(fields))
 
 
 def head_message(seq: int, head_hash: str, signed_at: datetime) -> bytes:

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import fft as sfft
 
 from compliance.rules import LabelRequirement
-from generation.clipfile import probe, read_clip
+from foundation.frames import probe, read_clip
 
 LabelStatus = Literal["ok", "missing", "too_small", "too_short", "not_applicable"]
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from generation.clipfile import ClipError, duration_s, probe
+from foundation.frames import ClipError, duration_s, probe
 from provenance.fingerprint import FingerprintIndex, fingerprint_file
 from provenance.ledger import Ledger
 from provenance.reader import report_from_json

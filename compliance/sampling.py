@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from PIL import Image
 
-from generation.clipfile import probe, read_clip
+from foundation.frames import probe, read_clip
 
 # histogram distance (0..1, half the L1 of per-channel 16-bin histograms) of consecutive
 # frames above which we call it a cut: fast pans over our test photos stay under 0.05, cuts

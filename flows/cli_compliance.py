@@ -301,7 +301,8 @@ def review_approve(asset_or_file, by, reason, home, ledger):
     from compliance.gate import ReviewError, approve, mark_published, publish_manifest
     from compliance.journal import Journal, JournalEvent
     from provenance import CredentialError, SigningError, load_credentials, sign_file
-    from provenance.ledger import AssetRecord, Ledger, sha256_file
+    from foundation.primitives import sha256_file
+    from provenance.ledger import AssetRecord, Ledger
 
     settings = _settings(home, ledger)
     try:

@@ -30,16 +30,17 @@ from compliance.likeness import FaceModels
 from compliance.rules import known_profiles
 from generation import check_variant_text, make_base_clip, render_variant
 from generation.contact_sheet import write_candidate_sheets
-from generation.plan import VariantPlan, canonical_json, pipeline_version, plan_variants
+from foundation.primitives import canonical_json, pipeline_version, sha256_file
+from generation.plan import VariantPlan, plan_variants
 from generation.prompts import product_prompt
-from generation.spec import BaseClip
+from foundation.records import BaseClip
 from flows.gpu import ensure_gpu_limit, gpu_slot, require_gpu_limit
 from flows.settings import Settings
 from provenance import Credentials, load_credentials, sign_file, watermark_key
 from provenance.soft_binding import SoftBindingStore, durable_marks, manifest_parts
 from provenance.watermark import payload_for_asset
-from provenance.ledger import AssetRecord, Ledger, sha256_file
-from provenance.variant_manifest import variant_manifest
+from provenance.ledger import AssetRecord, Ledger
+from pipeline.manifest import variant_manifest
 
 
 # Why a variant that passed every check is held: the catalog requires a person to approve each one.

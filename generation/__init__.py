@@ -1,11 +1,11 @@
 """Generation: base clips from product photos (CPU motion), composition per locale and aspect, one final encode."""
-from generation.clipfile import ffmpeg_exe, read_clip, write_clip
+from foundation.frames import ffmpeg_exe, read_clip, write_clip
 from generation.compose import VariantJob, check_variant_text, format_price, render_variant, render_variants
 from generation.contact_sheet import contact_sheet
 from generation.fonts import GlyphError, check_coverage, font_for_locale
 from generation.layout import SAFE_ZONES, layout_for, output_size
 from generation.motion import make_base_clip
-from generation.spec import BaseClip, FrameHook, RenderedVariant, VariantSpec
+from foundation.records import BaseClip, FrameHook, RenderedVariant, VariantSpec
 from generation.text import TextFitError
 
 __all__ = [

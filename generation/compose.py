@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -34,12 +33,13 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, is_currency
 from PIL import Image, ImageDraw
 
-from generation.clipfile import ClipError, ffmpeg_exe, read_clip
+from foundation.frames import ClipError, ffmpeg_exe, read_clip
+from foundation.primitives import canonical_json
 from generation.fonts import (
     FontFace, GlyphError, LocaleFont, check_locale_coverage, cjk_font, font_for_locale, missing_characters, pil_font,
 )
 from generation.layout import Box, Layout, layout_for
-from generation.spec import BaseClip, FrameHook, RenderedVariant, VariantSpec
+from foundation.records import BaseClip, FrameHook, RenderedVariant, VariantSpec
 from generation.text import TextFitError, draw_block, fit_text
 
 CTA_START = 0.6             # fraction of the duration after which the CTA shows
@@ -156,7 +156,7 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
             composer.cleanup()
     return [
         RenderedVariant(path=c.out_path, width=c.spec.width, height=c.spec.height, fps=base.fps, frames=c.written,
-                        encoder_json=_canonical_json(s))
+                        encoder_json=canonical_json(s))
         for c, s in zip(composers, per_variant)
     ]
 
@@ -513,6 +513,3 @@ def _rgb(value: str, field: str) -> tuple[int, int, int]:
     except ValueError:
         raise ValueError(f"{field} {value!r}: expected #RRGGBB") from None
 
-
-def _canonical_json(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from generation.clipfile import probe, read_clip
+from foundation.primitives import write_json_atomic
+from foundation.frames import probe, read_clip
 from generation.fonts import font_for_locale
 
 THUMB_HEIGHT = 320
@@ -66,7 +67,5 @@ def write_candidate_sheets(folder: Path, clips: list, product_sku: str) -> Path:
                   labels=[f"{product_sku} take {i}" for i in range(len(clips))])
     listing = [{"take": i, "clip_key": c.key, "backend": c.backend, "params": json.loads(c.params_json)}
                for i, c in enumerate(clips)]
-    tmp = folder / ".takes.json.tmp"
-    tmp.write_text(json.dumps({"sku": product_sku, "takes": listing}, indent=2, ensure_ascii=False))
-    tmp.replace(folder / "takes.json")
+    write_json_atomic(folder / "takes.json", {"sku": product_sku, "takes": listing})
     return folder

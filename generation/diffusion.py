@@ -38,7 +38,6 @@ first one when both were already on, raises `GenerationError` with the reason.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -53,8 +52,9 @@ import transformers
 from diffusers import DiffusionPipeline
 from PIL import Image, ImageOps
 
-from generation.clipfile import write_clip
-from generation.spec import BaseClip
+from foundation.frames import write_clip
+from foundation.primitives import SourceType, canonical_json, sha256_file, sha256_text, write_text_atomic
+from foundation.records import BaseClip
 
 __all__ = [
     "DIGITAL_SOURCE_TYPE",
@@ -65,7 +65,7 @@ __all__ = [
     "load_pipeline",
 ]
 
-DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+DIGITAL_SOURCE_TYPE = SourceType.TRAINED_ALGORITHMIC_MEDIA.value
 BACKEND = "diffusers"
 TASKS = ("t2v", "i2v")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -193,14 +193,6 @@ def check_pipeline_fits(pipe: DiffusionPipeline, settings: DiffusionSettings, fa
 # --------------------------------------------------------------------------- hashing
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def folder_sha256(folder: Path) -> str:
     """Content hash of a model folder: every file (sorted relative path + its sha256).
 
@@ -208,20 +200,13 @@ def folder_sha256(folder: Path) -> str:
     left out, so a folder's identity is its model files only. Reads every byte once.
     """
     folder = Path(folder).expanduser()
-    digest = hashlib.sha256()
     files = sorted(
         p for p in folder.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     if not files:
         raise GenerationError(f"model folder {folder} holds no files")
-    for path in files:
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode())
-    return digest.hexdigest()
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return sha256_text("".join(f"{path.relative_to(folder).as_posix()}\0{sha256_file(path)}\n" for path in files))
 
 
 # --------------------------------------------------------------------------- loading
@@ -392,7 +377,7 @@ class DiffusionBackend:
         lora = None
         if s.lora is not None:
             path = Path(s.lora)
-            lora = {"sha256": file_sha256(path) if path.is_file() else folder_sha256(path)}
+            lora = {"sha256": sha256_file(path) if path.is_file() else folder_sha256(path)}
         return {
             "backend": BACKEND,
             "model": self.model_identity,
@@ -456,9 +441,9 @@ class DiffusionBackend:
         self.check_inputs(prompt, negative_prompt, image, seed)
 
         # 2. Content key
-        image_sha256 = file_sha256(Path(image)) if image is not None else None
+        image_sha256 = sha256_file(Path(image)) if image is not None else None
         request = self._request(prompt, negative_prompt, image_sha256, seed)
-        key = hashlib.sha256(canonical_json(request).encode("utf-8")).hexdigest()
+        key = sha256_text(canonical_json(request))
         cache_dir = Path(cache_dir)
         clip_path, sidecar_path = cache_dir / f"{key}.mp4", cache_dir / f"{key}.json"
 
@@ -555,9 +540,7 @@ class DiffusionBackend:
     @staticmethod
     def _write_sidecar(path: Path, clip: BaseClip) -> None:
         record = {**asdict(clip), "path": clip.path.name}
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(canonical_json(record), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, canonical_json(record))
 
     @staticmethod
     def _read_sidecar(path: Path, clip_path: Path, key: str) -> BaseClip:

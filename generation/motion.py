@@ -6,25 +6,24 @@ Clips are cached by a content key over every input that shapes the pixels.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageEnhance, ImageFilter, ImageOps
 
-from generation.clipfile import write_clip
-from generation.spec import BaseClip
+from foundation.frames import write_clip
+from foundation.primitives import SourceType, canonical_json, sha256_file, sha256_text, write_text_atomic
+from foundation.records import BaseClip
 
 BACKEND = "motion"
 MOTION_VERSION = "1"    # bump whenever the pixels for the same inputs would change
 # A real photograph moved by a virtual camera is still a digital capture; the move itself is an edit,
 # recorded as an action by the provenance stage.
-DIGITAL_CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
+DIGITAL_CAPTURE = SourceType.DIGITAL_CAPTURE.value
 
 
 @dataclass(frozen=True)
@@ -75,11 +74,11 @@ def make_base_clip(photo: Path, *, cache_dir: Path, size: int, fps: int, duratio
     # 2. Content key over everything that shapes the pixels (the photo by its bytes, not its name).
     params = motion_params(seed)
     inputs = {
-        "backend": BACKEND, "version": MOTION_VERSION, "photo_sha256": _sha256_file(photo), "size": size,
+        "backend": BACKEND, "version": MOTION_VERSION, "photo_sha256": sha256_file(photo), "size": size,
         "fps": fps, "duration_s": float(duration_s), "frames": n_frames, "seed": seed, "motion": asdict(params),
     }
-    params_json = _canonical_json(inputs)
-    key = hashlib.sha256(params_json.encode()).hexdigest()
+    params_json = canonical_json(inputs)
+    key = sha256_text(params_json)
     clip_path, sidecar = cache_dir / f"{key}.mp4", cache_dir / f"{key}.json"
 
     # 3. Cache hit: the sidecar says what the clip is; nothing is decoded or rendered.
@@ -92,9 +91,7 @@ def make_base_clip(photo: Path, *, cache_dir: Path, size: int, fps: int, duratio
     source = _square_source(photo, math.ceil(size * params.zoom_end))
     count = write_clip(_frames(source, params, n_frames, size), clip_path, fps=fps)
     meta = {"key": key, "params_json": params_json, "width": size, "height": size, "fps": fps, "frames": count}
-    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False))
-    os.replace(tmp, sidecar)
+    write_text_atomic(sidecar, json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False))
     return _base_clip(clip_path, key, meta)
 
 
@@ -167,11 +164,3 @@ def _margin(zoom: float) -> float:
 def _cubic_in_out(t: float) -> float:
     return 4 * t**3 if t < 0.5 else 1 - (-2 * t + 2) ** 3 / 2
 
-
-def _sha256_file(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _canonical_json(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

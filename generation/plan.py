@@ -6,29 +6,20 @@ unchanged variant is recognised and skipped, and a changed one gets a new asset 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from catalogs.schema import BrandKit, Catalog, Locale, Product
 from generation.compose import format_price
 from generation.layout import output_size
-from generation.spec import VariantSpec
+from foundation.primitives import canonical_json, pipeline_version, sha256_file, sha256_text
+from foundation.records import VariantSpec
 
 PROMPT_TEMPLATES = Path(__file__).parent / "prompts" / "default.json"
 
 if TYPE_CHECKING:  # torch is imported only when the diffusion backend is used
     from generation.diffusion import DiffusionSettings
-
-
-def pipeline_version() -> str:
-    try:
-        return f"tessera/{metadata.version('tessera')}"
-    except metadata.PackageNotFoundError:
-        return "tessera/0.1.0"
 
 
 @dataclass(frozen=True)
@@ -63,18 +54,6 @@ class VariantPlan:
         return self.spec.asset_id
 
 
-def canonical_json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
                   pick_for: Callable[[str], int | None] = lambda _set: None,
                   rules_digest: Callable[[str], str] | None = None) -> tuple[VariantPlan, ...]:
@@ -84,14 +63,14 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
     the variant key, so a new pick re-renders exactly that product's variants. So is
     rules_digest(profile): the region rules in force, so a rule taking effect re-renders."""
     out_dir = Path(out_dir).resolve()
-    photo_hashes = {p.sku: file_sha256(p.photo) for p in catalog.products}
+    photo_hashes = {p.sku: sha256_file(p.photo) for p in catalog.products}
     # The prompt templates shape diffusion clips, so their content is an input too.
-    templates = file_sha256(PROMPT_TEMPLATES) if options.backend == "diffusers" else None
+    templates = sha256_file(PROMPT_TEMPLATES) if options.backend == "diffusers" else None
     plans: list[VariantPlan] = []
     for product in catalog.products:
         takes = {"sku": product.sku, "photo_sha256": photo_hashes[product.sku], "duration_s": product.duration_s,
                  "options": asdict(options), "prompt_templates": templates}
-        candidate_set = _sha256(canonical_json(takes))[:16]
+        candidate_set = sha256_text(canonical_json(takes))[:16]
         pick = pick_for(candidate_set) if options.candidates > 1 else None
         for locale in catalog.locales:
             copy = catalog.copy_for(product.sku, locale.tag)
@@ -111,7 +90,7 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
                     "price": str(amount), "currency": currency,
                     "brand": asdict(catalog.brand) | {"logo": _logo_hash(catalog)},
                 }
-                key = _sha256(canonical_json(inputs))
+                key = sha256_text(canonical_json(inputs))
                 spec = VariantSpec(
                     asset_id=f"tsr-{key[:24]}", sku=product.sku, locale=locale.tag, aspect=aspect,
                     width=width, height=height, headline=copy.headline,
@@ -126,4 +105,4 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
 
 
 def _logo_hash(catalog: Catalog) -> str | None:
-    return file_sha256(catalog.brand.logo) if catalog.brand.logo else None
+    return sha256_file(catalog.brand.logo) if catalog.brand.logo else None

@@ -15,11 +15,11 @@ canonical JSON, so the manifest can record exactly which wording made a clip.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import string
 from pathlib import Path
 from typing import Mapping, NamedTuple
+from foundation.primitives import canonical_json, sha256_text
 
 DEFAULT_TEMPLATES = Path(__file__).with_name("prompts") / "default.json"
 
@@ -90,11 +90,7 @@ def render_prompt(
     fields = _fields({"product": product, "brand": brand, "scene": scene_hint})
     prompt = _format(template["prompt"], fields, template_name=template_name, part="prompt")
     negative = _format(template["negative_prompt"], fields, template_name=template_name, part="negative_prompt")
-    canonical = json.dumps(
-        {"prompt": template["prompt"], "negative_prompt": template["negative_prompt"]},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-    )
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    digest = sha256_text(canonical_json({"prompt": template["prompt"], "negative_prompt": template["negative_prompt"]}))
     return RenderedPrompt(prompt, negative, f"{Path(templates_path).stem}/{template_name}@sha256:{digest}")
 
 

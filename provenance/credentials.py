@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from provenance.spec import Credentials, SigningConfig
+from foundation.primitives import write_bytes_atomic
 
 __all__ = ["CredentialError", "load_credentials", "trust_anchors"]
 
@@ -84,7 +84,7 @@ def watermark_key(cfg: SigningConfig, *, create: bool = True) -> bytes | None:
         with open(folder / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not path.exists():
-                _write_atomic(path, os.urandom(32), private=True)
+                write_bytes_atomic(path, os.urandom(32), mode=0o600, fsync=True)
     key = _read(path)
     if len(key) != 32:
         raise CredentialError(f"{path}: watermark key must be 32 bytes, found {len(key)}")
@@ -133,16 +133,16 @@ def _ensure_dev_credentials(folder: Path, now: datetime) -> tuple[Path, Path, Pa
         if not (root_cert.exists() and root_key.exists()):
             ca_key = ec.generate_private_key(ec.SECP256R1())
             ca = _make_root(ca_key, now)
-            _write_atomic(root_key, _key_pem(ca_key), private=True)
-            _write_atomic(root_cert, ca.public_bytes(serialization.Encoding.PEM))
+            write_bytes_atomic(root_key, _key_pem(ca_key), mode=0o600, fsync=True)
+            write_bytes_atomic(root_cert, ca.public_bytes(serialization.Encoding.PEM), fsync=True)
         if not (leaf_cert.exists() and leaf_key.exists()):
             ca = _load_cert(root_cert)
             ca_key = _load_key(root_key)
             key = ec.generate_private_key(ec.SECP256R1())
             cert = _make_leaf(key, ca, ca_key, now)
             # Key first, certificate last: the certificate's presence marks a complete pair.
-            _write_atomic(leaf_key, _key_pem(key), private=True)
-            _write_atomic(leaf_cert, cert.public_bytes(serialization.Encoding.PEM))
+            write_bytes_atomic(leaf_key, _key_pem(key), mode=0o600, fsync=True)
+            write_bytes_atomic(leaf_cert, cert.public_bytes(serialization.Encoding.PEM), fsync=True)
     return leaf_cert, leaf_key, root_cert
 
 
@@ -262,20 +262,6 @@ def _public_der(public_key: object) -> bytes:
     return public_key.public_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
-
-def _write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
-    """Write via a temp file + rename so a crash never leaves half a PEM; keys are 0600 from birth."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        os.fchmod(fd, 0o600 if private else 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _utc(moment: datetime) -> datetime:

@@ -7,7 +7,6 @@ match the most query frames wins.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -17,7 +16,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from generation.clipfile import ClipError, ffmpeg_exe, probe
+from foundation.frames import ClipError, ffmpeg_exe, probe
+from foundation.primitives import atomic_path
 
 __all__ = ["FingerprintMatch", "FingerprintIndex", "FingerprintRecorder", "fingerprint_file", "fingerprint_frames"]
 
@@ -156,15 +156,8 @@ class FingerprintIndex:
         """Write the index to an .npz file atomically (temp file in the same folder, then rename)."""
         path = Path(path)
         stored, owners = self._merged()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                np.savez(f, hashes=stored, owners=owners, asset_ids=np.array(self._asset_ids, dtype=str))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(path, fsync=True) as tmp, open(tmp, "wb") as f:
+            np.savez(f, hashes=stored, owners=owners, asset_ids=np.array(self._asset_ids, dtype=str))
 
     @classmethod
     def load(cls, path: Path) -> FingerprintIndex:

@@ -13,7 +13,6 @@ upserted on its unique variant key (INSERT ... ON CONFLICT), never read-then-wri
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from foundation.primitives import sha256_file
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BASELINE_REVISION = "0001"            # the schema that create_all made before migrations existed
@@ -83,13 +83,6 @@ class AssetRecord:
     created_at: datetime
     status: str = "active"
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _now() -> datetime:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import functools
 import io
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -32,12 +30,12 @@ from typing import Any
 import c2pa
 from PIL import Image, ImageOps
 
+from foundation.primitives import IPTC_SOURCE_TYPES, atomic_path
 from provenance.reader import VARIANT_LABEL, c2pa_settings, detect_mime, read_c2pa
 from provenance.spec import Action, Credentials, Ingredient, ManifestSpec, SignedManifest
 
 __all__ = ["SigningError", "sign_file", "manifest_definition"]
 
-IPTC_SOURCE_TYPES = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 FIRST_ACTIONS = ("c2pa.created", "c2pa.opened")
 RELATIONSHIPS = ("parentOf", "componentOf", "inputTo")
 # Actions that c2pa links to ingredients of one relationship when the caller did not.
@@ -62,29 +60,20 @@ def sign_file(src: Path, dst: Path, spec: ManifestSpec, creds: Credentials, *,
     # 2. Sign into a temp file beside dst, so the final rename stays on one file system.
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
-    except OSError as e:
-        raise SigningError(f"cannot sign {src}: cannot write in {dst.parent} ({e.strerror or e})") from e
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _sign(src, tmp, definition, spec.ingredients, creds, mime)
-        # 3. Read the result back: only a valid manifest carrying our asset id may ship, and
-        # Trusted when we have anchors (a chain that does not reach them is a misconfiguration).
-        report = read_c2pa(tmp, creds.anchors_pem)
-        accepted = ("Trusted",) if creds.anchors_pem else ("Trusted", "Valid")
-        if report.state not in accepted or report.manifest_json is None or report.active_label is None:
-            raise SigningError(f"cannot sign {src}: signed copy reads {report.state} "
-                               f"{', '.join(report.codes) or report.error or ''}".rstrip())
-        if report.asset_id != spec.asset_id:
-            raise SigningError(f"cannot sign {src}: signed copy carries asset id {report.asset_id!r}, "
-                               f"expected {spec.asset_id!r}")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a signed ad is not a secret
-        os.replace(tmp, dst)
+        with atomic_path(dst) as tmp:
+            _sign(src, tmp, definition, spec.ingredients, creds, mime)
+            # 3. Read the result back: only a valid manifest carrying our asset id may ship, and
+            # Trusted when we have anchors (a chain that does not reach them is a misconfiguration).
+            report = read_c2pa(tmp, creds.anchors_pem)
+            accepted = ("Trusted",) if creds.anchors_pem else ("Trusted", "Valid")
+            if report.state not in accepted or report.manifest_json is None or report.active_label is None:
+                raise SigningError(f"cannot sign {src}: signed copy reads {report.state} "
+                                   f"{', '.join(report.codes) or report.error or ''}".rstrip())
+            if report.asset_id != spec.asset_id:
+                raise SigningError(f"cannot sign {src}: signed copy carries asset id {report.asset_id!r}, "
+                                   f"expected {spec.asset_id!r}")
     except OSError as e:
         raise SigningError(f"cannot sign {src}: cannot write {dst} ({e.strerror or e})") from e
-    finally:
-        tmp.unlink(missing_ok=True)
     return SignedManifest(label=report.active_label, manifest_json=report.manifest_json)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert,
 from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from generation.spec import FrameHook
+from foundation.records import FrameHook
 from provenance.fingerprint import FingerprintIndex, FingerprintRecorder
 from provenance.spec import Action
 from provenance.watermark import watermark_hook

@@ -1,7 +1,7 @@
 """Records passed between the provenance stages and to the rest of the pipeline."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 

@@ -66,8 +66,8 @@ from PIL import Image
 from scipy import fft as sfft
 from scipy import ndimage, sparse
 
-from generation.clipfile import probe, read_clip
-from generation.spec import FrameHook
+from foundation.frames import probe, read_clip
+from foundation.records import FrameHook
 
 __all__ = [
     "WatermarkResult",

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
-from generation.clipfile import ffmpeg_exe
+from foundation.frames import ffmpeg_exe
 
 NOTO_LATIN = Path("/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf")
 NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")

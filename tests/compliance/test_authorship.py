@@ -13,7 +13,7 @@ from compliance.authorship import (
     AUTHORSHIP_LABEL, authorship_assertion, authorship_report, frame_hashes, replay_check,
 )
 from compliance.journal import Journal, JournalEvent, journal_table
-from generation.clipfile import write_clip
+from foundation.frames import write_clip
 from provenance.credentials import load_credentials
 from provenance.ledger import Ledger
 from provenance.spec import SigningConfig

@@ -14,9 +14,10 @@ from compliance.likeness import FaceModels
 from generation.compose import render_variant
 from generation.layout import output_size
 from generation.motion import make_base_clip
-from generation.spec import VariantSpec
+from foundation.records import VariantSpec
 from provenance import Action, ManifestSpec, sign_file
-from provenance.ledger import AssetRecord, Ledger, sha256_file
+from foundation.primitives import sha256_file
+from provenance.ledger import AssetRecord, Ledger
 
 ON = date(2026, 9, 1)
 BEFORE_CN_RULES = date(2025, 8, 1)

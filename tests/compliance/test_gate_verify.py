@@ -26,11 +26,11 @@ from compliance.gate import (
 )
 from compliance.likeness import FaceModels
 from compliance.mp4meta import count_key, read_mp4_metadata
-from generation.clipfile import read_clip
+from foundation.frames import read_clip
 from generation.compose import build_overlays, render_variant
 from generation.layout import layout_for, output_size
 from generation.motion import make_base_clip
-from generation.spec import VariantSpec
+from foundation.records import VariantSpec
 from provenance import Action, Ingredient, ManifestSpec, read_c2pa, sign_file
 
 ON = date(2026, 9, 1)

@@ -7,7 +7,7 @@ import pytest
 
 from compliance.mp4meta import Mp4MetaError, count_key, metadata_items, read_mp4_metadata
 from compliance.rules import CN_AIGC_FIELDS, cn_aigc_metadata
-from generation.clipfile import ffmpeg_exe
+from foundation.frames import ffmpeg_exe
 
 AIGC = cn_aigc_metadata(content_producer="tessera:acme-ads", produce_id="asset-7f3a9c", content_propagator="", propagate_id="")
 

@@ -14,7 +14,7 @@ from compliance.protected_works import (
     work_hashes,
 )
 from gate_media import encode_h264, pan
-from generation.clipfile import read_clip
+from foundation.frames import read_clip
 
 FPS = 8
 SKIMAGE_PHOTOS = ("coffee", "astronaut", "rocket", "camera", "hubble_deep_field", "immunohistochemistry",

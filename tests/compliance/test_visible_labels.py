@@ -10,7 +10,7 @@ from PIL import ImageFont
 from compliance.labels import PRESENT_SCORE, LabelFontError, check_visible_label, label_font_px
 from compliance.rules import ContentFacts, applicable_rules, load_profiles, visible_labels
 from gate_media import NOTO_CJK, NOTO_CJK_SC, NOTO_LATIN, burn_label, encode_h264, pan, photo
-from generation.clipfile import read_clip
+from foundation.frames import read_clip
 
 SIZE = (360, 640)  # portrait (w, h): short side 360
 FPS = 12

@@ -13,7 +13,8 @@ from flow_catalogs import SAMPLE, small_catalog
 from flows.nightly import _variant_rows
 from flows.render import shard_of
 from generation.plan import RenderOptions, plan_variants
-from provenance.ledger import AssetRecord, Ledger, sha256_file
+from foundation.primitives import sha256_file
+from provenance.ledger import AssetRecord, Ledger
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from flow_catalogs import small_catalog
 from flows.render import run_render
 from flows.settings import Settings
 from generation import ffmpeg_exe
+from foundation.primitives import sha256_file
 from generation.plan import RenderOptions
 from provenance import read_c2pa, watermark_key
 from provenance.ledger import Ledger
@@ -46,7 +47,7 @@ def test_a_stripped_downscaled_copy_recovers_its_asset(rendered, tmp_path):
     copy = _attack(original, tmp_path / "copy.mp4", "-vf", "scale=-2:ih/2")
     assert read_c2pa(copy, None).state == "absent"
     result = _recover(copy, settings, ledger, store)
-    expected = ledger.asset_id_for_sha256(__import__("provenance.ledger", fromlist=["x"]).sha256_file(original))
+    expected = ledger.asset_id_for_sha256(sha256_file(original))
     assert result.recovered and result.asset_id == expected
     assert result.watermark["found"] and result.watermark["asset_id"] == expected
     assert result.fingerprint_match["asset_id"] == expected
@@ -83,6 +84,6 @@ def test_the_audit_reports_a_recovered_copy_and_claims_nothing_for_a_foreign_one
     ours, foreign = json.loads(result.output)
     assert ours["c2pa_state"] == "absent" and ours["recovered"] is True
     assert ours["recovery"]["asset_id"] == ledger.asset_id_for_sha256(
-        __import__("provenance.ledger", fromlist=["x"]).sha256_file(files[0]))
+        sha256_file(files[0]))
     assert ours["fingerprint_match"]["asset_id"] == ours["recovery"]["asset_id"]
     assert foreign["recovered"] is False and foreign["recovery"] is None and foreign["fingerprint_match"] is None

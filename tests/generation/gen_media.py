@@ -9,10 +9,10 @@ from pathlib import Path
 from PIL import Image
 from skimage import data
 
-from generation.clipfile import ffmpeg_exe
+from foundation.frames import ffmpeg_exe
 from generation.compose import format_price
 from generation.layout import output_size
-from generation.spec import VariantSpec
+from foundation.records import VariantSpec
 
 COPY = {
     "de-DE": ("Kräftiger Röstkaffee für jeden Morgen", Decimal("12.99"), "EUR", "Jetzt kaufen",

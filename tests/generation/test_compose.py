@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from gen_media import coffee_photo, ffmpeg_stream_info, make_spec, mp4_box, mp4_boxes
-from generation.clipfile import read_clip
+from foundation.frames import read_clip
 from generation.compose import CTA_START, VariantJob, build_overlays, format_price, render_variant, render_variants
 from generation.contact_sheet import contact_sheet
 from generation.fonts import GlyphError

@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from generation.clipfile import read_clip
+from foundation.frames import read_clip
 from generation.diffusion import (
     DIGITAL_SOURCE_TYPE,
     DiffusionBackend,

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from gen_media import coffee_photo
-from generation.clipfile import probe, read_clip
+from foundation.frames import probe, read_clip
 from generation.motion import DIGITAL_CAPTURE, camera_boxes, make_base_clip, motion_params
 
 SIZE, FPS, SECONDS = 96, 12, 1.0

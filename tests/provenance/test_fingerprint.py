@@ -10,7 +10,7 @@ import pytest
 from scipy import ndimage
 from skimage import data as skdata
 
-from generation.clipfile import ffmpeg_exe
+from foundation.frames import ffmpeg_exe
 from provenance.fingerprint import (
     FingerprintIndex, FingerprintMatch, FingerprintRecorder, fingerprint_file, fingerprint_frames,
 )

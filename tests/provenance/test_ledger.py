@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from provenance.ledger import AssetRecord, Ledger, sha256_file
+from foundation.primitives import sha256_file
+from provenance.ledger import AssetRecord, Ledger
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from sqlalchemy import create_engine, func, select, text
 
 from compliance.journal import Journal, JournalEvent
 from compliance.journal import metadata as journal_metadata
-from provenance.ledger import AssetRecord, Ledger, assets, head_revision, manifests, metadata, sha256_file
+from foundation.primitives import sha256_file
+from provenance.ledger import AssetRecord, Ledger, assets, head_revision, manifests, metadata
 
 WRITERS = 4
 KEYS = 24

@@ -17,9 +17,9 @@ from scipy import ndimage
 from skimage import data as skdata
 
 from generation import layout_for, make_base_clip, output_size, render_variant
-from generation.clipfile import ffmpeg_exe
+from foundation.frames import ffmpeg_exe
 from generation.compose import format_price
-from generation.spec import VariantSpec
+from foundation.records import VariantSpec
 from provenance import watermark as wm
 from provenance.watermark import (
     decode_stats,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 
-from generation.plan import VariantPlan, canonical_json, pipeline_version
-from generation.spec import BaseClip, RenderedVariant
+from foundation.primitives import canonical_json, pipeline_version
+from generation.plan import VariantPlan
+from foundation.records import BaseClip, RenderedVariant
 from provenance.spec import Action, Ingredient, ManifestSpec, ModelIngredient
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"

@@ -1,0 +1,127 @@
+"""Frame I/O through the bundled ffmpeg: raw RGB frames in, raw RGB frames out.
+
+Base clips are stored losslessly (H.264 RGB, qp 0) so the single lossy encode of a
+variant happens once, at the very end of composition. ffmpeg's stderr always goes to a
+temporary file, never to a pipe nobody reads: a corrupt stream makes ffmpeg write tens of
+KB of errors before any frame, and a full pipe would block it (and us) for ever.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import ffmpeg
+import imageio_ffmpeg
+import numpy as np
+
+from foundation.primitives import atomic_path
+
+__all__ = ["ClipError", "ffmpeg_exe", "write_clip", "read_clip", "probe", "duration_s"]
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary that imageio-ffmpeg ships (libx264, libass, drawtext)."""
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+class ClipError(RuntimeError):
+    pass
+
+
+def _stderr_text(f) -> str:
+    f.seek(0)
+    return f.read().decode(errors="replace").strip()
+
+
+def write_clip(frames: Iterable[np.ndarray], path: Path, *, fps: int) -> int:
+    """Write RGB uint8 frames losslessly to `path` (atomically); returns the frame count."""
+    path = Path(path)
+    proc = None
+    count = 0
+    with atomic_path(path, suffix=path.suffix) as tmp, tempfile.TemporaryFile() as err:
+        try:
+            for frame in frames:
+                if proc is None:
+                    h, w = frame.shape[:2]
+                    args = (
+                        ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{w}x{h}", r=fps)
+                        .output(str(tmp), vcodec="libx264rgb", qp=0, preset="ultrafast", r=fps, an=None)
+                        .global_args("-loglevel", "error", "-nostdin")
+                        .overwrite_output()
+                        .compile(cmd=ffmpeg_exe())
+                    )
+                    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+                proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+                count += 1
+            if proc is None:
+                raise ClipError(f"{path}: no frames to write")
+            proc.stdin.close()
+            if proc.wait() != 0:
+                raise ClipError(f"{path}: ffmpeg failed: {_stderr_text(err)}")
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return count
+
+
+def _banner(path: Path) -> str:
+    """ffmpeg's description of the file's streams (no ffprobe is shipped)."""
+    if not Path(path).is_file():
+        raise ClipError(f"{path}: no such file")
+    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                          text=True, errors="replace", stdin=subprocess.DEVNULL).stderr
+
+
+def probe(path: Path) -> tuple[int, int, float]:
+    """(width, height, fps) of the first video stream."""
+    out = _banner(path)
+    m = re.search(r"Stream #\S+.*Video: .*?(\d{2,5})x(\d{2,5})", out)
+    if not m:
+        raise ClipError(f"{path}: no video stream found")
+    fps_m = re.search(r"(\d+(?:\.\d+)?) fps", out)
+    return int(m.group(1)), int(m.group(2)), float(fps_m.group(1)) if fps_m else 0.0
+
+
+def duration_s(path: Path) -> float:
+    """Container duration in seconds."""
+    m = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", _banner(path))
+    if not m:
+        raise ClipError(f"{path}: no duration found")
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
+def read_clip(path: Path, *, size: tuple[int, int] | None = None,
+              max_seconds: float | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames of any video file, optionally scaled to size=(w, h); with max_seconds,
+    only that much from the start (ffmpeg stops by itself: a reader that stops early makes it fail)."""
+    w, h, _ = probe(path)
+    stream = ffmpeg.input(str(path))
+    if size is not None:
+        w, h = size
+        stream = stream.filter("scale", w, h)
+    out_args = {"format": "rawvideo", "pix_fmt": "rgb24"}
+    if max_seconds is not None:
+        out_args["t"] = f"{max_seconds:.3f}"
+    args = stream.output("pipe:", **out_args).global_args("-loglevel", "error", "-nostdin").compile(cmd=ffmpeg_exe())
+    frame_bytes = w * h * 3
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        finished = False
+        try:
+            while True:
+                buf = proc.stdout.read(frame_bytes)
+                if len(buf) < frame_bytes:
+                    break
+                yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+            finished = True
+        finally:
+            if not finished and proc.poll() is None:
+                proc.kill()            # the reader stopped early: ffmpeg is not waited on to finish
+            proc.stdout.close()
+            code = proc.wait()
+        if finished and code != 0:
+            raise ClipError(f"{path}: ffmpeg could not decode: {_stderr_text(err)}")

@@ -1,0 +1,1 @@
+"""The application core every door calls: a workspace per run, the per-variant pipeline, publish, audit."""
