@@ -121,7 +121,7 @@ def main() -> None:
 
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.settings import Settings
+    from pipeline.settings import Settings
     from generation.plan import RenderOptions
 
     catalog = build_catalog(work / "catalog", args.products)

@@ -29,7 +29,7 @@ from generation.plan import RenderOptions, VariantPlan, plan_variants  # noqa: E
 
 def ours(catalog: Path, workers: int, home: Path, out: Path):
     from flows.render import run_render
-    from flows.settings import Settings
+    from pipeline.settings import Settings
 
     settings = Settings.build(home=home, options=RenderOptions(), workers=workers)
     t0 = time.perf_counter()

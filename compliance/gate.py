@@ -971,15 +971,15 @@ def supersede_review(review_dir: Path, asset_id: str, *, verdict: str) -> bool:
     return True
 
 
-def publish_block(*, output_path: Path, manifest: ManifestSpec, record: Mapping[str, str]) -> dict[str, Any]:
+def publish_block(*, output_path: Path, manifest: ManifestSpec, record: Mapping[str, Any]) -> dict[str, Any]:
     """What publishing a held variant after approval needs, for the report's "publish" key:
     where it goes, the manifest to sign it with (already with_compliance), and the ledger fields
-    (variant_key, run_id, sku, locale, aspect, base_clip_key)."""
+    (variant_key, run_id, sku, locale, aspect, base_clip_key, and whatever else publishing needs)."""
     need = ("variant_key", "run_id", "sku", "locale", "aspect", "base_clip_key")
     absent = [k for k in need if not isinstance(record.get(k), str) or not record.get(k)]
     if absent:
         raise GateError(f"publish record lacks {absent}")
-    return {"output_path": str(output_path), "manifest": _manifest_json(manifest), "record": {k: record[k] for k in need}}
+    return {"output_path": str(output_path), "manifest": _manifest_json(manifest), "record": dict(record)}
 
 
 def publish_manifest(report: Mapping[str, Any]) -> ManifestSpec:

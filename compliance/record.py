@@ -103,6 +103,9 @@ def record_decisions(journal: Journal, *, variant_key: str, asset_id: str, takes
 
 
 def record_publication(journal: Journal, *, variant_key: str, asset_id: str, output_sha256: str,
-                       output_path: Path) -> None:
+                       output_path: Path, approved_by: str | None) -> None:
+    """The signed file went out: its sha256 and path, and the person who approved it (None when the
+    run published it unattended). One shape for every publication, whichever door published it."""
     journal.append(JournalEvent(variant_key, SYSTEM, "system", "publication", asset_id=asset_id,
-                                outputs={"file": output_sha256}, detail={"path": str(output_path)}))
+                                outputs={"file": output_sha256},
+                                detail={"path": str(output_path), "approved_by": approved_by}))

@@ -67,6 +67,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     from catalogs import CatalogError
     from flows.render import run_render
     from generation import GlyphError, TextFitError
+    from generation.backends import GenerationError
     from generation.plan import RenderOptions
     from flows.gpu import GpuLimitMissing
     from generation.prompts import PromptError
@@ -81,11 +82,11 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     settings = _settings(home, ledger, cert_chain=cert_chain, private_key=private_key, tsa_url=tsa_url,
                          options=options, workers=workers,
                          as_of=(as_of.date() if as_of else date.today()))
-    progress = (lambda line: click.echo(line, err=True))
-    expected = (CatalogError, GlyphError, TextFitError, CredentialError, GpuLimitMissing, PromptError)
-    if backend == "diffusers":
-        from generation.diffusion import GenerationError   # imports torch: only for this backend
-        expected += (GenerationError,)
+    def progress(line: str) -> None:
+        click.echo(line, err=True)
+
+    expected = (CatalogError, GlyphError, TextFitError, CredentialError, GpuLimitMissing, PromptError,
+                GenerationError)
     try:
         summary = run_render(catalog, out_dir, settings, progress=progress)
     except expected as exc:
@@ -116,20 +117,14 @@ def audit(paths, as_json, region, as_of, home, ledger):
       tessera audit suspicious.mp4 downloads/ --json > audit.json
       tessera audit reupload.mp4 --region CN --as-of 2026-09-01
     """
-    from compliance import audit_paths, exit_code
-    from compliance.audit import ledger_profile_lookup
+    from compliance import exit_code
     from compliance.gate import GateError
-    from compliance.recover import recoverer
-    from provenance import trust_anchors, watermark_key
-    from provenance.ledger import Ledger
+    from pipeline.audit import audit as run_audit
+    from pipeline.workspace import Workspace
 
-    settings = _settings(home, ledger)
-    led = Ledger(settings.ledger_url)
     try:
-        records = audit_paths(list(paths), anchors_pem=trust_anchors(settings.signing), lookup=led.asset_id_for_sha256,
-                              region=region, as_of=as_of.date() if as_of else None,
-                              profile_lookup=ledger_profile_lookup(led),
-                              recover=recoverer(led, watermark_key(settings.signing, create=False)))
+        records = run_audit(Workspace(_settings(home, ledger)), list(paths), region=region,
+                            as_of=as_of.date() if as_of else None)
     except GateError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:

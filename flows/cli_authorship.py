@@ -12,12 +12,10 @@ from flows.cli_common import _settings, home_option, ledger_option
 
 
 def _journal(home, ledger):
-    from compliance.journal import Journal
-    from provenance import load_credentials
-    from provenance.ledger import Ledger
+    from pipeline.workspace import Workspace
 
-    settings = _settings(home, ledger)
-    return Journal.from_credentials(Ledger(settings.ledger_url).engine, load_credentials(settings.signing)), settings
+    ws = Workspace(_settings(home, ledger))
+    return ws.journal, ws.settings
 
 
 @click.group()

@@ -12,7 +12,7 @@ def _home(home: str | None) -> Path:
 
 
 def _settings(home, ledger, **kwargs):
-    from flows.settings import Settings
+    from pipeline.settings import Settings
     return Settings.build(home=_home(home), ledger_url=ledger or os.environ.get("TESSERA_LEDGER_URL"), **kwargs)
 
 

@@ -14,19 +14,13 @@ import click
 from flows.cli_common import _settings, home_option, ledger_option
 
 
-def review_dir(home: Path) -> Path:
-    """Where variants waiting for a human decision are held (unsigned): Settings.review_dir."""
-    return _settings(str(home), None).review_dir
-
-
-def quarantine_dir(home: Path) -> Path:
-    """Where blocked variants are kept (unsigned), each with a report of why: Settings.quarantine_dir."""
-    return _settings(str(home), None).quarantine_dir
+def _workspace(home, ledger):
+    from pipeline.workspace import Workspace
+    return Workspace(_settings(home, ledger))
 
 
 def _engine(home, ledger):
-    from provenance.ledger import Ledger
-    return Ledger(_settings(home, ledger).ledger_url).engine
+    return _workspace(home, ledger).ledger.engine
 
 
 def _echo_json(value) -> None:
@@ -264,9 +258,9 @@ def review_list(blocked, as_json, home, ledger):
     """
     from compliance.gate import ReviewError, held_items, pending_reviews
 
-    home_dir = _settings(home, ledger).home
+    settings = _settings(home, ledger)
     try:
-        items = held_items(quarantine_dir(home_dir)) if blocked else pending_reviews(review_dir(home_dir))
+        items = held_items(settings.quarantine_dir) if blocked else pending_reviews(settings.review_dir)
     except ReviewError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -295,55 +289,17 @@ def review_approve(asset_or_file, by, reason, home, ledger):
       tessera review approve tsr-3f2a9c0d1e2f3a4b5c6d7e8f --by "Dana Lee" --reason "release on file"
       tessera review approve ~/.tessera/review/tsr-3f2a9c0d1e2f3a4b5c6d7e8f.mp4 --by "Dana Lee"
     """
-    from dataclasses import replace
+    from compliance.gate import ReviewError
+    from pipeline.review import approve_held
+    from provenance import CredentialError, SigningError
 
-    from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
-    from compliance.gate import ReviewError, approve, mark_published, publish_manifest
-    from compliance.journal import Journal, JournalEvent
-    from provenance import CredentialError, SigningError, load_credentials, sign_file
-    from foundation.primitives import sha256_file
-    from provenance.ledger import AssetRecord, Ledger
-
-    settings = _settings(home, ledger)
     try:
-        decision = approve(review_dir(settings.home), asset_or_file, by=by, reason=reason,
-                           quarantine_dir=quarantine_dir(settings.home))
-        manifest = publish_manifest(decision.report)
-        creds = load_credentials(settings.signing)
+        done = approve_held(_workspace(home, ledger), asset_or_file, by=by, reason=reason)
     except (ReviewError, CredentialError) as exc:
         raise click.ClickException(str(exc)) from None
-    publish = decision.report["publish"]
-    record = publish["record"]
-    led = Ledger(settings.ledger_url)
-    journal = Journal.from_credentials(led.engine, creds)
-    journal.append(JournalEvent(variant_key=record["variant_key"], actor=decision.by, actor_kind="human",
-                                action="approval", asset_id=decision.asset_id,
-                                detail={"reason": decision.reason, "held_for": list(decision.report["reasons"])}))
-    # The authorship assertion was made when the variant was held; it now cites the approval too.
-    assertion = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(journal, record["variant_key"])))
-    manifest = replace(manifest, assertions=tuple(assertion if label == AUTHORSHIP_LABEL else (label, text)
-                                                  for label, text in manifest.assertions))
-    output = Path(publish["output_path"])
-    try:
-        signed = sign_file(decision.media, output, manifest, creds)
     except SigningError as exc:
-        raise click.ClickException(f"approved by {decision.by}, but not published: {exc}") from None
-    sha = sha256_file(output)
-    led.record_asset(AssetRecord(asset_id=decision.asset_id, variant_key=record["variant_key"], run_id=record["run_id"],
-                                 sku=record["sku"], locale=record["locale"], aspect=record["aspect"], output_path=output,
-                                 sha256=sha, manifest_label=signed.label, base_clip_key=record["base_clip_key"],
-                                 created_at=_utcnow()),
-                     signed.label, signed.manifest_json)
-    if "soft_bindings" in record:   # the watermark payload and fingerprints find this manifest again
-        from provenance.soft_binding import SoftBindingStore
-        soft = record["soft_bindings"]
-        SoftBindingStore(led.engine).record(decision.asset_id, int(soft["payload"], 16),
-                                            [int(h, 16) for h in soft["hashes"]])
-    journal.append(JournalEvent(variant_key=record["variant_key"], actor="tessera review approve", actor_kind="system",
-                                action="publication", asset_id=decision.asset_id, outputs={"sha256": sha},
-                                detail={"path": str(output), "approved_by": decision.by}))
-    mark_published(decision, output_path=output)
-    click.echo(f"approved by {decision.by}; signed and published {output}")
+        raise click.ClickException(f"approved, but not published: {exc}") from None
+    click.echo(f"approved by {done.by}; signed and published {done.output_path}")
 
 
 @review.command("reject")
@@ -359,29 +315,16 @@ def review_reject(asset_or_file, by, reason, home, ledger):
     Examples:
       tessera review reject tsr-3f2a9c0d1e2f3a4b5c6d7e8f --by "Dana Lee" --reason "resembles a celebrity"
     """
-    from compliance.gate import ReviewError, reject
-    from compliance.journal import Journal, JournalEvent
-    from provenance import CredentialError, load_credentials
-    from provenance.ledger import Ledger
+    from compliance.gate import ReviewError
+    from pipeline.review import reject_held
+    from provenance import CredentialError
 
-    settings = _settings(home, ledger)
     try:
-        decision = reject(review_dir(settings.home), asset_or_file, by=by, reason=reason,
-                          quarantine_dir=quarantine_dir(settings.home))
-        creds = load_credentials(settings.signing)
+        done = reject_held(_workspace(home, ledger), asset_or_file, by=by, reason=reason)
     except (ReviewError, CredentialError) as exc:
         raise click.ClickException(str(exc)) from None
-    variant_key = (decision.report.get("publish") or {}).get("record", {}).get("variant_key", decision.asset_id)
-    # "candidate_rejected" is the journal's word for a human turning a candidate down
-    Journal.from_credentials(Ledger(settings.ledger_url).engine, creds).append(JournalEvent(
-        variant_key=variant_key, actor=decision.by, actor_kind="human", action="candidate_rejected",
-        asset_id=decision.asset_id, detail={"candidate": decision.asset_id, "reason": decision.reason}))
-    click.echo(f"rejected by {decision.by}; quarantined {decision.media}")
+    click.echo(f"rejected by {done.by}; quarantined {done.quarantined}")
 
-
-def _utcnow():
-    from datetime import datetime, timezone
-    return datetime.now(timezone.utc)
 
 
 COMPLIANCE_COMMANDS = (likeness, protected, review)

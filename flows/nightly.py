@@ -32,12 +32,14 @@ from prefect.states import Cancelled, Cancelling
 from pydantic import BaseModel, ConfigDict
 
 from catalogs import load_catalog
-from compliance import audit_paths
 from compliance.rules import known_profiles
-from flows.render import run_render, shard_of
-from flows.settings import Settings
+from flows.render import run_render
+from foundation.primitives import Outcome, write_json_atomic
 from generation.plan import RenderOptions, VariantPlan, plan_variants
-from provenance import load_credentials, trust_anchors
+from pipeline.audit import audit, audit_counts
+from pipeline.render import shard_of
+from pipeline.settings import Settings
+from pipeline.workspace import Workspace
 from provenance.ledger import Ledger
 
 SHARD_DEPLOYMENT = "tessera-render-shard/render-shard"
@@ -45,7 +47,7 @@ SHARD_TIMEOUT_S = 6 * 3600          # one shard of a large catalog on one GPU
 SHARD_WAIT_S = 16 * 3600            # queue time + a shard, its retry, and margin
 NIGHTLY_TIMEOUT_S = 20 * 3600       # below 24 h: one night never runs into the next
 POLL_S = 5.0
-STATUSES = ("rendered", "skipped", "awaiting_pick", "review", "blocked", "failed")   # as render_catalog reports
+STATUSES = tuple(s.value for s in Outcome)   # as render_catalog reports
 
 
 class RenderJob(BaseModel):
@@ -105,16 +107,13 @@ def render_shard(job: RenderJob, shard_index: int, shards: int) -> dict[str, Any
 def audit_media(paths: list[Path], home: Path, ledger_url: str | None = None,
                 report: Path | None = None) -> dict[str, Any]:
     """Audit files or folders against the ledger; writes a JSON report and a markdown artifact."""
-    settings = Settings.build(home=home, ledger_url=ledger_url)
-    ledger = Ledger(settings.ledger_url)
-    records = audit_paths(list(paths), anchors_pem=trust_anchors(settings.signing),
-                          lookup=lambda sha: (rec.asset_id if (rec := ledger.asset_by_sha256(sha)) else None))
+    records = audit(Workspace(Settings.build(home=home, ledger_url=ledger_url)), [Path(p) for p in paths])
     rows = [r.to_dict() for r in records]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    report = Path(report) if report else settings.home / "reports" / f"audit-{stamp}.json"
+    report = Path(report) if report else Path(home) / "reports" / f"audit-{stamp}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("pass", "warn", "fail")}
+    write_json_atomic(report, rows)
+    counts = audit_counts(records)
     lines = [f"# Audit of {', '.join(map(str, paths))}", "",
              f"{len(rows)} files: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail.",
              f"Report: [{report}]({report.resolve().as_uri()})", ""]
@@ -124,6 +123,11 @@ def audit_media(paths: list[Path], home: Path, ledger_url: str | None = None,
         lines += [f"| {r['verdict']} | {r['path']} | {'; '.join(r['problems'])} |" for r in flagged]
     create_markdown_artifact("\n".join(lines), key="audit-report", description="Tessera audit")
     return {"report": str(report), "files": len(rows), **counts}
+
+
+def audit_output(job: RenderJob) -> dict[str, Any] | None:
+    """The nightly run's audit step: the output folder, through the audit flow (None before any output)."""
+    return audit_media([job.out], job.home, job.ledger_url) if job.out.exists() else None
 
 
 @flow(name="tessera-nightly", timeout_seconds=NIGHTLY_TIMEOUT_S)
@@ -143,8 +147,9 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     # Which variants exist and where they go; their keys (and so what to skip) are each shard's
     # business: render_catalog adds the reviewers' picks and the rules in force to them.
     plans = plan_variants(catalog, settings.options, job.out)
-    load_credentials(settings.signing)
-    ledger = Ledger(settings.ledger_url)
+    ws = Workspace(settings)
+    ws.credentials   # noqa: B018 (minted here, once, before the shards start)
+    ledger = ws.ledger
     by_shard = {i: [p for p in plans if shard_of(p.product.sku, shards) == i] for i in range(shards)}
     logger.info(f"{len(plans)} variants of {len(catalog.products)} products in {shards} shards: "
                 + ", ".join(f"{i}: {len(ps)}" for i, ps in by_shard.items()))
@@ -179,7 +184,7 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     retired = ledger.retire_absent({(p.spec.sku, p.spec.locale, p.spec.aspect) for p in plans})
 
     # 6. Audit the output folder against the ledger.
-    audit = audit_media([job.out], job.home, job.ledger_url) if job.out.exists() else None
+    audit = audit_output(job)
     update_progress_artifact(progress_id, 100.0)
 
     # 7. Publish the variant table and the summary; fail the run afterwards if anything failed.

@@ -53,6 +53,7 @@ from diffusers import DiffusionPipeline
 from PIL import Image, ImageOps
 
 from foundation.frames import write_clip
+from generation.backends import GenerationError
 from foundation.primitives import SourceType, canonical_json, sha256_file, sha256_text, write_text_atomic
 from foundation.records import BaseClip
 
@@ -85,10 +86,6 @@ PIPELINE_FAMILIES: dict[str, tuple[str, str]] = {
 CANVAS_METHOD = "center-crop to square, lanczos resize to size x size"
 IMAGE_FIT_METHOD = "exif-transpose, RGB, center-crop to width:height, lanczos resize to width x height"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
-
-
-class GenerationError(RuntimeError):
-    """A base clip could not be made; the message says which model and why."""
 
 
 @dataclass(frozen=True)

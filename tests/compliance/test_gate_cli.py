@@ -16,7 +16,8 @@ from flows.cli_compliance import COMPLIANCE_COMMANDS, likeness, protected, revie
 from gate_media import encode_h264
 from provenance import Action, ManifestSpec, load_credentials, read_c2pa
 from provenance.ledger import Ledger
-from flows.settings import Settings
+from pipeline.publish import Publication
+from pipeline.settings import Settings
 
 
 def run(group, *args):
@@ -88,7 +89,9 @@ def test_review_approve_signs_publishes_and_records_who(home, tmp_path, photos):
     out = tmp_path / "out" / "SKU-1" / "SKU-1_de-DE_1x1.mp4"
     manifest = ManifestSpec(title=out.name, asset_id="tsr-rev-1", digital_source_type="trainedAlgorithmicMedia",
                             actions=(Action("c2pa.created", "Tessera"),))
-    record = dict(variant_key="key-rev-1", run_id="run-7", sku="SKU-1", locale="de-DE", aspect="1:1", base_clip_key="b")
+    record = Publication(asset_id="tsr-rev-1", variant_key="key-rev-1", run_id="run-7", sku="SKU-1", locale="de-DE",
+                         aspect="1:1", base_clip_key="b", output_path=out, watermark_payload=0x1234,
+                         fingerprints=(7, 8)).to_record()
     hold_for_review(clip, review_dir=home / "review", report={
         "asset_id": "tsr-rev-1", "reasons": ["face is close to consented 'Model A' (#1, distance 0.55)"],
         "publish": publish_block(output_path=out, manifest=manifest, record=record)})
@@ -106,7 +109,7 @@ def test_review_approve_signs_publishes_and_records_who(home, tmp_path, photos):
     assert led.asset("tsr-rev-1").output_path == out
     events = Journal.from_credentials(led.engine, creds).events(asset_id="tsr-rev-1")
     assert [(e.action, e.actor, e.actor_kind) for e in events] == [
-        ("approval", "Dana Lee", "human"), ("publication", "tessera review approve", "system")]
+        ("approval", "Dana Lee", "human"), ("publication", "tessera", "system")]
     assert events[0].detail["reason"] == "release on file"
     assert "0 waiting for review" in run(review, "list", "--home", home).output
 

@@ -9,7 +9,7 @@ from compliance.journal import Journal
 from flow_catalogs import small_catalog
 from flows.cli import cli
 from flows.render import run_render
-from flows.settings import Settings
+from pipeline.settings import Settings
 from generation.plan import RenderOptions
 from provenance import load_credentials, read_c2pa
 from provenance.ledger import Ledger

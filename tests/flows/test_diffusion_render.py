@@ -15,7 +15,7 @@ from compliance import audit_paths
 from flow_catalogs import small_catalog
 from flows.gpu import GpuLimitMissing, ensure_gpu_limit, gpu_limit_name, gpu_slot
 from flows.render import render_catalog, run_render
-from flows.settings import Settings
+from pipeline.settings import Settings
 from generation.diffusion import DiffusionSettings
 from generation.plan import RenderOptions
 from provenance import load_credentials

@@ -2,7 +2,7 @@
 output folder and is never signed; what passes ships with its region's labels.
 
 Assumes the gate wiring in flows/render.py (see docs/compliance.md, "Wiring"): blocked variants are
-quarantined under quarantine_dir(settings.home), review ones held under review_dir(settings.home); the
+quarantined under settings.quarantine_dir, review ones held under settings.review_dir; the
 summary counts them (RunSummary.blocked / .review, outcome status "blocked" / "review").
 """
 from __future__ import annotations
@@ -24,9 +24,8 @@ from compliance.likeness import face_embedding
 from compliance.mp4meta import count_key, read_mp4_metadata
 from compliance.rules import CN_AIGC_FIELDS, ContentFacts, applicable_rules, load_profiles, visible_labels
 from flow_catalogs import small_catalog
-from flows.cli_compliance import quarantine_dir
 from flows.render import run_render
-from flows.settings import Settings
+from pipeline.settings import Settings
 from generation.compose import face_for_labels
 from generation.plan import RenderOptions
 from provenance import load_credentials, read_c2pa
@@ -58,7 +57,7 @@ def _assert_quarantined(root, settings, summary):
     (outcome,) = summary.outcomes
     assert outcome.status == "blocked" and summary.blocked == 1 and summary.rendered == 0
     assert not list((root / "out").rglob("*.mp4"))                       # never in the output folder
-    q = quarantine_dir(settings.home)
+    q = settings.quarantine_dir
     media, report = q / f"{outcome.asset_id}.mp4", json.loads((q / f"{outcome.asset_id}.json").read_text())
     assert media.is_file() and report["status"] == "blocked"
     assert read_c2pa(media, None).state == "absent"                       # never signed
@@ -103,7 +102,7 @@ def test_a_photo_without_a_face_passes(tmp_path):
     catalog = _catalog(tmp_path, data.coffee())
     settings, summary = _render(tmp_path, catalog)
     assert (summary.rendered, summary.blocked, summary.review, summary.failed) == (1, 0, 0, 0)
-    assert not quarantine_dir(settings.home).exists() or not list(quarantine_dir(settings.home).iterdir())
+    assert not settings.quarantine_dir.exists() or not list(settings.quarantine_dir.iterdir())
 
 
 @pytest.mark.parametrize("crop", [1.0, 0.9])

@@ -7,7 +7,7 @@ import pytest
 from compliance.recover import recover
 from flow_catalogs import small_catalog
 from flows.render import run_render
-from flows.settings import Settings
+from pipeline.settings import Settings
 from generation import ffmpeg_exe
 from foundation.primitives import sha256_file
 from generation.plan import RenderOptions

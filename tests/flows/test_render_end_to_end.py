@@ -7,7 +7,7 @@ import pytest
 from catalogs import CatalogError
 from compliance import audit_paths
 from flows.render import run_render
-from flows.settings import Settings
+from pipeline.settings import Settings
 from generation.plan import RenderOptions
 from provenance import load_credentials
 from provenance.ledger import Ledger

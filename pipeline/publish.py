@@ -1,0 +1,76 @@
+"""Publishing a variant: the one way a staged encode becomes a signed, recorded asset.
+
+Both the render (a variant that passed every check) and `review approve` (a held variant a
+person approved) call `publish`, so every published asset gets the same ledger rows, the
+same soft bindings and the same journal event.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from compliance.record import record_publication
+from foundation.primitives import sha256_file
+from pipeline.workspace import Workspace
+from provenance import ManifestSpec, sign_file
+from provenance.ledger import AssetRecord
+
+__all__ = ["Publication", "publish"]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Who a variant is in the ledger and the soft bindings that find its manifest again."""
+    asset_id: str
+    variant_key: str
+    run_id: str
+    sku: str
+    locale: str
+    aspect: str
+    base_clip_key: str
+    output_path: Path
+    watermark_payload: int
+    fingerprints: tuple[int, ...]
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON form kept in a held variant's report until a person approves it."""
+        d = asdict(self)
+        d["output_path"] = str(self.output_path)
+        d["watermark_payload"] = f"{self.watermark_payload:016x}"
+        d["fingerprints"] = [f"{h:016x}" for h in self.fingerprints]
+        return d
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Publication:
+        return cls(**{**d, "output_path": Path(d["output_path"]), "watermark_payload": int(d["watermark_payload"], 16),
+                      "fingerprints": tuple(int(h, 16) for h in d["fingerprints"])})
+
+
+def publish(ws: Workspace, staged: Path, manifest: ManifestSpec, pub: Publication, *,
+            approved_by: str | None = None, times: dict[str, float] | None = None) -> AssetRecord:
+    """Sign `staged` into the output path, record it, and journal the publication.
+
+    approved_by: the person whose approval released it, or None for an unattended render.
+    times: if given, the seconds of signing ("sign") and recording ("record") are added to it."""
+    times = {} if times is None else times
+    # 1. Sign: the hard binding covers these final bytes (SigningError: nothing is written).
+    t0 = time.perf_counter()
+    pub.output_path.parent.mkdir(parents=True, exist_ok=True)
+    signed = sign_file(staged, pub.output_path, manifest, ws.credentials)
+    times["sign"] = times.get("sign", 0.0) + time.perf_counter() - t0
+    t0 = time.perf_counter()
+    # 2. The asset, a copy of its manifest, and its soft bindings (watermark payload, fingerprints).
+    record = AssetRecord(asset_id=pub.asset_id, variant_key=pub.variant_key, run_id=pub.run_id, sku=pub.sku,
+                         locale=pub.locale, aspect=pub.aspect, output_path=pub.output_path,
+                         sha256=sha256_file(pub.output_path), manifest_label=signed.label,
+                         base_clip_key=pub.base_clip_key, created_at=datetime.now(timezone.utc))
+    ws.ledger.record_asset(record, signed.label, signed.manifest_json)
+    ws.soft_bindings.record(pub.asset_id, pub.watermark_payload, pub.fingerprints)
+    # 3. The journal: one event shape for every publication.
+    record_publication(ws.journal, variant_key=pub.variant_key, asset_id=pub.asset_id, output_sha256=record.sha256,
+                       output_path=pub.output_path, approved_by=approved_by)
+    times["record"] = times.get("record", 0.0) + time.perf_counter() - t0
+    return record

@@ -1,0 +1,163 @@
+"""A render run as plain steps over one Workspace: plan, takes, pick, assess, per-variant pipeline, close.
+
+flows/render.py wires these into Prefect tasks (retries, the worker cap, the GPU slot);
+anything else that renders calls the same functions.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ContextManager
+
+from catalogs import load_catalog
+from compliance.authorship import frame_hashes
+from compliance.gate import BaseAssessment, assess_base_clip, rules_digest
+from compliance.record import AUTO_PICKER, Pick, Take, human_pick
+from compliance.rules import known_profiles
+from foundation.primitives import Outcome, canonical_json, sha256_text
+from foundation.records import BaseClip
+from generation import check_variant_text
+from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
+from generation.contact_sheet import write_candidate_sheets
+from generation.plan import VariantPlan, plan_variants
+from pipeline.settings import Settings
+from pipeline.variant import VariantOutcome, outcome
+from pipeline.workspace import Workspace
+
+__all__ = ["RunPlan", "RunSummary", "plan_run", "open_backend", "make_takes", "choose_take", "assess",
+           "finish_run", "shard_of"]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    all_plans: tuple[VariantPlan, ...]     # the whole catalog (what retiring compares with)
+    plans: tuple[VariantPlan, ...]         # this run's (one shard's, or all)
+    todo: tuple[VariantPlan, ...]          # to render: new, changed, or their file is not intact
+    skipped: tuple[VariantOutcome, ...]    # unchanged and intact
+
+    def first_plan_per_product(self) -> dict[str, VariantPlan]:
+        """One plan per product still to render: its base clip is shared by all its variants."""
+        return {p.product.sku: p for p in reversed(self.todo)}
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    rendered: int
+    skipped: int
+    awaiting_pick: int                # takes wait for a person's pick (--require-review)
+    review: int                       # held for a person's approval (the compliance gate, or --require-review)
+    blocked: int                      # quarantined by the compliance gate, never signed
+    failed: int
+    seconds: float
+    stage_seconds: dict[str, float]
+    outcomes: tuple[VariantOutcome, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for o in d["outcomes"]:
+            o["status"] = Outcome(o["status"]).value
+        return d
+
+
+def shard_of(sku: str, shards: int) -> int:
+    """Stable shard of a product: all variants of a product share one host and its base clip."""
+    return int(sha256_text(sku), 16) % shards
+
+
+def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, int] | None = None) -> RunPlan:
+    """Load and check everything before any output exists, then plan and find what to render."""
+    settings = ws.settings
+    # 1. The catalog, the credentials and the registries: a bad one stops the run here.
+    catalog = load_catalog(Path(catalog_dir), known_profiles=known_profiles())
+    journal = ws.journal
+    picks = lambda set_id: (p.candidate if (p := human_pick(journal, set_id)) else None)  # noqa: E731
+    all_plans = plan_variants(catalog, settings.options, Path(out_dir), pick_for=picks,
+                              rules_digest=lambda profile: rules_digest(profile, settings.as_of))
+    plans = tuple(p for p in all_plans if shard is None or shard_of(p.product.sku, shard[1]) == shard[0])
+    # Opened now, not by the first variant: a missing key, registry or face model fails the run here.
+    for _ in (ws.watermark_key, ws.registries, ws.face_models):
+        pass
+    # 2. Skip every variant whose key is recorded and whose file is intact.
+    todo = tuple(p for p in plans if not ws.ledger.is_intact(p.variant_key, p.output_path))
+    for plan in todo:
+        check_variant_text(plan.spec)     # glyphs and fit of everything to render, before any output
+    skipped = tuple(outcome(p, Outcome.SKIPPED) for p in plans if p not in todo)
+    run_id = uuid.uuid4().hex
+    ws.ledger.start_run(run_id, str(Path(catalog_dir).resolve()), canonical_json(_settings_record(settings)))
+    return RunPlan(run_id, all_plans, plans, todo, skipped)
+
+
+def open_backend(settings: Settings) -> BaseClipBackend:
+    """The run's base-clip backend (a diffusion model is loaded once, here, for every product)."""
+    o = settings.options
+    if o.backend == "diffusers":
+        if o.diffusion is None:
+            raise ValueError("backend 'diffusers' needs diffusion settings")
+        return DiffusersBackend(o.diffusion, prompt_template=o.prompt_template)
+    return MotionBackend(size=o.short_side, fps=o.fps)
+
+
+def make_takes(ws: Workspace, backend: BaseClipBackend, plan: VariantPlan,
+               slot: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> tuple[list[BaseClip], list[Take]]:
+    """A product's takes, one per candidate seed; each keeps what is needed to judge and replay it.
+    slot(): held around each generation (the host's GPU slot for a GPU backend)."""
+    o = ws.settings.options
+    clips, takes = [], []
+    for i in range(o.candidates):
+        params = backend.take_params(plan.product, plan.brand, o.seed + i)
+        with slot():
+            clip = backend.make_clip(params, ws.settings.clip_cache)
+        name, version = backend.system(clip)
+        clips.append(clip)
+        takes.append(Take(i, clip.key, name, version, params, tuple(frame_hashes(clip.path))))
+    return clips, takes
+
+
+def choose_take(ws: Workspace, plan: VariantPlan, clips: list[BaseClip],
+                takes: list[Take]) -> tuple[BaseClip, Pick] | str:
+    """A reviewer's pick, else the automatic one (recorded as such); or, when review is required and
+    nobody picked yet, the reason the product's variants wait."""
+    if len(takes) > 1:
+        write_candidate_sheets(ws.candidates_dir / plan.candidate_set, clips, plan.product.sku)
+    if plan.pick is not None:
+        pick = human_pick(ws.journal, plan.candidate_set)
+        if pick is None:
+            raise RuntimeError(f"{plan.candidate_set}: the plan has a pick the journal does not")
+    elif len(takes) > 1 and ws.settings.options.require_review:
+        return (f"awaiting a pick among {len(takes)} takes: tessera review pick {plan.candidate_set} "
+                f"--candidate N --by NAME")
+    else:
+        pick = Pick(0, AUTO_PICKER, "system", "unattended run: the first take is used automatically")
+    return clips[pick.candidate], pick
+
+
+def assess(ws: Workspace, base: BaseClip) -> BaseAssessment:
+    """Likeness and protected-works evidence of the chosen take, gathered once for all its variants."""
+    return assess_base_clip(base, registries=ws.registries, models=ws.face_models)
+
+
+def finish_run(ws: Workspace, run: RunPlan, outcomes: list[VariantOutcome], stage: dict[str, float],
+               started: float, *, retire: bool, progress: Callable[[str], None]) -> RunSummary:
+    """Retire what the catalog no longer has (whole-catalog runs only), close the run in the ledger."""
+    if retire:
+        retired = ws.ledger.retire_absent({(p.spec.sku, p.spec.locale, p.spec.aspect) for p in run.all_plans})
+        if retired:
+            progress(f"retired {len(retired)} assets no longer in the catalog (files kept)")
+    counts = {s.value: sum(o.status == s for o in outcomes) for s in Outcome}
+    ws.ledger.finish_run(run.run_id, status="failed" if counts["failed"] else "completed",
+                         rendered=counts["rendered"], skipped=counts["skipped"], failed=counts["failed"])
+    order = {p.asset_id: i for i, p in enumerate(run.plans)}
+    return RunSummary(run_id=run.run_id, seconds=time.perf_counter() - started, stage_seconds=stage,
+                      outcomes=tuple(sorted(outcomes, key=lambda o: order[o.asset_id])), **counts)
+
+
+def _settings_record(settings: Settings) -> dict:
+    d = asdict(settings)
+    d["signing"] = {k: (str(v) if v else None) for k, v in asdict(settings.signing).items()}
+    return d

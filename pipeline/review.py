@@ -1,0 +1,71 @@
+"""A person's decision on a held variant: approve (publish it) or reject (quarantine it).
+
+Approval goes through the same `publish` as an unattended render, so the ledger rows,
+the soft bindings and the journal's publication event are the same whichever door
+published the variant.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
+from compliance.gate import ReviewError, approve, mark_published, publish_manifest, reject
+from compliance.journal import JournalEvent
+from pipeline.publish import Publication, publish
+from pipeline.workspace import Workspace
+
+__all__ = ["Approved", "Rejected", "approve_held", "reject_held"]
+
+
+@dataclass(frozen=True)
+class Approved:
+    asset_id: str
+    by: str
+    output_path: Path
+
+
+@dataclass(frozen=True)
+class Rejected:
+    asset_id: str
+    by: str
+    quarantined: Path
+
+
+def approve_held(ws: Workspace, asset_or_file: str, *, by: str, reason: str = "") -> Approved:
+    """Record the approval, then sign the held file into its output path and record it.
+
+    ReviewError: nothing held under that name, a blocked variant, no approver name, or a hold that
+    lacks what publishing needs. SigningError: approved, but not published (the hold stays)."""
+    # 1. The signer and what publishing needs, before anything is recorded.
+    ws.credentials   # noqa: B018 (CredentialError here, before the approval is written)
+    decision = approve(ws.review_dir, asset_or_file, by=by, reason=reason, quarantine_dir=ws.quarantine_dir)
+    manifest = publish_manifest(decision.report)
+    try:
+        pub = Publication.from_record(decision.report["publish"]["record"])
+    except (KeyError, TypeError, ValueError):
+        raise ReviewError(f"{decision.asset_id}: the held report lacks what publishing needs "
+                          f"(held by an older Tessera); render it again to publish") from None
+    # 2. The person's decision, then the authorship assertion made anew so that it cites the approval.
+    ws.journal.append(JournalEvent(variant_key=pub.variant_key, actor=decision.by, actor_kind="human",
+                                   action="approval", asset_id=decision.asset_id,
+                                   detail={"reason": decision.reason, "held_for": list(decision.report["reasons"])}))
+    assertion = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(ws.journal, pub.variant_key)))
+    manifest = replace(manifest, assertions=tuple(assertion if label == AUTHORSHIP_LABEL else (label, text)
+                                                  for label, text in manifest.assertions))
+    # 3. Publish exactly as a render does; the hold says where it went.
+    publish(ws, decision.media, manifest, pub, approved_by=decision.by)
+    mark_published(decision, output_path=pub.output_path)
+    return Approved(decision.asset_id, decision.by, pub.output_path)
+
+
+def reject_held(ws: Workspace, asset_or_file: str, *, by: str, reason: str) -> Rejected:
+    """Move a held variant to the quarantine, unsigned, and journal who turned it down and why."""
+    decision = reject(ws.review_dir, asset_or_file, by=by, reason=reason, quarantine_dir=ws.quarantine_dir)
+    variant_key = (decision.report.get("publish") or {}).get("record", {}).get("variant_key", decision.asset_id)
+    # "candidate_rejected" is the journal's word for a human turning a candidate down
+    ws.journal.append(JournalEvent(variant_key=variant_key, actor=decision.by, actor_kind="human",
+                                   action="candidate_rejected", asset_id=decision.asset_id,
+                                   detail={"candidate": decision.asset_id, "reason": decision.reason}))
+    return Rejected(decision.asset_id, decision.by, decision.media)

@@ -1,0 +1,144 @@
+"""The per-variant pipeline: decide, compose and mark, verify, journal, manifest, then sign or hold.
+
+`render_one` is what every door runs for one planned variant once its product's take is
+chosen and assessed; it returns a VariantOutcome and never raises for the variant's own
+problems (a blocked or held variant is an outcome). A failed encode or signature raises:
+the caller records the variant as failed with that reason (fail closed, no retry here).
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+
+from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
+from compliance.gate import (
+    BaseAssessment, ai_flags, apply_labels, decide, gate_report, hold_for_review, publish_block, quarantine,
+    supersede_review, verify_shipped, with_compliance,
+)
+from compliance.record import Pick, Take, record_decisions
+from foundation.primitives import Outcome, pipeline_version
+from foundation.records import BaseClip, FrameHook
+from generation import render_variant
+from generation.plan import VariantPlan
+from pipeline.manifest import variant_manifest
+from pipeline.publish import Publication, publish
+from pipeline.workspace import Workspace
+from provenance.soft_binding import durable_marks, manifest_parts
+from provenance.watermark import payload_for_asset
+
+__all__ = ["APPROVAL_REQUIRED", "ChosenTake", "VariantOutcome", "outcome", "render_one"]
+
+# Why a variant that passed every check is held: the catalog requires a person to approve each one.
+APPROVAL_REQUIRED = ("review required (--require-review): a person approves each variant before it is signed "
+                     "and published (tessera review approve ASSET_ID --by NAME)")
+
+
+@dataclass(frozen=True)
+class VariantOutcome:
+    asset_id: str
+    sku: str
+    locale: str
+    aspect: str
+    status: Outcome
+    path: str
+    reason: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChosenTake:
+    """A product's base clip as chosen (a person's or the automatic pick), with the evidence about it."""
+    base: BaseClip
+    takes: tuple[Take, ...]
+    pick: Pick
+    assessment: BaseAssessment
+
+
+def outcome(plan: VariantPlan, status: Outcome, reason: str = "", seconds: dict | None = None) -> VariantOutcome:
+    return VariantOutcome(plan.asset_id, plan.spec.sku, plan.spec.locale, plan.spec.aspect, status,
+                          str(plan.output_path), reason=reason, seconds=seconds or {})
+
+
+def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str) -> VariantOutcome:
+    settings, base = ws.settings, chosen.base
+    times: dict[str, float] = {"watermark_fingerprint": 0.0}
+    staging = ws.staging_dir / f"{plan.asset_id}.{uuid.uuid4().hex[:8]}.mp4"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # 1. What the region asks of this variant: labels, metadata, likeness verdict for region, product, date.
+        t0 = time.perf_counter()
+        ai_generated, ai_modified = ai_flags(base.digital_source_type)
+        decision = decide(chosen.assessment, region_profile=plan.locale.rule_profile, region=plan.locale.region,
+                          language=plan.locale.language, sku=plan.spec.sku, as_of=settings.as_of,
+                          ai_generated=ai_generated, ai_modified=ai_modified, asset_id=plan.asset_id,
+                          provider=plan.brand.name, system="Tessera", system_version=pipeline_version(),
+                          digital_source_type=base.digital_source_type)
+        spec = apply_labels(plan.spec, decision)
+        times["gate_decide"] = time.perf_counter() - t0
+        # 2. Compose, watermark and fingerprint the raw frames, then encode once (unsigned, outside the output).
+        marks = durable_marks(payload_for_asset(plan.asset_id), ws.watermark_key, base.fps)
+        t0 = time.perf_counter()
+        rendered = render_variant(base, spec, staging, frame_hook=_timed(marks.hook, times, "watermark_fingerprint"),
+                                  crf=settings.options.crf, preset=settings.options.preset,
+                                  metadata=decision.mp4_metadata)
+        times["compose_encode"] = time.perf_counter() - t0 - times["watermark_fingerprint"]
+        # 3. Check what will ship: labels on decoded frames, metadata read back.
+        t0 = time.perf_counter()
+        check = verify_shipped(staging, decision, spec=spec)
+        if check.verdict == "pass" and settings.options.require_review:
+            check = replace(check, verdict="review", reasons=(*check.reasons, APPROVAL_REQUIRED))
+        times["gate_verify"] = time.perf_counter() - t0
+        if check.verdict == "block":
+            quarantine(staging, quarantine_dir=ws.quarantine_dir,
+                       report=gate_report(decision, check, extra={"run_id": run_id,
+                                                                  "output_path": str(plan.output_path)}))
+            supersede_review(ws.review_dir, plan.asset_id, verdict="block")   # an older hold is not approvable
+            return outcome(plan, Outcome.BLOCKED, "; ".join(check.reasons), times)
+        # 4. The decisions behind it go into the journal first, so the manifest can cite the journal head.
+        t0 = time.perf_counter()
+        record_decisions(ws.journal, variant_key=plan.variant_key, asset_id=plan.asset_id, takes=list(chosen.takes),
+                         pick=chosen.pick, copy={"headline": plan.spec.headline, "cta": plan.spec.cta,
+                                                 "captions": " | ".join(plan.spec.captions)},
+                         copy_source=f"copy author (catalog copy row {plan.copy_row}, {plan.spec.locale})",
+                         photo_sha256=plan.photo_sha256, sku=plan.spec.sku, locale=plan.spec.locale)
+        authorship = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(ws.journal, plan.variant_key)))
+        times["journal"] = time.perf_counter() - t0
+        # 5. The manifest: what happened, the soft bindings (watermark payload, fingerprints) that find it
+        #    again if the file loses it, the region's fields.
+        t_manifest = time.perf_counter()
+        watermarked, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
+        manifest = with_compliance(variant_manifest(plan, base, rendered, extra_actions=(watermarked,),
+                                                    extra_assertions=soft + (authorship,)), decision)
+        pub = Publication(asset_id=plan.asset_id, variant_key=plan.variant_key, run_id=run_id, sku=plan.spec.sku,
+                          locale=plan.spec.locale, aspect=plan.spec.aspect, base_clip_key=base.key,
+                          output_path=plan.output_path, watermark_payload=marks.payload,
+                          fingerprints=tuple(marks.recorder.hashes))
+        # 6. Hold it unsigned until a person approves it (tessera review approve publishes it), or publish.
+        if check.verdict == "review":
+            extra = {"run_id": run_id, "output_path": str(plan.output_path),
+                     "publish": publish_block(output_path=plan.output_path, manifest=manifest, record=pub.to_record())}
+            hold_for_review(staging, review_dir=ws.review_dir, report=gate_report(decision, check, extra=extra))
+            return outcome(plan, Outcome.REVIEW, "; ".join(check.reasons), times)
+        times["sign"] = time.perf_counter() - t_manifest
+        publish(ws, staging, manifest, pub, times=times)
+        supersede_review(ws.review_dir, plan.asset_id, verdict="pass")
+    finally:
+        staging.unlink(missing_ok=True)
+    return outcome(plan, Outcome.RENDERED, seconds=times)
+
+
+def _timed(hook: FrameHook, times: dict[str, float], name: str) -> FrameHook:
+    """The same hook, its thread CPU time summed under times[name]: a wall clock around it would
+    also count the time this thread waits for a core while ffmpeg decodes and encodes."""
+    def timed(i, frame):
+        t0 = time.thread_time()
+        out = hook(i, frame)
+        times[name] += time.thread_time() - t0
+        return out
+    return timed
+
+
+def outcome_dict(o: VariantOutcome) -> dict:
+    return asdict(o) | {"status": o.status.value}
