@@ -414,7 +414,8 @@ def _when(e: RecordedEvent) -> str:
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    # For reading, not hashing: the journal stores canonical JSON, so keys come back sorted.
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _one_line(text: str) -> str:

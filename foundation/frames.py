@@ -54,9 +54,10 @@ def write_clip(frames: Iterable[np.ndarray], path: Path, *, fps: int) -> int:
                         .compile(cmd=ffmpeg_exe())
                     )
                     proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+                assert proc.stdin is not None
                 proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
                 count += 1
-            if proc is None:
+            if proc is None or proc.stdin is None:
                 raise ClipError(f"{path}: no frames to write")
             proc.stdin.close()
             if proc.wait() != 0:
@@ -110,10 +111,12 @@ def read_clip(path: Path, *, size: tuple[int, int] | None = None,
     frame_bytes = w * h * 3
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        stdout = proc.stdout
+        assert stdout is not None
         finished = False
         try:
             while True:
-                buf = proc.stdout.read(frame_bytes)
+                buf = stdout.read(frame_bytes)
                 if len(buf) < frame_bytes:
                     break
                 yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
@@ -121,7 +124,7 @@ def read_clip(path: Path, *, size: tuple[int, int] | None = None,
         finally:
             if not finished and proc.poll() is None:
                 proc.kill()            # the reader stopped early: ffmpeg is not waited on to finish
-            proc.stdout.close()
+            stdout.close()
             code = proc.wait()
         if finished and code != 0:
             raise ClipError(f"{path}: ffmpeg could not decode: {_stderr_text(err)}")

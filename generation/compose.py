@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from collections.abc import Mapping
@@ -34,7 +35,7 @@ from babel.numbers import format_currency, is_currency
 from PIL import Image, ImageDraw
 
 from foundation.frames import ClipError, ffmpeg_exe, read_clip
-from foundation.primitives import canonical_json
+from foundation.primitives import atomic_path, canonical_json
 from generation.fonts import (
     FontFace, GlyphError, LocaleFont, check_locale_coverage, cjk_font, font_for_locale, missing_characters, pil_font,
 )
@@ -140,20 +141,23 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
     per_variant = [_with_metadata(settings, meta) for meta in items]
 
     # 3. Per clip size, one decode; each frame is composed for every variant and piped to its encoder.
-    try:
-        for size in dict.fromkeys(c.clip_size for c in composers):
-            group = [c for c in composers if c.clip_size == size]
-            for composer in group:
-                composer.start(per_variant[composers.index(composer)])
-            _pump(base, size, group)
-            for composer in group:
-                composer.finish()     # faststart rewrites the file with the moov box first
-        # 4. Publish: rename every temp file into place.
+    #    Every variant is encoded to a temporary file beside its output; leaving the block without an
+    #    error renames them all into place (4. publish), an error removes them all.
+    with contextlib.ExitStack() as publish:
         for composer in composers:
-            os.replace(composer.tmp, composer.out_path)
-    finally:
-        for composer in composers:
-            composer.cleanup()
+            composer.tmp = publish.enter_context(atomic_path(composer.out_path, suffix=composer.out_path.suffix))
+            composer.err = publish.enter_context(tempfile.TemporaryFile())
+        try:
+            for size in dict.fromkeys(c.clip_size for c in composers):
+                group = [c for c in composers if c.clip_size == size]
+                for composer in group:
+                    composer.start(per_variant[composers.index(composer)])
+                _pump(base, size, group)
+                for composer in group:
+                    composer.finish()     # faststart rewrites the file with the moov box first
+        finally:
+            for composer in composers:
+                composer.stop()
     return [
         RenderedVariant(path=c.out_path, width=c.spec.width, height=c.spec.height, fps=base.fps, frames=c.written,
                         encoder_json=canonical_json(s))
@@ -267,12 +271,13 @@ class _Composer:
                 self.static_text.append((blend.rows, blend.cols))
             else:
                 self.blends.append(blend)
-        self.tmp = self.out_path.with_name(f".{self.out_path.name}.{os.getpid()}.tmp")
+        self.tmp: Path | None = None      # set by render_variants (a temporary file beside out_path)
+        self.err = None                   # ffmpeg's stderr: a temporary file, never an unread pipe
         self.proc = None
         self.written = 0
 
     def start(self, settings: dict[str, object]) -> None:
-        self.proc = _start_encoder(self.tmp, self.spec.width, self.spec.height, settings)
+        self.proc = _start_encoder(self.tmp, self.spec.width, self.spec.height, settings, self.err)
 
     def write(self, i: int, clip_frame: np.ndarray) -> None:
         # a. Place the clip on the brand background.
@@ -301,20 +306,23 @@ class _Composer:
         try:
             self.proc.stdin.write(frame.data)
         except BrokenPipeError:
-            raise ClipError(f"{self.out_path}: encoder stopped: {_stderr(self.proc)}") from None
+            raise ClipError(f"{self.out_path}: encoder stopped: {self._stderr()}") from None
         self.written += 1
 
     def finish(self) -> None:
         self.proc.stdin.close()
-        err = _stderr(self.proc)
         if self.proc.wait() != 0:
-            raise ClipError(f"{self.out_path}: ffmpeg failed: {err}")
+            raise ClipError(f"{self.out_path}: ffmpeg failed: {self._stderr()}")
 
-    def cleanup(self) -> None:
+    def stop(self) -> None:
+        """An encoder still running after an error is killed (its temporary file is removed)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self.tmp.unlink(missing_ok=True)
+
+    def _stderr(self) -> str:
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace").strip()
 
 
 def _pump(base: BaseClip, size: tuple[int, int], composers: list[_Composer]) -> None:
@@ -477,10 +485,10 @@ def _check_metadata(metadata: Mapping[str, str]) -> None:
             raise ValueError(f"metadata {key}: expected a text value without NUL, got {value!r}")
 
 
-def _start_encoder(tmp: Path, width: int, height: int, settings: dict[str, object]):
+def _start_encoder(tmp: Path, width: int, height: int, settings: dict[str, object], err):
     # one -metadata per item; "metadata:g:<i>" are distinct option names that all mean global metadata
     items = {f"metadata:g:{i}": f"{k}={v}" for i, (k, v) in enumerate(dict(settings.get("metadata") or {}).items())}
-    return (
+    args = (
         ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=settings["fps"])
         .output(
             str(tmp), format="mp4", vcodec="libx264", pix_fmt="yuv420p", crf=settings["crf"],
@@ -492,12 +500,9 @@ def _start_encoder(tmp: Path, width: int, height: int, settings: dict[str, objec
         )
         .global_args("-loglevel", "error", "-nostdin")
         .overwrite_output()
-        .run_async(pipe_stdin=True, pipe_stderr=True, cmd=ffmpeg_exe())
+        .compile(cmd=ffmpeg_exe())
     )
-
-
-def _stderr(proc) -> str:
-    return proc.stderr.read().decode(errors="replace").strip()
+    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
 
 
 @lru_cache(maxsize=1)

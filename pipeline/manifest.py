@@ -32,6 +32,7 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
 
     # 1. What the base clip is, from the backend that made it.
     models: tuple[ModelIngredient, ...] = ()
+    first: tuple[Action, ...]
     if base.backend == "motion":
         dst = IPTC + "digitalCapture"
         first = (

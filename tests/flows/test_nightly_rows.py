@@ -11,7 +11,7 @@ from catalogs import load_catalog
 from compliance.rules import known_profiles
 from flow_catalogs import SAMPLE, small_catalog
 from flows.nightly import _variant_rows
-from flows.render import shard_of
+from pipeline.render import shard_of
 from generation.plan import RenderOptions, plan_variants
 from foundation.primitives import sha256_file
 from provenance.ledger import AssetRecord, Ledger
