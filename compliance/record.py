@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compliance.journal import Journal, JournalEvent
+from foundation.primitives import canonical_json
 
 SYSTEM = "tessera"
 AUTO_PICKER = "tessera-auto-pick"
@@ -72,7 +73,11 @@ def record_human_edit(journal: Journal, *, sku: str, locale: str, field: str, be
 def record_decisions(journal: Journal, *, variant_key: str, asset_id: str, takes: list[Take], pick: Pick,
                      copy: dict[str, str], copy_source: str, photo_sha256: str, sku: str, locale: str) -> None:
     """Every decision behind one variant, in the order it happened (before it is signed, so that the
-    manifest's authorship assertion can name the journal head that covers them)."""
+    manifest's authorship assertion can name the journal head that covers them).
+
+    Idempotent per variant key: a variant rendered again with the same inputs (a run killed while
+    signing, a deleted output) finds its decisions recorded and adds none of them twice."""
+    journal = _Once(journal, variant_key)
     # 1. The human-written copy from the catalog (its author is whoever the catalog row names).
     for segment, text in copy.items():
         journal.append(JournalEvent(variant_key, copy_source, "human", "copy_written", asset_id=asset_id,
@@ -100,6 +105,29 @@ def record_decisions(journal: Journal, *, variant_key: str, asset_id: str, takes
         if t.index != pick.candidate:
             journal.append(JournalEvent(variant_key, pick.actor, pick.actor_kind, "candidate_rejected",
                                         asset_id=asset_id, detail={"candidate": t.index}))
+
+
+class _Once:
+    """A journal that appends an event of one variant key only if the same event is not there yet."""
+
+    def __init__(self, journal: Journal, variant_key: str) -> None:
+        self.journal = journal
+        self.seen = {self._identity(e.actor, e.actor_kind, e.action, e.inputs, e.outputs, e.detail)
+                     for e in journal.events(variant_key=variant_key)}
+
+    @staticmethod
+    def _identity(actor, actor_kind, action, inputs, outputs, detail) -> str:
+        return canonical_json([actor, actor_kind, action, dict(inputs), dict(outputs), dict(detail)])
+
+    def events(self, **kwargs):
+        return self.journal.events(**kwargs)
+
+    def append(self, event: JournalEvent) -> None:
+        identity = self._identity(event.actor, event.actor_kind, event.action, event.inputs, event.outputs,
+                                  event.detail)
+        if identity not in self.seen:
+            self.journal.append(event)
+            self.seen.add(identity)
 
 
 def record_publication(journal: Journal, *, variant_key: str, asset_id: str, output_sha256: str,

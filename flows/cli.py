@@ -68,6 +68,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     from flows.render import run_render
     from generation import GlyphError, TextFitError
     from generation.backends import GenerationError
+    from pipeline.lock import RenderLocked
     from generation.plan import RenderOptions
     from flows.gpu import GpuLimitMissing
     from generation.prompts import PromptError
@@ -86,7 +87,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
         click.echo(line, err=True)
 
     expected = (CatalogError, GlyphError, TextFitError, CredentialError, GpuLimitMissing, PromptError,
-                GenerationError)
+                GenerationError, RenderLocked)
     try:
         summary = run_render(catalog, out_dir, settings, progress=progress)
     except expected as exc:

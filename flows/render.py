@@ -23,6 +23,7 @@ from foundation.primitives import Outcome
 from foundation.records import BaseClip
 from generation.backends import BaseClipBackend
 from generation.plan import VariantPlan
+from pipeline.lock import render_lock
 from pipeline.render import RunSummary, assess, choose_take, finish_run, make_takes, open_backend, plan_run
 from pipeline.settings import Settings
 from pipeline.variant import ChosenTake, VariantOutcome, outcome, render_one
@@ -57,8 +58,15 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
     """Render a catalog; with shard=(i, n) only the products whose shard is i (of n), and no retiring."""
     started = time.perf_counter()
     progress = progress or (lambda line: None)
+    # One render at a time per home, output folder and shard: a second one stops here with the holder's pid.
+    with render_lock(settings.home, out_dir, shard):
+        return _render(Workspace(settings), catalog_dir, out_dir, progress, shard, started)
+
+
+def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tuple[int, int] | None,
+            started: float) -> RunSummary:
+    settings = ws.settings
     stage: dict[str, float] = {}
-    ws = Workspace(settings)
 
     # 1. Load and check everything before any output exists; skip what is unchanged and intact.
     t0 = time.perf_counter()

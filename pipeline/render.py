@@ -28,7 +28,7 @@ from pipeline.settings import Settings
 from pipeline.variant import VariantOutcome, outcome
 from pipeline.workspace import Workspace
 
-__all__ = ["RunPlan", "RunSummary", "plan_run", "open_backend", "make_takes", "choose_take", "assess",
+__all__ = ["RunPlan", "RunSummary", "plan_run", "remove_leftovers", "open_backend", "make_takes", "choose_take", "assess",
            "finish_run", "shard_of"]
 
 
@@ -80,6 +80,7 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     all_plans = plan_variants(catalog, settings.options, Path(out_dir), pick_for=picks,
                               rules_digest=lambda profile: rules_digest(profile, settings.as_of))
     plans = tuple(p for p in all_plans if shard is None or shard_of(p.product.sku, shard[1]) == shard[0])
+    remove_leftovers(ws, plans)
     # Opened now, not by the first variant: a missing key, registry or face model fails the run here.
     for _ in (ws.watermark_key, ws.registries, ws.face_models):
         pass
@@ -91,6 +92,17 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     run_id = uuid.uuid4().hex
     ws.ledger.start_run(run_id, str(Path(catalog_dir).resolve()), canonical_json(_settings_record(settings)))
     return RunPlan(run_id, all_plans, plans, todo, skipped)
+
+
+def remove_leftovers(ws: Workspace, plans: tuple[VariantPlan, ...]) -> None:
+    """What a killed earlier run of these variants left: unsigned encodes in the staging folder and
+    half-written files beside the outputs. Safe to remove: the caller holds the render lock."""
+    for p in plans:
+        for leftover in ws.staging_dir.glob(f"{p.asset_id}.*.mp4"):
+            leftover.unlink(missing_ok=True)
+        if p.output_path.parent.is_dir():
+            for leftover in p.output_path.parent.glob(f".{p.output_path.name}.*.part*"):
+                leftover.unlink(missing_ok=True)
 
 
 def open_backend(settings: Settings) -> BaseClipBackend:
