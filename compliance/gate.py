@@ -72,8 +72,7 @@ from compliance.rules import (
 )
 from compliance.sampling import samples
 from foundation.frames import ClipError, probe, read_clip
-from generation.compose import face_for_labels
-from generation.fonts import FontFace, GlyphError
+from generation.fonts import FontFace, GlyphError, face_for_labels
 from foundation.records import BaseClip, VariantSpec
 from provenance.spec import Action, C2paReport, Ingredient, ManifestSpec, ModelIngredient
 from foundation.primitives import IPTC_SOURCE_TYPES, SourceType, canonical_json, move_atomic, sha256_text, write_json_atomic

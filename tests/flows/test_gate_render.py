@@ -27,7 +27,7 @@ from flow_catalogs import small_catalog
 from flows.cli_compliance import quarantine_dir
 from flows.render import run_render
 from flows.settings import Settings
-from generation.compose import face_for_labels
+from generation.fonts import face_for_labels
 from generation.plan import RenderOptions
 from provenance import load_credentials, read_c2pa
 from provenance.ledger import Ledger
