@@ -21,7 +21,7 @@ Region labels, when a rule profile is known for a file (`region=`, else `profile
 id)` -- the profile our ledger recorded --, else the profile our own compliance assertion
 records in a valid manifest): every rule of that profile in force on `as_of` gets a status in
 `labels` -- ok, missing, too_small, too_short or not_applicable -- checked on the file itself
-(visible labels on decoded frames, MP4 metadata, C2PA parts; see compliance.gate).
+(visible labels on decoded frames, MP4 metadata, C2PA parts; see compliance.verify).
 Whether a rule applies follows what the file is:
 
 | what we know | from | rules |
@@ -43,9 +43,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from compliance.gate import AI_SOURCE_TYPES, COMPLIANCE_LABEL, GateError, check_rules_on_file, profile_for
+from compliance.decide import AI_SOURCE_TYPES, COMPLIANCE_LABEL, GateError, profile_for
 from compliance.mp4meta import Mp4MetaError, metadata_items
 from compliance.rules import ContentFacts, applicable_rules
+from compliance.verify import check_rules_on_file
 from foundation.frames import ClipError
 from provenance.reader import MEDIA_EXTENSIONS, UNTRUSTED, VARIANT_LABEL, read_c2pa
 from provenance.spec import C2paReport

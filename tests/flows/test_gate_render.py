@@ -18,7 +18,7 @@ from PIL import Image
 from skimage import data
 
 from compliance import audit_paths
-from compliance.gate import open_registries
+from compliance.assess import open_registries
 from compliance.labels import check_visible_label
 from compliance.likeness import face_embedding
 from compliance.mp4meta import count_key, read_mp4_metadata
