@@ -121,7 +121,7 @@ def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
     region: check every file's labels against this rule profile ("CN", "EU", ...); else the
     profile `profile_lookup(asset id)` gives (see ledger_profile_lookup), else the one our valid
     manifest records. as_of: the date whose rules apply (default today). recover: for a video
-    with no valid manifest, find the original by watermark and fingerprints (compliance.recover).
+    with no valid manifest, find the original by watermark and fingerprints (provenance.recover).
     """
     if region is not None:
         profile_for(region)   # an unknown profile is an error before any file is read
