@@ -170,10 +170,8 @@ def _check_c2pa(report: C2paReport, kind: str, fields: tuple[str, ...]) -> tuple
         if dst not in AI_SOURCE_TYPES:
             return "missing", f"the manifest says {dst.rsplit('/', 1)[-1]}, not AI-generated media"
         return "ok", ""
-    store = json.loads(report.manifest_json)
-    active = store.get("manifests", {}).get(store.get("active_manifest"), {})
-    data = next((a.get("data") for a in active.get("assertions", []) if a.get("label") == LATENT_LABEL), None)
-    if not isinstance(data, dict):
+    data = report.assertion(LATENT_LABEL)
+    if data is None:
         return "missing", f"the manifest has no {LATENT_LABEL} assertion"
     empty = [f for f in fields if not str(data.get(f, "")).strip()]
     if empty:
