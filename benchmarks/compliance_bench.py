@@ -55,7 +55,7 @@ def variant_frames(seconds: float, label: str, label_px: int) -> Iterator[np.nda
     n = round(seconds * FPS)
     third = round(15 * FPS / 3)  # shot length stays 5 s: the half clip is the first 7.5 s
     font = ImageFont.truetype(str(CJK), label_px, index=CJK_SC)
-    l, t, r, b = font.getbbox(label)
+    left, t, r, b = font.getbbox(label)
     pad, margin = round(0.3 * (b - t)), round(0.03 * W)
     shots = [shot(data.astronaut(), third), shot(data.coffee(), third), shot(data.chelsea(), third)]
     i = 0
@@ -68,9 +68,9 @@ def variant_frames(seconds: float, label: str, label_px: int) -> Iterator[np.nda
                 layer = Image.new("RGBA", img.size)
                 d = ImageDraw.Draw(layer)
                 x1, y0 = W - margin, margin
-                x0, y1 = x1 - (r - l) - 2 * pad, y0 + (b - t) + 2 * pad
+                x0, y1 = x1 - (r - left) - 2 * pad, y0 + (b - t) + 2 * pad
                 d.rectangle([x0, y0, x1, y1], fill=(0, 0, 0, 170))
-                d.text((x0 + pad - l, y0 + pad - t), label, font=font, fill=(255, 255, 255, 255))
+                d.text((x0 + pad - left, y0 + pad - t), label, font=font, fill=(255, 255, 255, 255))
                 frame = np.asarray(Image.alpha_composite(img, layer).convert("RGB"))
             yield frame
             i += 1

@@ -32,7 +32,7 @@ from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from compliance.gate import apply_labels, assess_base_clip, decide, open_registries, verify_shipped  # noqa: E402
+from compliance import apply_labels, assess_base_clip, decide, open_registries, verify_shipped  # noqa: E402
 from compliance.labels import check_visible_label  # noqa: E402
 from compliance.likeness import FaceModels, check_likeness, face_embedding  # noqa: E402
 from compliance.protected_works import check_protected  # noqa: E402

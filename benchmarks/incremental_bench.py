@@ -61,7 +61,7 @@ def plan(catalog: Path, out: Path, settings):
     """The variant plans as render_catalog makes them (keys include the rules in force; no
     reviewer picks exist in this bench)."""
     from catalogs import load_catalog
-    from compliance.gate import rules_digest
+    from compliance import rules_digest
     from compliance.rules import known_profiles
     from generation.plan import plan_variants
 

@@ -1,25 +1,35 @@
-"""Compliance: region rules, the compliance gate (likeness, protected works, labels), and the audit of any media files."""
+"""Compliance: region rules, the compliance gate (likeness, protected works, labels), and the audit of any media files.
+
+Where the gate sits in the life of a variant (the application core wires it):
+
+    base clip ──► assess_base_clip (assess.py; ONCE per base clip: decode, sample, faces +
+                  embeddings, protected works; no region decision)
+    per variant ─► decide (decide.py: likeness verdict for region/sku/date, content facts, rules in
+                  force -> visible labels, MP4 metadata, C2PA assertions, verdict so far)
+                ─► compose + encode with the decision's labels and metadata (generation.compose)
+                ─► verify_shipped (verify.py; on the encoded file: metadata read back, labels on
+                  decoded frames)
+                ─► pass: sign and publish | review: hold_for_review | block: quarantine (holds.py;
+                  never signed)
+"""
+from compliance.assess import BaseAssessment, Registries, assess_base_clip, open_registries
 from compliance.audit import AuditRecord, audit_paths, exit_code, ledger_profile_lookup
-from compliance.gate import (
-    BaseAssessment,
-    Registries,
+from compliance.decide import GateError, VariantDecision, ai_flags, apply_labels, decide, rules_digest, with_compliance
+from compliance.holds import (
     ReviewError,
-    VariantDecision,
-    Verification,
-    apply_labels,
     approve,
-    assess_base_clip,
-    decide,
     gate_report,
+    held_items,
     hold_for_review,
-    open_registries,
+    mark_published,
     pending_reviews,
+    publish_block,
+    publish_manifest,
     quarantine,
     reject,
-    rules_digest,
-    verify_shipped,
-    with_compliance,
+    supersede_review,
 )
+from compliance.verify import Verification, verify_shipped
 
 __all__ = [
     "AuditRecord",
@@ -27,21 +37,28 @@ __all__ = [
     "exit_code",
     "ledger_profile_lookup",
     "BaseAssessment",
+    "GateError",
     "Registries",
     "ReviewError",
     "VariantDecision",
     "Verification",
+    "ai_flags",
     "apply_labels",
     "approve",
     "assess_base_clip",
     "decide",
     "gate_report",
+    "held_items",
     "hold_for_review",
+    "mark_published",
     "open_registries",
     "pending_reviews",
+    "publish_block",
+    "publish_manifest",
     "quarantine",
     "reject",
     "rules_digest",
+    "supersede_review",
     "verify_shipped",
     "with_compliance",
 ]

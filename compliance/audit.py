@@ -21,7 +21,7 @@ Region labels, when a rule profile is known for a file (`region=`, else `profile
 id)` -- the profile our ledger recorded --, else the profile our own compliance assertion
 records in a valid manifest): every rule of that profile in force on `as_of` gets a status in
 `labels` -- ok, missing, too_small, too_short or not_applicable -- checked on the file itself
-(visible labels on decoded frames, MP4 metadata, C2PA parts; see compliance.gate).
+(visible labels on decoded frames, MP4 metadata, C2PA parts; see compliance.verify).
 Whether a rule applies follows what the file is:
 
 | what we know | from | rules |
@@ -43,11 +43,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from compliance.gate import AI_SOURCE_TYPES, COMPLIANCE_LABEL, GateError, check_rules_on_file, profile_for
+from compliance.decide import AI_SOURCE_TYPES, COMPLIANCE_LABEL, GateError, profile_for
 from compliance.mp4meta import Mp4MetaError, metadata_items
 from compliance.rules import ContentFacts, applicable_rules
+from compliance.verify import check_rules_on_file
 from foundation.frames import ClipError
-from provenance.reader import MEDIA_EXTENSIONS, UNTRUSTED, VARIANT_LABEL, read_c2pa
+from provenance.reader import MEDIA_EXTENSIONS, UNTRUSTED, VARIANT_LABEL, read_c2pa, report_from_json
 from provenance.spec import C2paReport
 from foundation.primitives import sha256_file
 
@@ -120,7 +121,7 @@ def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
     region: check every file's labels against this rule profile ("CN", "EU", ...); else the
     profile `profile_lookup(asset id)` gives (see ledger_profile_lookup), else the one our valid
     manifest records. as_of: the date whose rules apply (default today). recover: for a video
-    with no valid manifest, find the original by watermark and fingerprints (compliance.recover).
+    with no valid manifest, find the original by watermark and fingerprints (provenance.recover).
     """
     if region is not None:
         profile_for(region)   # an unknown profile is an error before any file is read
@@ -155,7 +156,7 @@ def ledger_profile_lookup(ledger: Any) -> Callable[[str], str | None]:
     """asset id -> the rule profile recorded in the ledger's copy of that asset's manifest."""
     def lookup(asset_id: str) -> str | None:
         text = ledger.manifest_json(asset_id)
-        return None if text is None else _recorded_profile(json.loads(text))
+        return None if text is None else _recorded_profile(report_from_json(text))
     return lookup
 
 
@@ -223,15 +224,15 @@ def _audit_file(path: Path, anchors_pem: bytes | None, lookup: Callable[[str], s
             verdict = "fail"
 
     # Region labels: the profile asked for, else the one recorded for this asset, else our manifest's.
-    store = _store(report)
+    valid = _validates(report)
     profile = region
     if profile is None and profile_lookup is not None and (ledger_id or report.asset_id):
         profile = profile_lookup(ledger_id or report.asset_id)
-    if profile is None and store is not None:
-        profile = _recorded_profile(store)
+    if profile is None and valid:
+        profile = _recorded_profile(report)
     labels: dict[str, str] = {}
     if profile is not None and sha is not None:
-        labels, label_problems, label_verdict = _region_labels(path, profile, as_of or date.today(), report, store)
+        labels, label_problems, label_verdict = _region_labels(path, profile, as_of or date.today(), report, valid)
         problems.extend(label_problems)
         verdict = _worse(verdict, label_verdict)
 
@@ -257,28 +258,21 @@ def _worse(a: str, b: str) -> str:
     return max(a, b, key=order.index)
 
 
-def _store(report: C2paReport) -> dict[str, Any] | None:
-    """The manifest store, when the manifest validates (Trusted or Valid)."""
-    if report.state not in ("Trusted", "Valid") or report.manifest_json is None:
-        return None
-    return json.loads(report.manifest_json)
+def _validates(report: C2paReport) -> bool:
+    """The manifest validates (Trusted or Valid): only then is what its assertions say taken as the file's."""
+    return report.state in ("Trusted", "Valid") and report.manifest_json is not None
 
 
-def _active_assertion(store: dict[str, Any], label: str) -> Any:
-    active = store.get("manifests", {}).get(store.get("active_manifest"), {})
-    return next((a.get("data") for a in active.get("assertions", []) if a.get("label") == label), None)
-
-
-def _recorded_profile(store: dict[str, Any]) -> str | None:
+def _recorded_profile(report: C2paReport) -> str | None:
     for label in (COMPLIANCE_LABEL, VARIANT_LABEL):
-        data = _active_assertion(store, label)
-        if isinstance(data, dict) and isinstance(data.get("rule_profile"), str):
+        data = report.assertion(label)
+        if data is not None and isinstance(data.get("rule_profile"), str):
             return data["rule_profile"]
     return None
 
 
 def _region_labels(path: Path, profile_id: str, as_of: date, report: C2paReport,
-                   store: dict[str, Any] | None) -> tuple[dict[str, str], list[str], str]:
+                   valid: bool) -> tuple[dict[str, str], list[str], str]:
     """Per rule of the profile in force on as_of: its status on this file; problems and the verdict they give."""
     try:
         profile = profile_for(profile_id)
@@ -286,9 +280,9 @@ def _region_labels(path: Path, profile_id: str, as_of: date, report: C2paReport,
         return {}, [f"labels not checked: {exc}"], "warn"
     rules = [r for r in profile.rules if r.in_force(as_of)]
     # 1. What the file is: all facts from our compliance record; AI or not from the source type or AIGC
-    record = _active_assertion(store, COMPLIANCE_LABEL) if store is not None else None
+    record = report.assertion(COMPLIANCE_LABEL) if valid else None
     facts = language = None
-    if isinstance(record, dict) and isinstance(record.get("content"), dict):
+    if record is not None and isinstance(record.get("content"), dict):
         try:
             facts = ContentFacts(**record["content"])
             language = record.get("language")
@@ -297,7 +291,7 @@ def _region_labels(path: Path, profile_id: str, as_of: date, report: C2paReport,
     is_ai: bool | None = None
     if facts is not None:
         is_ai = facts.ai_generated or facts.ai_modified
-    elif store is not None and report.digital_source_type is not None:
+    elif valid and report.digital_source_type is not None:
         is_ai = report.digital_source_type in AI_SOURCE_TYPES
     else:
         try:

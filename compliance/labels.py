@@ -159,12 +159,12 @@ class _Matcher:
         px = min(range(max(1, guess - 3), guess + 4), key=lambda p: abs(np.log(self._ink(p) / (rel * self.need_px))))
         if px not in self._cache:
             font = _font(self.font_path, self.face_index, px)
-            l, t, r, b = font.getbbox(self.text)
-            img = Image.new("L", (r - l, b - t))
-            ImageDraw.Draw(img).text((-l, -t), self.text, font=font, fill=255)
+            left, top, right, bottom = font.getbbox(self.text)
+            img = Image.new("L", (right - left, bottom - top))
+            ImageDraw.Draw(img).text((-left, -top), self.text, font=font, fill=255)
             w, h = max(1, round(img.width * self.scale)), max(1, round(img.height * self.scale))
             pixels = np.asarray(img.resize((w, h), Image.Resampling.BOX), np.float32) / 255.0
-            self._cache[px] = _Template(font_px=px, rel=(b - t) / self.need_px, ink_frac=(b - t) / self.short, pixels=pixels)
+            self._cache[px] = _Template(font_px=px, rel=(bottom - top) / self.need_px, ink_frac=(bottom - top) / self.short, pixels=pixels)
         return self._cache[px]
 
     def _ink(self, px: int) -> int:

@@ -119,7 +119,7 @@ def audit(paths, as_json, region, as_of, home, ledger):
       tessera audit reupload.mp4 --region CN --as-of 2026-09-01
     """
     from compliance import exit_code
-    from compliance.gate import GateError
+    from compliance import GateError
     from pipeline.audit import audit as run_audit
     from pipeline.workspace import Workspace
 

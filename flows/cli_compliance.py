@@ -2,7 +2,7 @@
 
 Registered on the main group in flows/cli.py with `cli.add_command(...)` for each command in
 COMPLIANCE_COMMANDS. Thin wiring over compliance.registry, compliance.protected_works and
-compliance.gate; the registries live in the ledger database (--ledger / the home's SQLite).
+compliance.holds; the registries live in the ledger database (--ledger / the home's SQLite).
 """
 from __future__ import annotations
 
@@ -256,7 +256,7 @@ def review_list(blocked, as_json, home, ledger):
       tessera review list
       tessera review list --blocked --json > blocked.json
     """
-    from compliance.gate import ReviewError, held_items, pending_reviews
+    from compliance import ReviewError, held_items, pending_reviews
 
     settings = _settings(home, ledger)
     try:
@@ -289,7 +289,7 @@ def review_approve(asset_or_file, by, reason, home, ledger):
       tessera review approve tsr-3f2a9c0d1e2f3a4b5c6d7e8f --by "Dana Lee" --reason "release on file"
       tessera review approve ~/.tessera/review/tsr-3f2a9c0d1e2f3a4b5c6d7e8f.mp4 --by "Dana Lee"
     """
-    from compliance.gate import ReviewError
+    from compliance import ReviewError
     from pipeline.review import approve_held
     from provenance import CredentialError, SigningError
 
@@ -315,7 +315,7 @@ def review_reject(asset_or_file, by, reason, home, ledger):
     Examples:
       tessera review reject tsr-3f2a9c0d1e2f3a4b5c6d7e8f --by "Dana Lee" --reason "resembles a celebrity"
     """
-    from compliance.gate import ReviewError
+    from compliance import ReviewError
     from pipeline.review import reject_held
     from provenance import CredentialError
 

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from compliance.gate import BaseAssessment
+from compliance import BaseAssessment
 from compliance.record import Take
 from flows.gpu import ensure_gpu_limit, gpu_slot, require_gpu_limit
 from foundation.primitives import Outcome

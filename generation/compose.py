@@ -36,9 +36,7 @@ from PIL import Image, ImageDraw
 
 from foundation.frames import ClipError, ffmpeg_exe, read_clip
 from foundation.primitives import atomic_path, canonical_json
-from generation.fonts import (
-    FontFace, GlyphError, LocaleFont, check_locale_coverage, cjk_font, font_for_locale, missing_characters, pil_font,
-)
+from generation.fonts import FontFace, LocaleFont, check_locale_coverage, face_for_labels, font_for_locale, pil_font
 from generation.layout import Box, Layout, layout_for
 from foundation.records import BaseClip, FrameHook, RenderedVariant, VariantSpec
 from generation.text import TextFitError, draw_block, fit_text
@@ -183,24 +181,6 @@ def _with_metadata(settings: dict[str, object], metadata: Mapping[str, str]) -> 
 def label_face(spec: VariantSpec) -> FontFace:
     """The one font face the labels of `spec` are drawn with (see face_for_labels)."""
     return face_for_labels(spec.labels, spec.locale)
-
-
-def face_for_labels(labels: tuple[str, ...], locale: str) -> FontFace:
-    """The first face of the locale's chain, then of the locale's Noto Sans CJK, that has every glyph
-    of every label.
-
-    One face (no merged fallback) so that a checker can render the labels exactly as drawn
-    (compliance.labels.check_visible_label takes a font path and face index). GlyphError when none has.
-    """
-    text = "".join(labels)
-    text_font = font_for_locale(locale)
-    faces = (*text_font.faces, *cjk_font(locale).faces)
-    gaps = [missing_characters(text, (face,)) for face in faces]
-    for face, gap in zip(faces, gaps):
-        if not gap:
-            return face
-    best = min(range(len(faces)), key=lambda i: len(gaps[i]))
-    raise GlyphError(locale, gaps[best], (faces[best].name,))
 
 
 def label_heights(spec: VariantSpec) -> tuple[float, ...]:

@@ -216,6 +216,24 @@ def check_locale_coverage(font: LocaleFont, text: str) -> None:
         raise GlyphError(font.locale, missing, tuple(f.name for f in font.faces))
 
 
+def face_for_labels(labels: tuple[str, ...], locale: str) -> FontFace:
+    """The first face of the locale's chain, then of the locale's Noto Sans CJK, that has every glyph
+    of every label.
+
+    One face (no merged fallback) so that a checker can render the labels exactly as drawn
+    (compliance.labels.check_visible_label takes a font path and face index). GlyphError when none has.
+    """
+    text = "".join(labels)
+    text_font = font_for_locale(locale)
+    faces = (*text_font.faces, *cjk_font(locale).faces)
+    gaps = [missing_characters(text, (face,)) for face in faces]
+    for face, gap in zip(faces, gaps):
+        if not gap:
+            return face
+    best = min(range(len(faces)), key=lambda i: len(gaps[i]))
+    raise GlyphError(locale, gaps[best], (faces[best].name,))
+
+
 # ---------------------------------------------------------------------------------------------
 # Pillow fonts
 

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from compliance import AuditRecord, audit_paths, ledger_profile_lookup
-from compliance.recover import recoverer
+from provenance.recover import recoverer
 from pipeline.workspace import Workspace
 
 __all__ = ["audit", "audit_counts"]

@@ -15,7 +15,7 @@ from typing import Any, ContextManager
 
 from catalogs import load_catalog
 from compliance.authorship import frame_hashes
-from compliance.gate import BaseAssessment, assess_base_clip, rules_digest
+from compliance import BaseAssessment, assess_base_clip, rules_digest
 from compliance.record import AUTO_PICKER, Pick, Take, human_pick
 from compliance.rules import known_profiles
 from foundation.primitives import Outcome, canonical_json, sha256_text

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
-from compliance.gate import ReviewError, approve, mark_published, publish_manifest, reject
+from compliance import ReviewError, approve, mark_published, publish_manifest, reject
 from compliance.journal import JournalEvent
 from pipeline.publish import Publication, publish
 from pipeline.workspace import Workspace

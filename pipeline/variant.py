@@ -13,7 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, replace
 
 from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
-from compliance.gate import (
+from compliance import (
     BaseAssessment, ai_flags, apply_labels, decide, gate_report, hold_for_review, publish_block, quarantine,
     supersede_review, verify_shipped, with_compliance,
 )

@@ -12,7 +12,7 @@ import threading
 from functools import cached_property
 from pathlib import Path
 
-from compliance.gate import Registries, open_registries
+from compliance import Registries, open_registries
 from compliance.journal import Journal
 from compliance.likeness import FaceModels
 from pipeline.settings import Settings

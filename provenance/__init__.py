@@ -9,6 +9,7 @@ from provenance.spec import (
     Ingredient,
     ManifestSpec,
     ModelIngredient,
+    ReadAction,
     SignedManifest,
     SigningConfig,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "Ingredient",
     "ManifestSpec",
     "ModelIngredient",
+    "ReadAction",
     "SignedManifest",
     "SigningConfig",
     "SigningError",

@@ -12,7 +12,8 @@ failure it is dropped, because the file is "Invalid" whoever signed it. This is
 exactly what the C2PA reference expectations in
 tests/fixtures/c2pa-external/EXPECTED.csv list. Informational codes
 (`signingCredential.ocsp.skipped`, `assertion.bmffHash.additionalExclusionsPresent`)
-are never included. The full c2pa JSON stays available in `manifest_json`.
+are never included. The full c2pa JSON stays available in `manifest_json`; the active manifest's
+assertions are parsed once into the report (`C2paReport.assertion(label)`, `C2paReport.actions`).
 
 Media types are detected from the leading bytes, then the extension. A file that is
 not a media type c2pa reads (e.g. a .txt) reads as "error: unsupported media type":
@@ -21,12 +22,13 @@ it is not evidence of missing credentials, it is a file the audit cannot judge.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import c2pa
 
-from provenance.spec import C2paReport
+from provenance.spec import C2paReport, ReadAction
 
 __all__ = ["VARIANT_LABEL", "asset_id_of", "c2pa_settings", "detect_mime", "read_c2pa"]
 
@@ -90,7 +92,7 @@ def read_c2pa(path: Path, anchors_pem: bytes | None) -> C2paReport:
 
 
 def report_from_json(manifest_json: str) -> C2paReport:
-    """Turn the reader's JSON of a manifest store into a report."""
+    """Turn the reader's JSON of a manifest store into a report: the one place the store is parsed."""
     store = json.loads(manifest_json)
     label = store.get("active_manifest")
     active = store.get("manifests", {}).get(label) if label else None
@@ -98,15 +100,16 @@ def report_from_json(manifest_json: str) -> C2paReport:
         return C2paReport(state="error", codes=(), manifest_json=manifest_json,
                           error="manifest store has no active manifest")
     info = active.get("signature_info") or {}
-    return C2paReport(
+    report = C2paReport(
         state=store.get("validation_state") or "error",
         codes=_deciding_codes(store),
         active_label=label,
-        digital_source_type=_digital_source_type(active),
         signer=info.get("issuer") or info.get("common_name"),
         asset_id=asset_id_of(active),
         manifest_json=manifest_json,
+        assertions=tuple((str(a.get("label", "")), a.get("data")) for a in active.get("assertions", [])),
     )
+    return replace(report, digital_source_type=_digital_source_type(report.actions))
 
 
 def asset_id_of(manifest: dict[str, Any]) -> str | None:
@@ -159,13 +162,7 @@ def _deciding_codes(store: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(codes))
 
 
-def _digital_source_type(manifest: dict[str, Any]) -> str | None:
+def _digital_source_type(actions: tuple[ReadAction, ...]) -> str | None:
     """digitalSourceType of the created/opened action: what the asset says it is."""
-    for assertion in manifest.get("assertions", []):
-        label = str(assertion.get("label", "")).split("__")[0]  # "__1" suffixes number repeats
-        if label not in ("c2pa.actions", "c2pa.actions.v2"):
-            continue
-        for action in (assertion.get("data") or {}).get("actions", []):
-            if action.get("action") in ("c2pa.created", "c2pa.opened") and action.get("digitalSourceType"):
-                return str(action["digitalSourceType"])
-    return None
+    return next((a.digital_source_type for a in actions
+                 if a.action in ("c2pa.created", "c2pa.opened") and a.digital_source_type), None)

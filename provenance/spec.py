@@ -1,9 +1,13 @@
 """Records passed between the provenance stages and to the rest of the pipeline."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+# Labels of the standard actions assertion (v1 and v2); repeats carry a "__N" suffix.
+ACTIONS_LABELS = ("c2pa.actions", "c2pa.actions.v2")
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,46 @@ class SignedManifest:
 
 
 @dataclass(frozen=True)
+class ReadAction:
+    """One action of a signed manifest as the reader reports it (the read-back side of Action)."""
+    action: str                         # e.g. "c2pa.created"
+    digital_source_type: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class C2paReport:
+    """What reading one file's manifest store found. provenance.reader parses the store once and keeps
+    the active manifest's assertions here: read them with `assertion(label)` and `actions`, never by
+    walking manifest_json again."""
     state: str                          # "Trusted", "Valid", "Invalid", "absent" or "error"
     codes: tuple[str, ...]              # failure / informational status codes
     active_label: str | None = None
     digital_source_type: str | None = None
     signer: str | None = None
     asset_id: str | None = None         # our asset id when the manifest carries it
-    manifest_json: str | None = None
+    manifest_json: str | None = None    # the reader's JSON, as read (the ledger stores it)
     error: str | None = None
+    # (label, data) of each assertion of the active manifest, in manifest order; derived from
+    # manifest_json, so left out of equality
+    assertions: tuple[tuple[str, Any], ...] = field(default=(), compare=False, repr=False)
+
+    def assertion(self, label: str) -> dict[str, Any] | None:
+        """The data of the active manifest's assertion `label`, or None when there is none or its
+        data is not a JSON object. Shared with the report: read it, do not change it."""
+        data = next((d for name, d in self.assertions if name == label), None)
+        return data if isinstance(data, dict) else None
+
+    @property
+    def actions(self) -> tuple[ReadAction, ...]:
+        """Every action of the active manifest's actions assertions, in manifest order."""
+        out = []
+        for label, data in self.assertions:
+            if label.split("__")[0] not in ACTIONS_LABELS or not isinstance(data, dict):
+                continue
+            for a in data.get("actions", []):
+                if isinstance(a, dict):
+                    dst = a.get("digitalSourceType")
+                    out.append(ReadAction(action=str(a.get("action", "")), digital_source_type=str(dst) if dst else None,
+                                          parameters=a.get("parameters") or {}))
+        return tuple(out)

@@ -10,7 +10,8 @@ from PIL import Image, ImageFilter
 from skimage import data
 from sqlalchemy import create_engine
 
-from compliance.gate import assess_base_clip, decide, open_registries
+from compliance.assess import assess_base_clip, open_registries
+from compliance.decide import decide
 from compliance.likeness import FaceModels
 from generation.motion import make_base_clip
 
@@ -58,7 +59,7 @@ def test_a_clip_of_a_registered_work_or_a_crop_of_it_is_blocked_naming_it(works,
 
 
 def test_soft_borders_are_trimmed_for_the_works_check():
-    from compliance.gate import _soft_trim
+    from compliance.assess import _soft_trim
     photo = np.asarray(Image.fromarray(data.rocket()).resize((288, 192)))
     blurred = np.asarray(Image.fromarray(data.rocket()).resize((288, 288)).filter(ImageFilter.GaussianBlur(9)))
     frame = blurred.copy()

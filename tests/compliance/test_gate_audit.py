@@ -9,7 +9,8 @@ from skimage import data
 from sqlalchemy import create_engine
 
 from compliance import audit_paths, ledger_profile_lookup
-from compliance.gate import GateError, apply_labels, assess_base_clip, decide, open_registries, with_compliance
+from compliance.assess import assess_base_clip, open_registries
+from compliance.decide import GateError, apply_labels, decide, with_compliance
 from compliance.likeness import FaceModels
 from generation.compose import render_variant
 from generation.layout import output_size

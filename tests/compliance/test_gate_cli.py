@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 from skimage import data
 
-from compliance.gate import hold_for_review, publish_block, quarantine
+from compliance.holds import hold_for_review, publish_block, quarantine
 from compliance.journal import Journal
 from flows.cli_compliance import COMPLIANCE_COMMANDS, likeness, protected, review
 from gate_media import encode_h264

@@ -11,16 +11,8 @@ from PIL import Image
 from skimage import data
 from sqlalchemy import create_engine
 
-from compliance.gate import (
-    COMPLIANCE_LABEL,
-    LATENT_LABEL,
-    SOURCE_TYPE_KEY,
-    GateError,
-    assess_base_clip,
-    decide,
-    open_registries,
-    rules_digest,
-)
+from compliance.assess import assess_base_clip, open_registries
+from compliance.decide import COMPLIANCE_LABEL, LATENT_LABEL, SOURCE_TYPE_KEY, GateError, decide, rules_digest
 from compliance.likeness import FaceModels, face_embedding
 from compliance.rules import CN_AIGC_FIELDS, DEFAULT_RULES_DIR
 from generation.motion import make_base_clip
@@ -202,7 +194,7 @@ def test_california_gets_the_latent_disclosure_in_the_manifest(bases, models, tm
 
 
 def test_decide_refuses_empty_provider():
-    from compliance.gate import BaseAssessment
+    from compliance.assess import BaseAssessment
     empty = BaseAssessment("k", 12.0, 24, 4, (), (), (), (), (0, 0, 0), 0.0)
     with pytest.raises(GateError, match="provider must be a non-empty string"):
         decide(empty, region_profile="EU", region="DE", language="de", sku="S", as_of=ON, ai_generated=True,

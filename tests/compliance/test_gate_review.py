@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from compliance.gate import (
+from compliance.decide import GateError
+from compliance.holds import (
     REPORT_SCHEMA,
-    GateError,
     ReviewError,
     approve,
     held_items,

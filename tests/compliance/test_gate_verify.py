@@ -13,17 +13,9 @@ from PIL import Image
 from skimage import data
 from sqlalchemy import create_engine
 
-from compliance.gate import (
-    COMPLIANCE_LABEL,
-    LATENT_LABEL,
-    SOURCE_TYPE_KEY,
-    apply_labels,
-    assess_base_clip,
-    decide,
-    open_registries,
-    verify_shipped,
-    with_compliance,
-)
+from compliance.assess import assess_base_clip, open_registries
+from compliance.decide import COMPLIANCE_LABEL, LATENT_LABEL, SOURCE_TYPE_KEY, apply_labels, decide, with_compliance
+from compliance.verify import verify_shipped
 from compliance.likeness import FaceModels
 from compliance.mp4meta import count_key, read_mp4_metadata
 from foundation.frames import read_clip

@@ -18,7 +18,7 @@ from PIL import Image
 from skimage import data
 
 from compliance import audit_paths
-from compliance.gate import open_registries
+from compliance.assess import open_registries
 from compliance.labels import check_visible_label
 from compliance.likeness import face_embedding
 from compliance.mp4meta import count_key, read_mp4_metadata
@@ -26,7 +26,7 @@ from compliance.rules import CN_AIGC_FIELDS, ContentFacts, applicable_rules, loa
 from flow_catalogs import small_catalog
 from flows.render import run_render
 from pipeline.settings import Settings
-from generation.compose import face_for_labels
+from generation.fonts import face_for_labels
 from generation.plan import RenderOptions
 from provenance import load_credentials, read_c2pa
 from provenance.ledger import Ledger

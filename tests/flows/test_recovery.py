@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from compliance.recover import recover
 from flow_catalogs import small_catalog
 from flows.render import run_render
 from pipeline.settings import Settings
@@ -13,6 +12,7 @@ from foundation.primitives import sha256_file
 from generation.plan import RenderOptions
 from provenance import read_c2pa, watermark_key
 from provenance.ledger import Ledger
+from provenance.recover import recover
 from provenance.soft_binding import SoftBindingStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "c2pa-external"

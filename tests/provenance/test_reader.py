@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from provenance_media import flip_byte, mdat_middle
+from provenance_media import COMPOSITE, flip_byte, mdat_middle
 from provenance import read_c2pa
-from provenance.reader import detect_mime
+from provenance.reader import VARIANT_LABEL, detect_mime, report_from_json
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "c2pa-external"
 
@@ -17,6 +17,23 @@ def test_a_byte_flipped_in_the_frames_makes_the_mp4_invalid(signed_mp4, creds, t
     assert report.state == "Invalid"
     assert report.codes == ("assertion.bmffHash.mismatch",)
     assert report.asset_id == "tsr-test-0001"  # the claim is still readable, just no longer true
+
+
+def test_the_report_carries_the_active_manifests_assertions_parsed_once(signed_mp4, creds):
+    report = read_c2pa(signed_mp4, creds.anchors_pem)
+    assert report.assertion(VARIANT_LABEL) == {"asset_id": "tsr-test-0001"}
+    assert report.assertion("com.example.absent") is None
+    created, placed = report.actions
+    assert (created.action, created.digital_source_type, created.parameters) == ("c2pa.created", COMPOSITE, {"seed": 7})
+    assert placed.action == "c2pa.placed" and placed.digital_source_type is None
+    assert report.digital_source_type == created.digital_source_type
+    assert report == report_from_json(report.manifest_json)   # equal whatever was parsed from the same JSON
+
+
+def test_a_store_without_an_active_manifest_has_no_assertions():
+    report = report_from_json('{"manifests": {}}')
+    assert (report.state, report.active_label, report.assertions, report.actions) == ("error", None, (), ())
+    assert report.assertion(VARIANT_LABEL) is None
 
 
 def test_unsigned_media_reads_absent(media, tmp_path):

@@ -6,7 +6,6 @@ reported; if they disagree that is reported, and nothing is claimed.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from provenance.fingerprint import FingerprintIndex, fingerprint_file
 from provenance.ledger import Ledger
 from provenance.reader import report_from_json
 from provenance.soft_binding import PER_SECOND, SoftBindingStore
+from provenance.spec import C2paReport
 from provenance.watermark import detect_file
 
 MAX_DISTANCE = 10        # bits of 64: pHash distance under which two frames match
@@ -71,9 +71,12 @@ def recover(path: Path, *, key: bytes | None, ledger: Ledger, store: SoftBinding
         problems.append(f"{asset_id}: no stored manifest in the ledger")
         return Recovery(watermark, fp, False, asset_id=asset_id, problems=tuple(problems))
     original = report_from_json(manifest_json)
+    if original.active_label is None:   # a stored manifest with no active manifest vouches for nothing
+        problems.append(f"{asset_id}: the stored manifest is unreadable: {original.error}")
+        return Recovery(watermark, fp, False, asset_id=asset_id, problems=tuple(problems))
     return Recovery(watermark, fp, True, asset_id=asset_id, signer=original.signer,
                     digital_source_type=original.digital_source_type,
-                    changes=_changes(path, json.loads(manifest_json)), problems=tuple(problems))
+                    changes=_changes(path, original), problems=tuple(problems))
 
 
 def recoverer(ledger: Ledger, key: bytes | None):
@@ -88,19 +91,15 @@ def recoverer(ledger: Ledger, key: bytes | None):
     return run
 
 
-def _changes(path: Path, manifest: dict) -> tuple[str, ...]:
+def _changes(path: Path, original: C2paReport) -> tuple[str, ...]:
     """What differs from the original, as far as the stored manifest tells its size, rate and length."""
-    active = manifest["manifests"][manifest["active_manifest"]]
     size = fps = length = None
-    for assertion in active.get("assertions", []):
-        data = assertion.get("data") or {}
-        if assertion.get("label", "").startswith("c2pa.actions"):
-            for action in data.get("actions", []):
-                params = action.get("parameters") or {}
-                size = params.get("size", size)
-                fps = params.get("fps", fps)
-        if assertion.get("label") == "c2pa.soft-binding":
-            length = data["blocks"][0]["scope"]["timespan"]["end"] / 1000
+    for action in original.actions:
+        size = action.parameters.get("size", size)
+        fps = action.parameters.get("fps", fps)
+    binding = original.assertion("c2pa.soft-binding")
+    if binding is not None:
+        length = binding["blocks"][0]["scope"]["timespan"]["end"] / 1000
     changes = ["re-encoded (bytes differ from the signed original)"]
     try:
         w, h, rate = probe(path)
