@@ -5,13 +5,13 @@ BIN     := $(VENV)/bin
 NOTO    := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf
 NOTOCJK := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: demo test install fonts services bench clean
+.PHONY: demo test install fonts services c2pa-reader bench clean
 
 demo: install fonts
 	$(BIN)/tessera render catalogs/sample --out out
 	$(BIN)/tessera audit out
 
-test: install fonts services
+test: install fonts services c2pa-reader
 	$(BIN)/pytest -q
 
 install: $(VENV)/.installed
@@ -44,8 +44,20 @@ services:
 		echo "PostgreSQL server binaries are missing: install the Debian/Ubuntu package postgresql for the ledger tests."; exit 1; \
 	fi
 
+# An independent C2PA reader (TrustNXT's c2pa-ts, pure TypeScript) for the manifest round-trip test:
+# Node.js from apt where apt is usable, then the locked packages (npm install --no-save: npm ci trips over cbor-extract's optional platform packages); the test itself downloads nothing.
+c2pa-reader:
+	@if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi; \
+	if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix tests/c2pa_ts --no-save --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "Node.js/npm are missing: tests/flows/test_manifest_round_trip.py will skip its independent reader."; \
+	fi
+
 bench: install fonts
 	$(BIN)/python benchmarks/pipeline_bench.py
 
 clean:
-	rm -rf out $(VENV) *.egg-info
+	rm -rf out $(VENV) *.egg-info tests/c2pa_ts/node_modules

@@ -465,10 +465,12 @@ class DiffusionBackend:
             "key": key,
             "model_path": self.settings.model if self.model_identity["source"] == "local" else None,
             "lora_path": self.settings.lora,
+            # Named fields, not integer arrays: these parameters go into the signed manifest (see provenance/manifest.py).
             "canvas": {
-                "generated": [int(frames.shape[2]), int(frames.shape[1])],
-                "crop_box": list(square_crop_box(int(frames.shape[2]), int(frames.shape[1]))),
-                "size": [self.settings.size, self.settings.size],
+                "generated": {"width": int(frames.shape[2]), "height": int(frames.shape[1])},
+                "crop_box": dict(zip(("left", "top", "right", "bottom"),
+                                     map(int, square_crop_box(int(frames.shape[2]), int(frames.shape[1]))))),
+                "size": {"width": self.settings.size, "height": self.settings.size},
             },
             "effective": {
                 "cpu_offload": self.settings.cpu_offload or self.oom_retry_reason is not None,

@@ -26,7 +26,7 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
                        relationship="parentOf" if base.backend == "motion" else "inputTo")
     localize = Action("c2pa.edited", AGENT, parameters_json=canonical_json({
         "description": "localized copy, price and labels composited; reframed to aspect ratio",
-        "locale": spec.locale, "aspect": spec.aspect, "size": [spec.width, spec.height],
+        "locale": spec.locale, "aspect": spec.aspect, "size": {"width": spec.width, "height": spec.height},
     }))
     encode = Action("c2pa.transcoded", AGENT, parameters_json=rendered.encoder_json)
 
@@ -38,7 +38,7 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
         first = (
             Action("c2pa.opened", AGENT, parameters_json=canonical_json({"source": photo.title})),
             Action("c2pa.edited", AGENT, parameters_json=canonical_json(
-                {"description": "virtual camera motion over the product photo", **base_params})),
+                {"description": "virtual camera motion over the product photo", **_motion_readable(base_params)})),
         )
     else:
         composited = base_params.get("composited_photo", False)
@@ -68,3 +68,15 @@ def _model_ingredient(params: dict) -> ModelIngredient:
     if model["source"] == "hub":
         return ModelIngredient(title=model["id"], version=model["revision"])
     return ModelIngredient(title=params.get("model_path") or "local model", version=f"sha256:{model['folder_sha256']}")
+
+
+def _motion_readable(params: dict) -> dict:
+    """The motion backend's parameters with its pan points as {"x", "y"}: an array of numbers does not read
+    back from a signed manifest (provenance/manifest.py); the base clip's own params_json, its content
+    key, keeps the arrays."""
+    motion = params.get("motion")
+    if not isinstance(motion, dict):
+        return params
+    points = {k: {"x": v[0], "y": v[1]} for k, v in motion.items()
+              if k in ("pan_start", "pan_end") and isinstance(v, list) and len(v) == 2}
+    return {**params, "motion": {**motion, **points}}

@@ -13,6 +13,15 @@ What the manifest holds:
   thumbnail (long side at most 1024 px, never enlarged) made once per file version;
 - com.tessera.variant {"asset_id": ...} plus the spec's extra assertions.
 
+Every value must read back as written. c2pa-python 0.38 reads a stored array of numbers back
+wrong: integers as base64 of each element modulo 256 ([1280, 720] reads back "ANA=";
+contentauth/c2pa-rs#2570), floats as "" (an independent reader, c2pa-ts, reads both right: the
+stored CBOR is fine, c2pa's JSON of it is not). So an array of numbers anywhere in an assertion or
+action parameter is refused (SigningError naming its path): write sizes as {"width": w, "height": h},
+points as {"x", "y"}, boxes as named fields. The one exception is a field the C2PA specification
+itself declares a byte string (BYTE_STRING_FIELDS: the soft-binding `pad`), given as byte values;
+c2pa-python reads it back as the base64 of those bytes.
+
 The signed file is written to a temp file beside dst, read back and validated, and
 only then renamed onto dst: a failure at any step raises SigningError and leaves dst
 untouched.
@@ -41,6 +50,9 @@ RELATIONSHIPS = ("parentOf", "componentOf", "inputTo")
 # Actions that c2pa links to ingredients of one relationship when the caller did not.
 LINKED_RELATIONSHIP = {"c2pa.opened": "parentOf", "c2pa.placed": "componentOf"}
 THUMBNAIL_LONG_SIDE = 1024   # c2pa's own size for ingredient thumbnails
+# (assertion label, key) of the fields C2PA defines as CBOR byte strings: given as a list of byte values,
+# read back as their base64 text. Any other array of numbers would read back wrong (see the module docstring).
+BYTE_STRING_FIELDS = {("c2pa.soft-binding", "pad"), ("c2pa.soft-binding", "pad2")}
 
 
 class SigningError(RuntimeError):
@@ -102,7 +114,9 @@ def manifest_definition(spec: ManifestSpec, mime: str) -> dict[str, Any]:
                 raise SigningError(f"assertion {label!r}: must be an object whose asset_id is {spec.asset_id!r}")
             variant = {**data, "asset_id": spec.asset_id}
             continue
+        _refuse_number_arrays(data, label, label)
         assertions.append({"label": label, "data": data})
+    _refuse_number_arrays(variant, VARIANT_LABEL, VARIANT_LABEL)
     assertions.append({"label": VARIANT_LABEL, "data": variant})
     definition: dict[str, Any] = {
         "claim_generator_info": [{"name": "Tessera", "version": _tessera_version()}],
@@ -144,9 +158,27 @@ def _action_json(action: Action, spec: ManifestSpec, *, is_first: bool) -> dict[
         if not ids:
             raise SigningError(f"action {action.action!r} needs a {relationship} ingredient; none given")
         params = {**params, "ingredientIds": ids}
+    _refuse_number_arrays(params, "c2pa.actions.v2", f"action {action.action!r} parameters")
     if params:
         out["parameters"] = params
     return out
+
+
+def _refuse_number_arrays(value: Any, label: str, where: str, key: str | None = None) -> None:
+    """Raise SigningError naming the first array holding a number in value (c2pa-python reads it back
+    as base64 or ""), unless it is a byte-string field of label (BYTE_STRING_FIELDS) of byte values."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _refuse_number_arrays(v, label, f"{where}.{k}", str(k))
+    elif isinstance(value, list):
+        if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            if (label, key) in BYTE_STRING_FIELDS and all(isinstance(v, int) and 0 <= v < 256 for v in value):
+                return
+            raise SigningError(f"{where} = {value!r}: an array of numbers does not read back from a C2PA "
+                               f"manifest (c2pa-python reads it as base64 or \"\"); write an object with named "
+                               f"fields or strings")
+        for i, v in enumerate(value):
+            _refuse_number_arrays(v, label, f"{where}[{i}]")
 
 
 def _sign(src: Path, out: Path, definition: dict[str, Any], ingredients: tuple[Ingredient, ...],

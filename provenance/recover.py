@@ -95,7 +95,11 @@ def _changes(path: Path, original: C2paReport) -> tuple[str, ...]:
     """What differs from the original, as far as the stored manifest tells its size, rate and length."""
     size = fps = length = None
     for action in original.actions:
-        size = action.parameters.get("size", size)
+        # The variant's frame size is {"width", "height"}; a bare number (a base clip's short side) or the
+        # base64 text c2pa made of an older manifest's [w, h] array tells no frame size: nothing is claimed.
+        value = action.parameters.get("size")
+        if isinstance(value, dict) and isinstance(value.get("width"), int) and isinstance(value.get("height"), int):
+            size = (value["width"], value["height"])
         fps = action.parameters.get("fps", fps)
     binding = original.assertion("c2pa.soft-binding")
     if binding is not None:
@@ -106,7 +110,7 @@ def _changes(path: Path, original: C2paReport) -> tuple[str, ...]:
         seconds = duration_s(path)
     except ClipError as exc:
         return tuple(changes + [f"unreadable: {exc}"])
-    if size and [w, h] != list(size):
+    if size and (w, h) != size:
         changes.append(f"resized {size[0]}x{size[1]} -> {w}x{h}")
     if fps and rate and abs(rate - fps) > 0.5:
         changes.append(f"frame rate {fps} -> {rate:g} fps")

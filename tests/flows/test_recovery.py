@@ -55,6 +55,20 @@ def test_a_stripped_downscaled_copy_recovers_its_asset(rendered, tmp_path):
     assert any(c.startswith("resized") for c in result.changes)
 
 
+def test_the_resize_names_the_signed_size_and_a_same_size_copy_is_not_called_resized(rendered, tmp_path):
+    """The signed size reads back as written ({"width", "height"}, not c2pa's bytes of [w, h]): a copy
+    that was only re-encoded is not "resized", and a downscaled one names both real sizes."""
+    from foundation.frames import probe
+
+    _, settings, ledger, store, files = rendered
+    w, h, _ = probe(files[0])
+    same = _recover(_attack(files[0], tmp_path / "same.mp4"), settings, ledger, store)
+    assert same.recovered and not any(c.startswith("resized") for c in same.changes), same.changes
+    half = _recover(_attack(files[0], tmp_path / "half.mp4", "-vf", "scale=-2:ih/2"), settings, ledger, store)
+    hw, hh, _ = probe(tmp_path / "half.mp4")
+    assert f"resized {w}x{h} -> {hw}x{hh}" in half.changes
+
+
 def test_a_three_second_excerpt_is_reported_shortened(rendered, tmp_path):
     _, settings, ledger, store, files = rendered
     copy = _attack(files[1], tmp_path / "excerpt.mp4", "-ss", "1", "-t", "3")

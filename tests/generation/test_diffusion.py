@@ -91,7 +91,9 @@ def test_t2v_clip_is_made_written_and_recorded(wan_t2v, tiny, tmp_path):
     assert (params["width"], params["height"], params["num_frames"], params["fps"], params["size"]) == (32, 32, 9, 8, 48)
     assert params["speedups"] == {"cpu_offload": False, "vae_tiling": False, "compile": False, "cache": None, "lora": None}
     assert params["effective"] == {"cpu_offload": False, "vae_tiling": False, "oom_retry": None, "gpu": None}
-    assert params["canvas"] == {"generated": [32, 32], "crop_box": [0, 0, 32, 32], "size": [48, 48]}
+    assert params["canvas"] == {"generated": {"width": 32, "height": 32},
+                                "crop_box": {"left": 0, "top": 0, "right": 32, "bottom": 32},
+                                "size": {"width": 48, "height": 48}}
     assert params["versions"]["torch"] == torch.__version__ and "diffusers" in params["versions"]
     assert params["image_sha256"] is None
 
