@@ -156,6 +156,32 @@ _AI_SOURCE_TYPES = frozenset({SourceType.TRAINED_ALGORITHMIC_MEDIA, SourceType.C
                               SourceType.ALGORITHMIC_MEDIA, SourceType.COMPOSITE_SYNTHETIC})
 
 
+def variant_source_type(backend: str, *, task: str | None = None, photo: SourceType | None,
+                        photo_composited: bool = False) -> SourceType | None:
+    """The IPTC digital source type of a variant, from what made its pixels: the one place it is decided
+    (docs/compliance.md, "Digital source type" has the table).
+
+    backend "motion": the footage is the product photo's own pixels moved by a virtual camera; the move and
+    the copy, price and labels Tessera draws are edits (c2pa.edited actions), not a new origin, so the
+    variant is what the photo is: its own type (None, when its provenance is unknown: no claim is made).
+    backend "diffusers": a trained model made the pixels, from text (task "t2v") or conditioned on the
+    photo (task "i2v", the photo an inputTo ingredient): trainedAlgorithmicMedia; with the photo's own
+    pixels composited into the generated frames, compositeWithTrainedAlgorithmicMedia."""
+    if backend == "motion":
+        if task is not None:
+            raise ValueError(f"backend 'motion' has no task, got {task!r}")
+        return photo
+    if backend == "diffusers":
+        if task not in ("t2v", "i2v"):
+            raise ValueError(f"backend 'diffusers': task {task!r} is not 't2v' or 'i2v'")
+        if photo_composited:
+            if task != "i2v":
+                raise ValueError("a photo composited into a 't2v' clip is not a text-to-video clip: use 'i2v'")
+            return SourceType.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+        return SourceType.TRAINED_ALGORITHMIC_MEDIA
+    raise ValueError(f"backend {backend!r}: no digital source type rule (expected 'motion' or 'diffusers')")
+
+
 class Outcome(str, Enum):
     """What happened to one planned variant in a run."""
     RENDERED = "rendered"            # signed and published

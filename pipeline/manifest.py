@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from foundation.primitives import canonical_json, pipeline_version
+from foundation.primitives import SourceType, canonical_json, pipeline_version, variant_source_type
 from generation.plan import VariantPlan
 from foundation.records import BaseClip, RenderedVariant
 from provenance.spec import Action, Ingredient, ManifestSpec, ModelIngredient
@@ -17,32 +17,52 @@ IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 AGENT = "Tessera"
 
 
+def source_type_of(plan: VariantPlan, base: BaseClip) -> SourceType | None:
+    """The variant's IPTC digital source type (foundation.primitives.variant_source_type decides it).
+
+    The motion backend records the photo as a capture (generation/motion.py): that is the photo provenance
+    passed on until the photo's own provenance is read."""
+    params = json.loads(base.params_json)
+    if base.backend == "motion":
+        return variant_source_type("motion", photo=SourceType.parse(base.digital_source_type))
+    return variant_source_type(base.backend, task=params.get("task"), photo=None,
+                               photo_composited=bool(params.get("composited_photo", False)))
+
+
 def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVariant,
                      extra_actions: tuple[Action, ...] = (),
                      extra_assertions: tuple[tuple[str, str], ...] = ()) -> ManifestSpec:
     spec = plan.spec
     base_params = json.loads(base.params_json)
-    photo = Ingredient(path=plan.product.photo, title=plan.product.photo.name,
-                       relationship="parentOf" if base.backend == "motion" else "inputTo")
     localize = Action("c2pa.edited", AGENT, parameters_json=canonical_json({
         "description": "localized copy, price and labels composited; reframed to aspect ratio",
         "locale": spec.locale, "aspect": spec.aspect, "size": {"width": spec.width, "height": spec.height},
     }))
     encode = Action("c2pa.transcoded", AGENT, parameters_json=rendered.encoder_json)
+    source_type = source_type_of(plan, base)
+    if source_type is None:
+        raise ValueError(f"{plan.output_path.name}: no digital source type for backend {base.backend!r}")
+    dst = source_type.value
 
-    # 1. What the base clip is, from the backend that made it.
+    # 1. What the base clip is, from the backend that made it; the photo is an ingredient only where it was
+    #    an input: opened (motion), or the conditioning image of an image-to-video model (inputTo).
     models: tuple[ModelIngredient, ...] = ()
+    ingredients: tuple[Ingredient, ...] = ()
     first: tuple[Action, ...]
     if base.backend == "motion":
-        dst = IPTC + "digitalCapture"
+        photo = Ingredient(path=plan.product.photo, title=plan.product.photo.name, relationship="parentOf")
+        ingredients = (photo,)
         first = (
             Action("c2pa.opened", AGENT, parameters_json=canonical_json({"source": photo.title})),
             Action("c2pa.edited", AGENT, parameters_json=canonical_json(
                 {"description": "virtual camera motion over the product photo", **_motion_readable(base_params)})),
         )
     else:
-        composited = base_params.get("composited_photo", False)
-        dst = IPTC + ("compositeWithTrainedAlgorithmicMedia" if composited else "trainedAlgorithmicMedia")
+        task, image = base_params.get("task"), base_params.get("image_sha256")
+        if (task == "i2v") != (image is not None):
+            raise ValueError(f"{plan.output_path.name}: task {task!r} with conditioning image {image!r}")
+        if image is not None:
+            ingredients = (Ingredient(path=plan.product.photo, title=plan.product.photo.name, relationship="inputTo"),)
         first = (Action("c2pa.created", AGENT, digital_source_type=dst, parameters_json=base.params_json),)
         models = (_model_ingredient(base_params),)
 
@@ -56,7 +76,7 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
     return ManifestSpec(
         title=plan.output_path.name, asset_id=spec.asset_id, digital_source_type=dst,
         actions=first + (localize,) + extra_actions + (encode,),
-        ingredients=(photo,),
+        ingredients=ingredients,
         assertions=(("com.tessera.variant", canonical_json(variant)),) + extra_assertions,
         models=models,
     )

@@ -22,7 +22,7 @@ from foundation.primitives import Outcome, pipeline_version
 from foundation.records import BaseClip, FrameHook
 from generation import render_variant
 from generation.plan import VariantPlan
-from pipeline.manifest import variant_manifest
+from pipeline.manifest import source_type_of, variant_manifest
 from pipeline.publish import Publication, publish
 from pipeline.workspace import Workspace
 from provenance.soft_binding import durable_marks, manifest_parts
@@ -69,12 +69,13 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
     try:
         # 1. What the region asks of this variant: labels, metadata, likeness verdict for region, product, date.
         t0 = time.perf_counter()
-        ai_generated, ai_modified = ai_flags(base.digital_source_type)
+        source_type = source_type_of(plan, base)
+        ai_generated, ai_modified = ai_flags(source_type.value if source_type else None)
         decision = decide(chosen.assessment, region_profile=plan.locale.rule_profile, region=plan.locale.region,
                           language=plan.locale.language, sku=plan.spec.sku, as_of=settings.as_of,
                           ai_generated=ai_generated, ai_modified=ai_modified, asset_id=plan.asset_id,
                           provider=plan.brand.name, system="Tessera", system_version=pipeline_version(),
-                          digital_source_type=base.digital_source_type)
+                          digital_source_type=source_type.value if source_type else None)
         spec = apply_labels(plan.spec, decision)
         times["gate_decide"] = time.perf_counter() - t0
         # 2. Compose, watermark and fingerprint the raw frames, then encode once (unsigned, outside the output).

@@ -97,3 +97,27 @@ def test_every_key_hash_and_atomic_write_goes_through_the_primitives():
             if name in ("os.replace", "os.rename", "tempfile.mkstemp") and rel != "generation/compose.py":
                 found.append(f"{rel}:{node.lineno}: {name} instead of atomic_path/move_atomic")
     assert found == []
+
+
+@pytest.mark.parametrize("backend, task, photo, composited, expected", [
+    # a camera move and drawn copy are edits: the variant is what the photo is
+    ("motion", None, SourceType.DIGITAL_CAPTURE, False, SourceType.DIGITAL_CAPTURE),
+    ("motion", None, SourceType.TRAINED_ALGORITHMIC_MEDIA, False, SourceType.TRAINED_ALGORITHMIC_MEDIA),
+    ("motion", None, None, False, None),                                   # unknown photo: no claim
+    ("diffusers", "t2v", None, False, SourceType.TRAINED_ALGORITHMIC_MEDIA),
+    ("diffusers", "i2v", SourceType.DIGITAL_CAPTURE, False, SourceType.TRAINED_ALGORITHMIC_MEDIA),
+    ("diffusers", "i2v", SourceType.DIGITAL_CAPTURE, True, SourceType.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA),
+])
+def test_the_variant_source_type_follows_what_made_the_pixels(backend, task, photo, composited, expected):
+    from foundation.primitives import variant_source_type
+    assert variant_source_type(backend, task=task, photo=photo, photo_composited=composited) is expected
+
+
+@pytest.mark.parametrize("backend, task, composited, match", [
+    ("motion", "t2v", False, "has no task"), ("diffusers", None, False, "task None"),
+    ("diffusers", "t2v", True, "not a text-to-video"), ("gan", None, False, "backend 'gan'"),
+])
+def test_a_source_type_that_cannot_be_derived_is_an_error(backend, task, composited, match):
+    from foundation.primitives import variant_source_type
+    with pytest.raises(ValueError, match=match):
+        variant_source_type(backend, task=task, photo=None, photo_composited=composited)

@@ -20,9 +20,10 @@ from generation.diffusion import DiffusionSettings
 from generation.plan import RenderOptions
 from provenance import load_credentials
 from provenance.ledger import Ledger
+from foundation.primitives import sha256_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generation"))
-from tiny_models import build_tiny_wan_i2v  # noqa: E402
+from tiny_models import build_tiny_wan_i2v, build_tiny_wan_t2v  # noqa: E402
 
 TINY = dict(dtype="float32", device="cpu", num_inference_steps=2, width=32, height=32, num_frames=17, fps=8, size=288)
 
@@ -59,6 +60,43 @@ def test_render_through_the_diffusion_backend_is_signed_as_ai_media_with_the_mod
         models = [i for i in active["ingredients"] if i.get("relationship") == "inputTo"
                   and any(t["type"].startswith("c2pa.types.model") for t in i.get("data_types", []))]
         assert models and models[0]["data_types"][0]["version"].startswith("sha256:")
+
+
+def _photo_ingredients(led: Ledger, asset_id: str) -> list[dict]:
+    manifest = json.loads(led.manifest_json(asset_id))
+    active = manifest["manifests"][manifest["active_manifest"]]
+    return [i for i in active["ingredients"] if not any(t["type"].startswith("c2pa.types.model")
+                                                       for t in i.get("data_types", []))]
+
+
+def test_an_image_to_video_variant_has_the_photo_as_its_input(setup):
+    root, catalog, settings, _ = setup
+    led = Ledger(settings.ledger_url)
+    photos = set(pd.read_csv(catalog / "products.csv", dtype=str)["photo"].map(lambda p: Path(p).name))
+    for f in sorted((root / "out").rglob("*.mp4")):
+        ingredients = _photo_ingredients(led, led.asset_id_for_sha256(sha256_file(f)))
+        assert [(i["relationship"], i["title"] in photos) for i in ingredients] == [("inputTo", True)]
+
+
+def test_a_text_to_video_variant_has_no_photo_ingredient(tmp_path):
+    model = build_tiny_wan_t2v(tmp_path / "tiny-wan-t2v")
+    catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
+    options = RenderOptions(short_side=288, backend="diffusers",
+                            diffusion=DiffusionSettings(model=str(model), task="t2v", **TINY))
+    settings = Settings.build(home=tmp_path / "home", options=options)
+    summary = run_render(catalog, tmp_path / "out", settings)
+    assert (summary.rendered, summary.failed) == (1, 0), [o.reason for o in summary.outcomes]
+    led = Ledger(settings.ledger_url)
+    (f,) = sorted((tmp_path / "out").rglob("*.mp4"))
+    asset_id = led.asset_id_for_sha256(sha256_file(f))
+    assert _photo_ingredients(led, asset_id) == []
+    manifest = json.loads(led.manifest_json(asset_id))
+    actions = [a for assertion in manifest["manifests"][manifest["active_manifest"]]["assertions"]
+               if assertion["label"].startswith("c2pa.actions") for a in assertion["data"]["actions"]]
+    assert actions[0]["action"] == "c2pa.created"
+    assert actions[0]["digitalSourceType"].endswith("/trainedAlgorithmicMedia")
+    assert actions[0]["parameters"]["task"] == "t2v" and actions[0]["parameters"]["image_sha256"] is None
+    assert not any(a["action"] == "c2pa.opened" for a in actions)
 
 
 def test_re_render_generates_nothing_and_a_new_locale_only_composes(setup):
