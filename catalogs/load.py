@@ -27,6 +27,7 @@ from babel import UnknownLocaleError
 from babel.numbers import get_currency_precision, is_currency
 from PIL import Image, UnidentifiedImageError
 
+from foundation.primitives import SourceType
 from catalogs.schema import ASPECT_RATIOS, BrandKit, Catalog, Copy, Locale, Product
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -45,7 +46,7 @@ PLAIN_DECIMAL_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII only: Decimal() a
 COLOR_RE = re.compile(r"#[0-9A-Fa-f]{6}")
 
 PRODUCT_COLUMNS = ("sku", "title", "description", "photo", "price", "currency", "category")
-PRODUCT_OPTIONAL = ("duration_s",)
+PRODUCT_OPTIONAL = ("duration_s", "photo_source", "photo_owner", "photo_licence")
 LOCALE_COLUMNS = ("tag", "language", "region", "currency", "rule_profile", "aspect_ratios")
 COPY_COLUMNS = ("sku", "locale", "headline", "cta", "captions")
 COPY_OPTIONAL = ("price",)
@@ -373,17 +374,35 @@ def _parse_products(root: Path, table: _Table, problems: _Problems) -> _Keyed[Pr
         currency = _currency(row["currency"], at("currency"), problems)
         price = _price(row["price"], currency, at("price"), problems)
         duration = _duration(row.get("duration_s", ""), at("duration_s"), problems)
+        photo_source = _photo_source(row.get("photo_source", ""), at("photo_source"), problems)
+        owner = _text(row, "photo_owner", at("photo_owner"), problems, required=False)
+        licence = _text(row, "photo_licence", at("photo_licence"), problems, required=False)
         if sku is None:
             continue
         out.rows[sku] = row_number
         if currency is not None:
             out.currency[sku] = currency
-        fields = (title, description, category, photo, currency, price, duration)
+        fields = (title, description, category, photo, currency, price, duration, photo_source, owner, licence)
         out.records[sku] = None if any(f is None for f in fields) else Product(
             sku=sku, title=title, description=description, photo=photo, price=price,  # type: ignore[arg-type]
             currency=currency, category=category, duration_s=duration, row=row_number,  # type: ignore[arg-type]
+            photo_source=photo_source or None, photo_owner=owner, photo_licence=licence,  # type: ignore[arg-type]
         )
     return out
+
+
+def _photo_source(raw: str, where: str, problems: _Problems) -> str | None:
+    """"" (the catalog says nothing), "unknown", or an IPTC digital source type (short name or IRI) as its
+    IRI; None after reporting a value outside the vocabulary."""
+    value = raw.strip()
+    if value in ("", "unknown"):
+        return value
+    try:
+        return SourceType.parse(value).value
+    except ValueError:
+        known = ", ".join(t.short for t in SourceType)
+        problems.add(where, f"photo_source {value!r} is not 'unknown' or an IPTC digital source type ({known})")
+        return None
 
 
 def _sku(raw: str, where: str, problems: _Problems) -> str | None:

@@ -23,6 +23,12 @@ class Product:
     category: str
     duration_s: float = 6.0
     row: int = 0         # 1-based data row in the source file, for error messages
+    # What the catalog says about the photo (docs/catalogs.md); the photo's own C2PA manifest or XMP
+    # wins over photo_source. None: the catalog says nothing; "unknown": treat it as unknown provenance,
+    # also when its own manifest fails validation.
+    photo_source: str | None = None     # an IPTC digital source type IRI, or "unknown"
+    photo_owner: str = ""
+    photo_licence: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from foundation.records import BaseClip
 
 BACKEND = "motion"
 MOTION_VERSION = "1"    # bump whenever the pixels for the same inputs would change
-# A real photograph moved by a virtual camera is still a digital capture; the move itself is an edit,
-# recorded as an action by the provenance stage.
+# The backend's own record of its clips; no manifest claims it. What a variant made from the photo is
+# follows the photo's own provenance (provenance/inputs.py, pipeline.manifest.source_type_of): the camera
+# move is an edit, recorded as an action by the provenance stage.
 DIGITAL_CAPTURE = SourceType.DIGITAL_CAPTURE.value
 
 

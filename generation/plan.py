@@ -89,6 +89,11 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
                     "headline": copy.headline, "cta": copy.cta, "captions": copy.captions,
                     "price": str(amount), "currency": currency,
                     "brand": asdict(catalog.brand) | {"logo": _logo_hash(catalog)},
+                    # what the catalog says of the photo changes the manifest: only when it says something,
+                    # so the keys of catalogs without these columns stay as they were
+                    **({"photo": {"source": product.photo_source, "owner": product.photo_owner,
+                                  "licence": product.photo_licence}}
+                       if product.photo_source or product.photo_owner or product.photo_licence else {}),
                 }
                 key = sha256_text(canonical_json(inputs))
                 spec = VariantSpec(

@@ -11,27 +11,34 @@ import json
 from foundation.primitives import SourceType, canonical_json, pipeline_version, variant_source_type
 from generation.plan import VariantPlan
 from foundation.records import BaseClip, RenderedVariant
+from provenance.inputs import InputProvenance
 from provenance.spec import Action, Ingredient, ManifestSpec, ModelIngredient
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 AGENT = "Tessera"
 
 
-def source_type_of(plan: VariantPlan, base: BaseClip) -> SourceType | None:
-    """The variant's IPTC digital source type (foundation.primitives.variant_source_type decides it).
-
-    The motion backend records the photo as a capture (generation/motion.py): that is the photo provenance
-    passed on until the photo's own provenance is read."""
+def source_type_of(base: BaseClip, photo: InputProvenance | None) -> SourceType | None:
+    """The variant's IPTC digital source type (foundation.primitives.variant_source_type decides it), from
+    the backend and, for a camera move, the photo's own provenance (provenance.inputs): None when unknown."""
     params = json.loads(base.params_json)
     if base.backend == "motion":
-        return variant_source_type("motion", photo=SourceType.parse(base.digital_source_type))
+        return variant_source_type("motion", photo=SourceType(photo.source_type) if photo and photo.source_type else None)
     return variant_source_type(base.backend, task=params.get("task"), photo=None,
                                photo_composited=bool(params.get("composited_photo", False)))
 
 
+def photo_used(base: BaseClip) -> bool:
+    """The product photo is an input of this clip: moved by the camera, or an image-to-video condition."""
+    return base.backend == "motion" or json.loads(base.params_json).get("image_sha256") is not None
+
+
 def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVariant,
                      extra_actions: tuple[Action, ...] = (),
-                     extra_assertions: tuple[tuple[str, str], ...] = ()) -> ManifestSpec:
+                     extra_assertions: tuple[tuple[str, str], ...] = (),
+                     photo: InputProvenance | None = None) -> ManifestSpec:
+    """photo: the product photo's own provenance (provenance.inputs), read before rendering; needed
+    whenever the photo is an input (photo_used)."""
     spec = plan.spec
     base_params = json.loads(base.params_json)
     localize = Action("c2pa.edited", AGENT, parameters_json=canonical_json({
@@ -39,10 +46,10 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
         "locale": spec.locale, "aspect": spec.aspect, "size": {"width": spec.width, "height": spec.height},
     }))
     encode = Action("c2pa.transcoded", AGENT, parameters_json=rendered.encoder_json)
-    source_type = source_type_of(plan, base)
-    if source_type is None:
-        raise ValueError(f"{plan.output_path.name}: no digital source type for backend {base.backend!r}")
-    dst = source_type.value
+    if photo_used(base) and photo is None:
+        raise ValueError(f"{plan.output_path.name}: the photo is an input but its provenance was not read")
+    source_type = source_type_of(base, photo)
+    dst = source_type.value if source_type else None     # None: a photo of unknown provenance, no claim
 
     # 1. What the base clip is, from the backend that made it; the photo is an ingredient only where it was
     #    an input: opened (motion), or the conditioning image of an image-to-video model (inputTo).
@@ -50,10 +57,10 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
     ingredients: tuple[Ingredient, ...] = ()
     first: tuple[Action, ...]
     if base.backend == "motion":
-        photo = Ingredient(path=plan.product.photo, title=plan.product.photo.name, relationship="parentOf")
-        ingredients = (photo,)
+        opened = Ingredient(path=plan.product.photo, title=plan.product.photo.name, relationship="parentOf")
+        ingredients = (opened,)
         first = (
-            Action("c2pa.opened", AGENT, parameters_json=canonical_json({"source": photo.title})),
+            Action("c2pa.opened", AGENT, parameters_json=canonical_json({"source": opened.title})),
             Action("c2pa.edited", AGENT, parameters_json=canonical_json(
                 {"description": "virtual camera motion over the product photo", **_motion_readable(base_params)})),
         )
@@ -73,6 +80,10 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
         "rule_profile": plan.locale.rule_profile, "base_clip_key": base.key, "backend": base.backend,
         "catalog_rows": {"products": plan.product.row, "locales": plan.locale.row, "copy": plan.copy_row},
     }
+    if photo is not None:
+        # The photo's provenance with the source of each claim: its own manifest/XMP, or the catalog's columns.
+        variant["photo"] = {"file": plan.product.photo.name, **photo.to_dict(),
+                            "owner": plan.product.photo_owner or None, "licence": plan.product.photo_licence or None}
     return ManifestSpec(
         title=plan.output_path.name, asset_id=spec.asset_id, digital_source_type=dst,
         actions=first + (localize,) + extra_actions + (encode,),

@@ -22,7 +22,8 @@ from foundation.primitives import Outcome, pipeline_version
 from foundation.records import BaseClip, FrameHook
 from generation import render_variant
 from generation.plan import VariantPlan
-from pipeline.manifest import source_type_of, variant_manifest
+from pipeline.manifest import photo_used, source_type_of, variant_manifest
+from provenance.inputs import input_provenance
 from pipeline.publish import Publication, publish
 from pipeline.workspace import Workspace
 from provenance.soft_binding import durable_marks, manifest_parts
@@ -69,7 +70,9 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
     try:
         # 1. What the region asks of this variant: labels, metadata, likeness verdict for region, product, date.
         t0 = time.perf_counter()
-        source_type = source_type_of(plan, base)
+        photo = (input_provenance(plan.product.photo, ws.trust_anchors, catalog_source=plan.product.photo_source)
+                 if photo_used(base) else None)
+        source_type = source_type_of(base, photo)
         ai_generated, ai_modified = ai_flags(source_type.value if source_type else None)
         decision = decide(chosen.assessment, region_profile=plan.locale.rule_profile, region=plan.locale.region,
                           language=plan.locale.language, sku=plan.spec.sku, as_of=settings.as_of,
@@ -111,7 +114,7 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         t_manifest = time.perf_counter()
         watermarked, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
         manifest = with_compliance(variant_manifest(plan, base, rendered, extra_actions=(watermarked,),
-                                                    extra_assertions=soft + (authorship,)), decision)
+                                                    extra_assertions=soft + (authorship,), photo=photo), decision)
         pub = Publication(asset_id=plan.asset_id, variant_key=plan.variant_key, run_id=run_id, sku=plan.spec.sku,
                           locale=plan.spec.locale, aspect=plan.spec.aspect, base_clip_key=base.key,
                           output_path=plan.output_path, watermark_payload=marks.payload,

@@ -144,7 +144,13 @@ def _action_json(action: Action, spec: ManifestSpec, *, is_first: bool) -> dict[
                            f"links that c2pa writes; link ingredients with 'ingredientIds' or leave it to sign_file")
     out: dict[str, Any] = {"action": action.action, "softwareAgent": {"name": action.software_agent}}
     source_type = action.digital_source_type
-    if is_first:
+    if is_first and spec.digital_source_type is None:
+        if source_type is not None:
+            raise SigningError(f"action {action.action!r}: digital source type {source_type!r} on a manifest "
+                               f"whose source type is unknown")
+        if action.action == "c2pa.created":
+            raise SigningError(f"manifest {spec.title!r}: a c2pa.created action needs a digital source type")
+    elif is_first:
         spec_type = _source_type_iri(spec.digital_source_type)
         if source_type is not None and _source_type_iri(source_type) != spec_type:
             raise SigningError(f"action {action.action!r}: digital source type {source_type!r} "

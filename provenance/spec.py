@@ -59,7 +59,7 @@ class ModelIngredient:
 class ManifestSpec:
     title: str
     asset_id: str
-    digital_source_type: str
+    digital_source_type: str | None     # None: unknown (a photo of unknown provenance opened): no claim
     actions: tuple[Action, ...]
     ingredients: tuple[Ingredient, ...] = ()
     assertions: tuple[tuple[str, str], ...] = ()   # (label, JSON text) extra assertions

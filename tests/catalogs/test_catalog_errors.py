@@ -116,6 +116,10 @@ def brand_logo_outside(cat: EditableCatalog) -> None:
 
 CASES = [
     # locales
+    Case("photo-source-outside-iptc", cell("products", 1, "photo_source", "camera"),
+         "products.csv row 1, column 'photo_source'", "photo_source 'camera' is not 'unknown' or an IPTC digital source type"),
+    Case("photo-owner-control-character", cell("products", 2, "photo_owner", "Jane\x07Doe"),
+         "products.csv row 2, column 'photo_owner'", "control character(s) U+0007"),
     Case("malformed-tag", cell("locales", 1, "tag", "en_us!"),
          "locales.csv row 1, column 'tag'", "malformed locale tag 'en_us!'"),
     Case("posix-underscore-tag", cell("locales", 2, "tag", "de_DE"),

@@ -123,3 +123,13 @@ def test_sample_brand(sample_dir: Path) -> None:
         assert re.fullmatch(r"#[0-9A-F]{6}", color)
     assert len({brand.primary_color, brand.secondary_color, brand.text_color}) == 3
     assert brand.logo is None
+
+
+def test_sample_photos_say_what_they_are_who_owns_them_and_under_which_licence(
+        sample_dir: Path, sample_profiles: frozenset[str]) -> None:
+    catalog = load_catalog(sample_dir, known_profiles=sample_profiles)
+    capture = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
+    assert {p.photo_source for p in catalog.products} == {capture}      # SOURCES.md: photographs
+    by_photo = {p.photo.name: (p.photo_owner, p.photo_licence) for p in catalog.products}
+    assert by_photo["coffee.jpg"][1] == by_photo["chelsea.jpg"][1] == "CC0 1.0"
+    assert by_photo["rocket.jpg"] == ("SpaceX", "public domain (released by SpaceX)")
