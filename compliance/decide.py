@@ -223,13 +223,16 @@ def decide(
     digital_source_type: str | None = None,
     created_at: datetime | None = None,
     rules_dir: Path = DEFAULT_RULES_DIR,
+    generative_system: tuple[str, str] | None = None,
 ) -> VariantDecision:
     """Everything the region asks of one variant, and whether it may ship so far.
 
     region_profile: rule profile ("EU", "CN", "US-CA"); region: the market ("DE"); a consent
     covers the variant when it names either. digital_source_type, when given, is written into the
     MP4 metadata as well (SOURCE_TYPE_KEY). created_at: the latent disclosure's creation time
-    (default: now, UTC).
+    (default: now, UTC). generative_system: (name, version) of the system that made the pixels when it is
+    not `system` (a diffusion model, or the generator of an AI-made input photo); the latent disclosure
+    names it next to Tessera.
     """
     # 1. Inputs
     for name, value in (("region", region), ("language", language), ("sku", sku), ("asset_id", asset_id),
@@ -291,6 +294,8 @@ def decide(
     }))]
     latent = _latent_disclosure(rules, provider=provider, system=system, system_version=system_version,
                                 created_at=created_at, asset_id=asset_id)
+    if latent is not None and generative_system is not None:
+        latent["generative_system"] = {"name": generative_system[0], "version": generative_system[1]}
     if latent is not None:
         assertions.append((LATENT_LABEL, canonical_json(latent)))
 

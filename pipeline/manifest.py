@@ -70,7 +70,8 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
             raise ValueError(f"{plan.output_path.name}: task {task!r} with conditioning image {image!r}")
         if image is not None:
             ingredients = (Ingredient(path=plan.product.photo, title=plan.product.photo.name, relationship="inputTo"),)
-        first = (Action("c2pa.created", AGENT, digital_source_type=dst, parameters_json=base.params_json),)
+        first = (Action("c2pa.created", AGENT, digital_source_type=dst,
+                        parameters_json=_without_local_paths(base.params_json)),)
         models = (_model_ingredient(base_params),)
 
     # 2. Where it came from in the catalog, so an auditor can trace the row.
@@ -94,11 +95,35 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
 
 
 def _model_ingredient(params: dict) -> ModelIngredient:
-    """The model as the diffusion backend recorded it: hub id at its revision, or a folder by content hash."""
+    """The model as the diffusion backend recorded it: hub id at its pinned revision, or a local folder as its
+    pipeline class and the content hash of its files (model_index.json and weights), never its path."""
     model = params["model"]
     if model["source"] == "hub":
         return ModelIngredient(title=model["id"], version=model["revision"])
-    return ModelIngredient(title=params.get("model_path") or "local model", version=f"sha256:{model['folder_sha256']}")
+    digest = model["folder_sha256"]
+    return ModelIngredient(title=f"{params.get('pipeline_class') or 'diffusers pipeline'} (local model folder "
+                                 f"sha256:{digest[:16]})", version=f"sha256:{digest}")
+
+
+def generative_system(base: BaseClip, photo: InputProvenance | None) -> tuple[str, str] | None:
+    """(name, version) of what made the pixels, for the latent disclosure: the diffusion model; for a camera
+    move over an AI-made photo, what the photo's own provenance says (only its origin is known)."""
+    if base.backend != "motion":
+        m = _model_ingredient(json.loads(base.params_json))
+        return m.title, m.version
+    if photo is not None and photo.is_ai:
+        return (f"unknown generator of the product photo (its {photo.origin} provenance, signer "
+                f"{photo.signer or 'none'})", "unknown")
+    return None
+
+
+# Local paths are details of the machine that rendered: the backend keeps them, the manifest does not.
+_LOCAL_PATH_PARAMS = ("model_path", "lora_path", "photo")
+
+
+def _without_local_paths(params_json: str) -> str:
+    params = json.loads(params_json)
+    return canonical_json({k: v for k, v in params.items() if k not in _LOCAL_PATH_PARAMS})
 
 
 def _motion_readable(params: dict) -> dict:

@@ -22,7 +22,7 @@ from foundation.primitives import Outcome, pipeline_version
 from foundation.records import BaseClip, FrameHook
 from generation import render_variant
 from generation.plan import VariantPlan
-from pipeline.manifest import photo_used, source_type_of, variant_manifest
+from pipeline.manifest import generative_system, photo_used, source_type_of, variant_manifest
 from provenance.inputs import input_provenance
 from pipeline.publish import Publication, publish
 from pipeline.workspace import Workspace
@@ -78,7 +78,8 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
                           language=plan.locale.language, sku=plan.spec.sku, as_of=settings.as_of,
                           ai_generated=ai_generated, ai_modified=ai_modified, asset_id=plan.asset_id,
                           provider=plan.brand.name, system="Tessera", system_version=pipeline_version(),
-                          digital_source_type=source_type.value if source_type else None)
+                          digital_source_type=source_type.value if source_type else None,
+                          generative_system=generative_system(base, photo))
         spec = apply_labels(plan.spec, decision)
         times["gate_decide"] = time.perf_counter() - t0
         # 2. Compose, watermark and fingerprint the raw frames, then encode once (unsigned, outside the output).

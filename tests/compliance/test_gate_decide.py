@@ -191,6 +191,12 @@ def test_california_gets_the_latent_disclosure_in_the_manifest(bases, models, tm
                       "created_at": "2026-09-01T12:30:00+00:00", "unique_id": "tsr-test-0001",
                       "rule_ids": ["us-ca-sb942-latent-disclosure"]}
     assert LATENT_LABEL not in dict(_decide(a, profile="US-CA", region="US", ai=False).c2pa_assertions)
+    # the system that made the pixels is named next to Tessera
+    model = ("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "0fad780a534b6463e45facd96134c9f345acfa5b")
+    by_model = _decide(a, profile="US-CA", region="US", language="en", ai=True, created_at=made,
+                       generative_system=model)
+    latent = json.loads(dict(by_model.c2pa_assertions)[LATENT_LABEL])
+    assert latent["system_name"] == "Tessera" and latent["generative_system"] == {"name": model[0], "version": model[1]}
 
 
 def test_decide_refuses_empty_provider():

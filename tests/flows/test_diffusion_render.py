@@ -60,6 +60,9 @@ def test_render_through_the_diffusion_backend_is_signed_as_ai_media_with_the_mod
         models = [i for i in active["ingredients"] if i.get("relationship") == "inputTo"
                   and any(t["type"].startswith("c2pa.types.model") for t in i.get("data_types", []))]
         assert models and models[0]["data_types"][0]["version"].startswith("sha256:")
+        # named as what it is (pipeline class + content hash), never by the folder it was loaded from
+        assert models[0]["title"].startswith("WanImageToVideoPipeline (local model folder sha256:")
+        assert str(root) not in json.dumps(active)
 
 
 def _photo_ingredients(led: Ledger, asset_id: str) -> list[dict]:
