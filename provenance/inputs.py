@@ -71,7 +71,10 @@ def _read(path_s: str, size: int, mtime_ns: int, anchors_pem: bytes | None,
         if dst is None:
             return InputProvenance(path, None, "unknown", report.state, report.signer,
                                    note="its C2PA manifest names no digital source type")
-        return InputProvenance(path, SourceType.parse(dst).value, "c2pa", report.state, report.signer)
+        try:
+            return InputProvenance(path, SourceType.parse(dst).value, "c2pa", report.state, report.signer)
+        except ValueError as e:
+            raise InputProvenanceError(f"{path.name}: its C2PA manifest's digital source type: {e}") from None
     if report.state != "absent":
         why = ", ".join(report.codes) or report.error or report.state
         if catalog_source != "unknown":
