@@ -61,6 +61,7 @@ from foundation.records import BaseClip, RenderedVariant
 from provenance import SigningConfig, load_credentials, sign_file, watermark_key
 from provenance.soft_binding import durable_marks, manifest_parts
 from pipeline.manifest import variant_manifest
+from provenance.inputs import input_provenance
 from provenance.watermark import accumulate_frames, decode_stats, detect_file, payload_for_asset, watermark_hook
 
 try:
@@ -332,7 +333,8 @@ def overhead_table(plan: VariantPlan, base: BaseClip, work: Path, reps: int) -> 
         hooked.append(in_hook)
         start = _now()
         action, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
-        manifest = variant_manifest(plan, base, rendered, extra_actions=(action,), extra_assertions=soft)
+        photo = input_provenance(plan.product.photo, creds.anchors_pem, catalog_source=plan.product.photo_source)
+        manifest = variant_manifest(plan, base, rendered, extra_actions=(action,), extra_assertions=soft, photo=photo)
         sign_file(work / "staging.mp4", work / "signed.mp4", manifest, creds)
         signed.append(_since(start))
         return rendered
