@@ -35,9 +35,10 @@ class Settings:
     @classmethod
     def build(cls, *, home: Path, ledger_url: str | None = None, cert_chain: Path | None = None,
               private_key: Path | None = None, tsa_url: str | None = None, trust_anchors: Path | None = None,
-              **kwargs) -> "Settings":
+              trust_config: Path | None = None, allow_insecure_key: bool = False, **kwargs) -> "Settings":
         home = Path(home).expanduser().resolve()
         signing = SigningConfig(home=home, cert_chain=cert_chain, private_key=private_key,
-                                tsa_url=tsa_url, trust_anchors=trust_anchors)
+                                tsa_url=tsa_url, trust_anchors=trust_anchors, trust_config=trust_config,
+                                allow_insecure_key=allow_insecure_key)
         return cls(home=home, ledger_url=ledger_url or f"sqlite:///{home / 'ledger.sqlite'}",
                    signing=signing, **kwargs)
