@@ -20,12 +20,13 @@ def _settings(home, ledger, *, create_home: bool = True, **kwargs):
     """The run's settings; the home is checked first (create_home=False: it must exist, as for an audit)."""
     from pipeline.home import HomeError, open_home
     from pipeline.settings import Settings
+    from provenance import CredentialError
 
     try:
         open_home(_home(home), create=create_home)
-    except HomeError as exc:
+        return Settings.build(home=_home(home), ledger_url=ledger or os.environ.get("TESSERA_LEDGER_URL"), **kwargs)
+    except (HomeError, CredentialError) as exc:
         raise SetupError(str(exc)) from None
-    return Settings.build(home=_home(home), ledger_url=ledger or os.environ.get("TESSERA_LEDGER_URL"), **kwargs)
 
 
 def home_config(home):

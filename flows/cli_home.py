@@ -1,4 +1,5 @@
-"""`tessera trust`: what the home's audits trust, set once and used by every `tessera audit`."""
+"""`tessera trust` and `tessera credentials`: what the home's audits trust and who signs for the home,
+set once and used by every command."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -75,4 +76,68 @@ def trust_show(home):
     click.echo(f"allowed EKUs: {', '.join(checked.ekus) if checked.ekus else 'C2PA default list'}")
 
 
-HOME_COMMANDS = (trust,)
+@click.group()
+def credentials() -> None:
+    """The one signer of this home."""
+
+
+@credentials.command("set")
+@click.option("--cert-chain", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Production PEM certificate chain (leaf first).")
+@click.option("--private-key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Its PEM private key: keep it outside the home, mode 0600.")
+@click.option("--tsa-url", help="RFC 3161 time-stamp authority URL.")
+@click.option("--allow-insecure-key", is_flag=True, help="Accept a key file that group or others can read.")
+@home_option
+def credentials_set(cert_chain, private_key, tsa_url, allow_insecure_key, home):
+    """Make this home sign with a production chain: render, review approve and nightly runs use it,
+    `authorship verify` verifies with it, and no development key is created any more.
+
+    The files are checked now (pair, validity, key mode) and referenced by absolute path.
+
+    \b
+    Examples:
+      tessera credentials set --cert-chain chain.pem --private-key /secure/signer.key
+      tessera credentials set --cert-chain chain.pem --private-key signer.key --tsa-url http://tsa.example
+    """
+    from dataclasses import replace
+
+    from pipeline.home import HomeError, open_home, write_config
+    from provenance import CredentialError, SigningConfig, load_credentials
+
+    try:
+        folder = open_home(_home(home), create=True)
+    except HomeError as exc:
+        raise SetupError(str(exc)) from None
+    chain, key = cert_chain.resolve(), private_key.resolve()
+    if key.is_relative_to(folder.resolve()):
+        raise SetupError(f"{key} is inside the home {folder}: a writer to the home could read it; keep it outside")
+    try:
+        loaded = load_credentials(SigningConfig(home=folder, cert_chain=chain, private_key=key, tsa_url=tsa_url,
+                                                allow_insecure_key=allow_insecure_key))
+    except CredentialError as exc:
+        raise SetupError(str(exc)) from None
+    path = write_config(folder, replace(home_config(home), cert_chain=chain, private_key=key, tsa_url=tsa_url,
+                                        allow_insecure_key=allow_insecure_key))
+    click.echo(f"this home signs as {loaded.signer_name} (certificate valid until {loaded.not_after:%Y-%m-%d})")
+    click.echo(f"stored in {path}")
+
+
+@credentials.command("show")
+@home_option
+def credentials_show(home):
+    """Print which signer this home uses.
+
+    \b
+    Examples:
+      tessera credentials show
+    """
+    config = home_config(home)
+    if config.cert_chain is None:
+        click.echo("development signer (created in the home on first signing; trusted in this home only)")
+    else:
+        click.echo(f"production: {config.cert_chain} with key {config.private_key}"
+                   + (f", time stamps from {config.tsa_url}" if config.tsa_url else ""))
+
+
+HOME_COMMANDS = (trust, credentials)

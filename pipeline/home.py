@@ -46,12 +46,18 @@ CONFIG_NAME = "config.json"
 
 @dataclass(frozen=True)
 class HomeConfig:
-    """Settings a home keeps between commands (`tessera trust set`): paths, never key material."""
+    """Settings a home keeps between commands (`tessera trust set`, `tessera credentials set`):
+    paths, never key material. With cert_chain set the home signs with that production chain,
+    in every command that signs, and never creates development keys."""
     trust_anchors: Path | None = None    # PEM bundle of roots an audit trusts (C2PA trust list format)
     trust_config: Path | None = None     # allowed EKUs, one OID a line
+    cert_chain: Path | None = None       # production PEM chain, leaf first
+    private_key: Path | None = None      # its private key: a path outside the home
+    tsa_url: str | None = None
+    allow_insecure_key: bool = False     # recorded when set with --allow-insecure-key
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {k: (str(v) if v is not None else None) for k, v in asdict(self).items()}
+    def to_dict(self) -> dict[str, str | bool | None]:
+        return {k: (v if isinstance(v, (bool, str)) or v is None else str(v)) for k, v in asdict(self).items()}
 
 
 def read_config(home: Path) -> HomeConfig:
@@ -66,7 +72,8 @@ def read_config(home: Path) -> HomeConfig:
     unknown = set(doc) - {f.name for f in fields(HomeConfig)}
     if not isinstance(doc, dict) or unknown:
         raise HomeError(f"{path}: unknown settings {sorted(unknown)}")
-    return HomeConfig(**{k: Path(v) for k, v in doc.items() if v is not None})
+    paths = {"trust_anchors", "trust_config", "cert_chain", "private_key"}
+    return HomeConfig(**{k: (Path(v) if k in paths else v) for k, v in doc.items() if v is not None})
 
 
 def write_config(home: Path, config: HomeConfig) -> Path:
