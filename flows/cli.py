@@ -152,7 +152,9 @@ def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors
     except CredentialError as exc:
         raise SetupError(str(exc)) from None
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
+        # A name with undecodable bytes holds lone surrogates: written as JSON \\uDCxx escapes
+        text = json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False)
+        click.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"))
     else:
         click.echo(_audit_table(records))
     sys.exit(exit_code(records))

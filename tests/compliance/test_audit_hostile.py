@@ -53,6 +53,7 @@ def hostile(tmp_path_factory):
                     str(folder / "plain.jpg")], check=True)
     shutil.copy(folder / "plain.jpg", folder / "red\x1b[31mALERT\x1b[0m.jpg")
     shutil.copy(folder / "plain.jpg", folder / "two\nlines.jpg")
+    shutil.copy(folder / "plain.jpg", os.fsdecode(bytes(folder) + b"/bad\xffbyte.jpg"))
     return folder
 
 
@@ -68,7 +69,7 @@ def test_every_hostile_entry_gets_one_row_and_the_audit_ends(hostile, tmp_path):
     assert result.returncode == 1, result.stderr.decode()
     rows = {os.path.basename(r["path"]): r for r in json.loads(result.stdout)}
     names = ["broken.mp4", "corrupt.mp4", "fifo.mp4", "loop-a.mp4", "loop-b.mp4", "plain.jpg",
-             "red\x1b[31mALERT\x1b[0m.jpg", "two\nlines.jpg", "zero.mp4"]
+             "red\x1b[31mALERT\x1b[0m.jpg", "two\nlines.jpg", "zero.mp4", "bad\udcffbyte.jpg"]
     assert sorted(rows) == sorted(names) and len(json.loads(result.stdout)) == len(names)
     assert rows["fifo.mp4"]["verdict"] == "fail"
     assert rows["fifo.mp4"]["problems"] == ["not a regular file (FIFO): not opened"]
@@ -85,8 +86,8 @@ def test_names_are_escaped_in_the_table(hostile, tmp_path):
     result, _ = _audit(tmp_path, hostile, json_out=False)
     out = result.stdout.decode()
     assert "\x1b" not in out
-    assert "red\\x1b[31mALERT\\x1b[0m.jpg" in out and "two\\nlines.jpg" in out
-    assert out.strip().splitlines()[-1] == "9 files: 0 pass, 4 warn, 5 fail"
+    assert "red\\x1b[31mALERT\\x1b[0m.jpg" in out and "two\\nlines.jpg" in out and "bad\\udcffbyte.jpg" in out
+    assert out.strip().splitlines()[-1] == "10 files: 0 pass, 5 warn, 5 fail"
 
 
 def test_an_unreadable_folder_is_a_fail_row(tmp_path, hostile):
