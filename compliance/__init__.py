@@ -13,7 +13,7 @@ Where the gate sits in the life of a variant (the application core wires it):
                   never signed)
 """
 from compliance.assess import BaseAssessment, Registries, assess_base_clip, open_registries
-from compliance.audit import AuditRecord, audit_paths, exit_code, ledger_profile_lookup
+from compliance.audit import AuditRecord, Limits, audit_paths, exit_code, ledger_profile_lookup
 from compliance.decide import GateError, VariantDecision, ai_flags, apply_labels, decide, rules_digest, with_compliance
 from compliance.holds import (
     ReviewError,
@@ -33,6 +33,7 @@ from compliance.verify import Verification, verify_shipped
 
 __all__ = [
     "AuditRecord",
+    "Limits",
     "audit_paths",
     "exit_code",
     "ledger_profile_lookup",

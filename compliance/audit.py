@@ -32,11 +32,26 @@ Whether a rule applies follows what the file is:
 
 Without a known profile no label check is made and the record has no `region`/`labels` keys.
 
+Every entry gets a row, and every row comes within a limit:
+
+| entry | row |
+| --- | --- |
+| regular media file | its audit, run in a child process with a time and memory limit (`limits`); exceeding one is `fail` with the limit named |
+| FIFO, socket, device, a link to one | `fail`: "not a regular file (...): not opened" (opening a FIFO or /dev/zero blocks or never ends) |
+| symlink loop, broken symlink | `fail`, naming the problem |
+| a folder that cannot be listed | `fail`: "cannot list folder: ..." (its files would otherwise vanish from the count) |
+| a symlink to a folder | `warn`: not followed (links can loop or leave the tree) |
+
+Files with other extensions (README.md, .csv) are not media and get no row.
+
 `exit_code` is 0 when no file fails (warnings do not fail an audit), 1 otherwise.
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -48,11 +63,13 @@ from compliance.mp4meta import Mp4MetaError, metadata_items
 from compliance.rules import ContentFacts, applicable_rules
 from compliance.verify import check_rules_on_file
 from foundation.frames import ClipError
+from foundation.limits import Limits, run_limited
 from provenance.reader import MEDIA_EXTENSIONS, UNTRUSTED, VARIANT_LABEL, read_c2pa, report_from_json
-from provenance.spec import C2paReport
+from provenance.credentials import is_development_signer, trust_list_from_pem
+from provenance.spec import C2paReport, TrustList
 from foundation.primitives import sha256_file
 
-__all__ = ["AuditRecord", "audit_paths", "exit_code", "ledger_profile_lookup"]
+__all__ = ["AuditRecord", "Limits", "audit_paths", "exit_code", "ledger_profile_lookup"]
 
 # Plain-words meaning of the failure codes an auditor meets most.
 CODE_MEANINGS = {
@@ -89,6 +106,8 @@ class AuditRecord:
     fingerprint_match: dict | None = None
     recovered: bool = False             # the original asset was found by watermark/fingerprints
     recovery: dict | None = None        # original asset id, signer, source type, what changed
+    trust_anchor: str | None = None     # the anchor the signer chains to (Trusted files only)
+    development_signer: bool = False    # signed by a Tessera development CA (trusted in its own home only)
 
     def to_dict(self) -> dict[str, Any]:
         region = {} if self.region is None else {"region": self.region, "labels": dict(self.labels)}
@@ -109,25 +128,43 @@ class AuditRecord:
             "fingerprint_match": self.fingerprint_match,
             "recovered": self.recovered,
             "recovery": self.recovery,
+            "trust_anchor": self.trust_anchor,
+            "development_signer": self.development_signer,
         }
 
 
 def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
                 lookup: Callable[[str], str | None] | None, region: str | None = None,
                 as_of: date | None = None, profile_lookup: Callable[[str], str | None] | None = None,
-                recover: Callable[[Path], Any] | None = None) -> list[AuditRecord]:
-    """Audit files and directories (recursively, media files only, sorted), one record per file.
+                recover: Callable[[Path], Any] | None = None, limits: Limits = Limits(),
+                child_init: Callable[[], None] | None = None, trust: TrustList | None = None) -> list[AuditRecord]:
+    """Audit files and directories (recursively, media files and special entries, sorted), one record each.
 
     region: check every file's labels against this rule profile ("CN", "EU", ...); else the
     profile `profile_lookup(asset id)` gives (see ledger_profile_lookup), else the one our valid
     manifest records. as_of: the date whose rules apply (default today). recover: for a video
     with no valid manifest, find the original by watermark and fingerprints (provenance.recover).
+    limits: time and memory each file's audit may take. child_init: run in each file's child
+    process first (e.g. a ledger engine dropping the connections it shares with the parent).
+    trust: the named anchors and allowed EKUs (see provenance.trust_list); without it, anchors_pem.
     """
     if region is not None:
         profile_for(region)   # an unknown profile is an error before any file is read
     day = as_of or date.today()
-    records = [_audit_file(path, anchors_pem, lookup, region, day, profile_lookup) for path in expand_paths(paths)]
-    return [_with_recovery(r, recover) if recover is not None else r for r in records]
+    trusted = trust if trust is not None else trust_list_from_pem(anchors_pem)
+
+    def one(path: Path) -> AuditRecord:
+        record = _audit_file(path, trusted, lookup, region, day, profile_lookup)
+        return _with_recovery(record, recover) if recover is not None else record
+
+    records = []
+    for entry in expand_entries(paths):
+        if entry.problem is not None:
+            records.append(_entry_record(entry.path, entry.verdict, entry.problem))
+            continue
+        result = run_limited(lambda: one(entry.path), limits, child_init)
+        records.append(result.value if result.ok else _entry_record(entry.path, "fail", f"cannot verify: {result.problem}"))
+    return records
 
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi"})
@@ -165,29 +202,121 @@ def exit_code(records: Sequence[AuditRecord]) -> int:
     return 1 if any(r.verdict == "fail" for r in records) else 0
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One thing the audit reports: a file to audit (problem None) or an entry with its row decided."""
+    path: Path
+    problem: str | None = None
+    verdict: str = "fail"
+
+
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, directories expanded to their media files; a missing path is an error."""
-    out: list[Path] = []
+    """The files an audit of `paths` opens (special entries left out); see expand_entries."""
+    return [e.path for e in expand_entries(paths) if e.problem is None]
+
+
+def expand_entries(paths: Sequence[Path]) -> list[Entry]:
+    """Files as given, directories expanded (sorted) to media files and special entries.
+
+    Nothing is opened here: entries are classified with lstat/stat, so a FIFO or a device
+    is reported without blocking. A missing path is an error; a path named twice is one entry.
+    """
+    out: list[Entry] = []
     seen: set[Path] = set()
     for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
-        elif path.exists():
-            found = [path]
-        else:
+        path = Path(path)
+        kind = _classify(path)
+        if kind in ("dir", "dir-link"):   # a folder named explicitly is walked, a link to one too
+            found = sorted(_walk(path), key=lambda e: e.path)
+        elif kind == "missing":
             raise FileNotFoundError(f"audit path does not exist: {path}")
-        for p in found:
-            key = p.resolve()
+        elif kind == "file":
+            found = [Entry(path)]
+        else:   # named explicitly: reported whatever its name
+            found = [Entry(path, kind)]
+        for entry in found:
+            key = _identity(entry.path)
             if key not in seen:
                 seen.add(key)
-                out.append(p)
+                out.append(entry)
     return out
 
 
-def _audit_file(path: Path, anchors_pem: bytes | None, lookup: Callable[[str], str | None] | None,
+def _walk(folder: Path) -> list[Entry]:
+    entries: list[Entry] = []
+    try:
+        with os.scandir(folder) as it:
+            children = sorted(Path(e.path) for e in it)
+    except OSError as e:
+        return [Entry(folder, f"cannot list folder: {e.strerror or e}")]
+    for child in children:
+        kind = _classify(child)
+        if kind == "dir":
+            entries.extend(_walk(child))
+        elif kind == "file":
+            if child.suffix.lower() in MEDIA_EXTENSIONS:
+                entries.append(Entry(child))
+        elif kind == "dir-link":
+            entries.append(Entry(child, "symlink to a folder: not followed", "warn"))
+        elif kind != "missing":   # vanished since listing: nothing to report
+            entries.append(Entry(child, kind))
+    return entries
+
+
+def _classify(path: Path) -> str:
+    """'file', 'dir', 'dir-link', 'missing', or the problem of a special entry in plain words."""
+    try:
+        link = os.lstat(path)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as e:
+        return f"cannot inspect: {e.strerror or e}"
+    is_link = stat.S_ISLNK(link.st_mode)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        if not is_link:
+            return f"cannot inspect: {e.strerror or e}"
+        if e.errno == errno.ELOOP:
+            return "symlink loop: not followed"
+        if e.errno == errno.ENOENT:
+            return f"broken symlink (target {_link_target(path)} does not exist)"
+        return f"symlink cannot be followed: {e.strerror or e}"
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    if stat.S_ISDIR(st.st_mode):
+        return "dir-link" if is_link else "dir"
+    what = {stat.S_IFIFO: "FIFO", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
+            stat.S_IFSOCK: "socket"}.get(stat.S_IFMT(st.st_mode), "special file")
+    via = f"symlink to {_link_target(path)}, a {what}" if is_link else what
+    return f"not a regular file ({via}): not opened"
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+def _identity(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):   # a loop: its own path is its identity
+        return path.absolute()
+
+
+def _entry_record(path: Path, verdict: str, problem: str) -> AuditRecord:
+    """The row of an entry the audit could not (or would not) read."""
+    return AuditRecord(path=path, sha256=None, c2pa_state="error", c2pa_codes=(), digital_source_type=None,
+                       signer=None, claimed_asset_id=None, asset_id=None, in_ledger=False, verdict=verdict,
+                       problems=(problem,))
+
+
+def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None] | None,
                 region: str | None = None, as_of: date | None = None,
                 profile_lookup: Callable[[str], str | None] | None = None) -> AuditRecord:
-    report = read_c2pa(path, anchors_pem)
+    report = read_c2pa(path, trust.pem or None, trust.ekus)
     try:
         sha = sha256_file(path)
     except OSError as e:
@@ -213,6 +342,10 @@ def _audit_file(path: Path, anchors_pem: bytes | None, lookup: Callable[[str], s
     elif report.state != "Trusted":
         verdict = "fail"
         problems.append(f"unknown C2PA validation state {report.state!r}")
+    anchor = _which_anchor(path, trust) if report.state == "Trusted" else None
+    development = is_development_signer(report.signer) or (anchor is not None and anchor.development)
+    if development and report.state == "Valid":
+        problems.append("development signer: trusted only in the Tessera home that made it")
 
     if lookup is not None and report.asset_id is not None:
         if ledger_id is None:
@@ -250,7 +383,19 @@ def _audit_file(path: Path, anchors_pem: bytes | None, lookup: Callable[[str], s
         problems=tuple(problems),
         region=profile,
         labels=labels,
+        trust_anchor=anchor.name if anchor is not None else None,
+        development_signer=development,
     )
+
+
+def _which_anchor(path: Path, trust: TrustList):
+    """The anchor a Trusted file chains to: with several, the first that alone makes it Trusted."""
+    if len(trust.anchors) == 1:
+        return trust.anchors[0]
+    for anchor in trust.anchors:
+        if read_c2pa(path, anchor.pem, trust.ekus).state == "Trusted":
+            return anchor
+    return None
 
 
 def _worse(a: str, b: str) -> str:

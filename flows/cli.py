@@ -105,31 +105,56 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
 @click.option("--region", help="Check labels against this rule profile (EU, CN, US-CA, US-NY, KR, IN, ...); "
                                "default: the profile our ledger or manifest records for the file.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Rules in force on this date (default today).")
+@click.option("--time-limit", default=120.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="Seconds one file's audit may take; beyond it the file is a fail row.")
+@click.option("--memory-limit", default=4096, show_default=True, type=click.IntRange(min=1),
+              help="MiB of memory one file's audit may add; beyond it the file is a fail row.")
+@click.option("--trust-anchors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="PEM bundle of trusted roots (C2PA trust list format); files chaining to one read Trusted. "
+                   "Default: the home's (tessera trust set).")
+@click.option("--trust-config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="EKUs allowed on signing certificates, one OID a line (c2pa trust_config format; c2pa also applies its own certificate profile). "
+                   "Default: the home's, else C2PA's default list.")
 @home_option
 @ledger_option
-def audit(paths, as_json, region, as_of, home, ledger):
+def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors, trust_config, home, ledger):
     """Audit media files or folders: C2PA state, source type, signer, ledger match, verdict.
 
-    Exit status: 0 when no file fails, 1 when any fails, 2 for usage errors.
+    Every media file, and every entry that cannot be read as one (FIFO, device, symlink loop,
+    unreadable folder), gets one row, each within the time and memory limits.
+
+    Exit status: 0 when no file fails, 1 when any fails, 2 for usage errors (an unknown
+    --region, a missing or read-only home, a ledger that cannot be opened).
 
     \b
     Examples:
       tessera audit out
       tessera audit suspicious.mp4 downloads/ --json > audit.json
       tessera audit reupload.mp4 --region CN --as-of 2026-09-01
+      tessera audit downloads/ --time-limit 30 --memory-limit 2048
+      tessera audit out --trust-anchors production-root.pem
     """
-    from compliance import exit_code
-    from compliance import GateError
+    from compliance import GateError, Limits, exit_code
     from pipeline.audit import audit as run_audit
-    from pipeline.workspace import Workspace
+    from flows.cli_common import SetupError, home_config, open_workspace
+    from provenance import CredentialError
 
+    config = home_config(home)
+    settings = _settings(home, ledger, create_home=False, trust_anchors=trust_anchors or config.trust_anchors,
+                         trust_config=trust_config or config.trust_config)
+    ws = open_workspace(settings)
     try:
-        records = run_audit(Workspace(_settings(home, ledger)), list(paths), region=region,
-                            as_of=as_of.date() if as_of else None)
+        ws.trust_list   # a bad anchor or EKU file is an error before any file is read
+        records = run_audit(ws, list(paths), region=region, as_of=as_of.date() if as_of else None,
+                            limits=Limits(seconds=time_limit, memory_mb=memory_limit))
     except GateError as exc:
         raise click.UsageError(str(exc)) from None
+    except CredentialError as exc:
+        raise SetupError(str(exc)) from None
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
+        # A name with undecodable bytes holds lone surrogates: written as JSON \\uDCxx escapes
+        text = json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False)
+        click.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"))
     else:
         click.echo(_audit_table(records))
     sys.exit(exit_code(records))
@@ -176,12 +201,19 @@ def _summary_table(s) -> str:
 
 
 def _audit_table(records) -> str:
+    from flows.cli_common import shown
+
     rows = [f"{'verdict':7} {'c2pa':8} {'asset':30} path"]
     for r in records:
         d = r.to_dict()
         asset = d["asset_id"] or (f"{d['recovery']['asset_id']} (recovered)" if d["recovered"] else "-")
-        rows.append(f"{d['verdict']:7} {d['c2pa_state']:8} {asset:30} {d['path']}")
-        rows += [f"{'':17}- {p}" for p in d["problems"]]
+        # names and problems may hold terminal escapes or newlines (any file can be audited): escaped
+        rows.append(f"{d['verdict']:7} {d['c2pa_state']:8} {shown(asset):30} {shown(d['path'])}")
+        rows += [f"{'':17}- {shown(p)}" for p in d["problems"]]
+        if d["trust_anchor"]:
+            rows.append(f"{'':17}  signed by {shown(d['signer'])}, trusted by anchor {shown(d['trust_anchor'])}")
+        if d["development_signer"]:
+            rows.append(f"{'':17}  development signer (trusted in its own home only)")
     counts = {v: sum(r.to_dict()["verdict"] == v for r in records) for v in ("pass", "warn", "fail")}
     rows.append(f"{len(records)} files: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail")
     return "\n".join(rows)
@@ -191,9 +223,10 @@ def _register() -> None:
     # Commands of other areas live in their own modules; registered here, imported lazily by click.
     from flows.cli_authorship import authorship, edit, pick, show, takes
     from flows.cli_compliance import COMPLIANCE_COMMANDS, review
+    from flows.cli_home import HOME_COMMANDS
     from flows.cli_ops import OPS_COMMANDS
 
-    for command in (*COMPLIANCE_COMMANDS, *OPS_COMMANDS, authorship):
+    for command in (*COMPLIANCE_COMMANDS, *OPS_COMMANDS, *HOME_COMMANDS, authorship):
         cli.add_command(command)
     review.add_command(takes)
     review.add_command(show)

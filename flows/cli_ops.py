@@ -18,6 +18,7 @@ from flows.cli_common import _home, home_option, ledger_option
 
 DEFAULT_CRON = "0 2 * * *"            # kept equal to flows.deploy (not imported: --help must not load Prefect)
 DEFAULT_TIMEZONE = "Europe/Berlin"
+LEDGER_ENV = "TESSERA_LEDGER_URL"
 
 
 def _job(catalog: Path, out: Path, home: str | None, ledger: str | None, short_side: int, workers: int,
@@ -26,9 +27,14 @@ def _job(catalog: Path, out: Path, home: str | None, ledger: str | None, short_s
     from flows.nightly import RenderJob
     if backend == "diffusers" and diffusion is None:
         raise click.UsageError("--backend diffusers needs --diffusion FILE (the model and its settings)")
+    # The ledger URL travels as the NAME of its environment variable, never as a parameter
+    # (Prefect stores parameters): --ledger is put into this process's environment, which the
+    # flows it serves or runs inherit; remote workers need TESSERA_LEDGER_URL set themselves.
+    if ledger:
+        os.environ[LEDGER_ENV] = ledger
     # Absolute paths: shard runs start in other processes, on other hosts, in other folders.
     return RenderJob(catalog=catalog.resolve(), out=out.resolve(), home=_home(home).expanduser().resolve(),
-                     ledger_url=ledger or os.environ.get("TESSERA_LEDGER_URL"), short_side=short_side,
+                     ledger_url_env=LEDGER_ENV if os.environ.get(LEDGER_ENV) else None, short_side=short_side,
                      workers=workers, backend=backend, candidates=candidates,
                      diffusion=json.loads(diffusion.read_text()) if diffusion else None,
                      cert_chain=cert_chain.resolve() if cert_chain else None,

@@ -51,7 +51,7 @@ def tessera_deployments(job: RenderJob, *, shards: int, cron: str = DEFAULT_CRON
         "render-shard", work_pool_name=gpu_pool,
         description="One shard of a nightly render; started by tessera-nightly/nightly.", **common)
     audit = audit_media.to_deployment(
-        "audit", parameters={"paths": [str(job.out)], "home": str(job.home), "ledger_url": job.ledger_url},
+        "audit", parameters={"paths": [str(job.out)], "home": str(job.home), "ledger_url_env": job.ledger_url_env},
         work_pool_name=control_pool, description="Audit media against the ledger (on demand).", **common)
     return [nightly, shard, audit]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from datetime import date, datetime, timezone
@@ -29,7 +30,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.states import Cancelled, Cancelling
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from catalogs import load_catalog
 from compliance.rules import known_profiles
@@ -40,7 +41,7 @@ from pipeline.audit import audit, audit_counts
 from pipeline.render import shard_of
 from pipeline.settings import Settings
 from pipeline.workspace import Workspace
-from provenance.ledger import Ledger
+from provenance.ledger import Ledger, redacted_url
 
 SHARD_DEPLOYMENT = "tessera-render-shard/render-shard"
 SHARD_TIMEOUT_S = 6 * 3600          # one shard of a large catalog on one GPU
@@ -52,12 +53,15 @@ STATUSES = tuple(s.value for s in Outcome)   # as render_catalog reports
 
 class RenderJob(BaseModel):
     """What a nightly or shard run renders, as plain JSON-able deployment parameters."""
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)   # an input may be a URL with a password
 
     catalog: Path
     out: Path
     home: Path
-    ledger_url: str | None = None
+    # The NAME of the environment variable holding the ledger URL (e.g. TESSERA_LEDGER_URL), never
+    # the URL: deployment parameters are stored in Prefect's database and shown in its UI, and a
+    # URL carries the database password. None: the SQLite ledger in the home.
+    ledger_url_env: str | None = None
     short_side: int = 720
     workers: int = 2                 # variants composed at once inside one shard
     as_of: date | None = None        # rules in force on this date; the nightly pins it for all shards
@@ -68,6 +72,19 @@ class RenderJob(BaseModel):
     private_key: Path | None = None
     tsa_url: str | None = None
 
+    @field_validator("ledger_url_env")
+    @classmethod
+    def _an_env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            shown = redacted_url(value) if "://" in value else value
+            raise ValueError(f"ledger_url_env must name an environment variable (e.g. TESSERA_LEDGER_URL), "
+                             f"got {shown!r}")
+        return value
+
+    def ledger_url(self) -> str | None:
+        """The URL from the named variable, read where the run starts (this host's environment)."""
+        return ledger_url_from_env(self.ledger_url_env)
+
     def settings(self) -> Settings:
         diffusion = None
         if self.backend == "diffusers":
@@ -77,9 +94,19 @@ class RenderJob(BaseModel):
             diffusion = DiffusionSettings(**self.diffusion)
         options = RenderOptions(short_side=self.short_side, backend=self.backend, diffusion=diffusion,
                                 candidates=self.candidates)
-        return Settings.build(home=self.home, ledger_url=self.ledger_url, cert_chain=self.cert_chain,
+        return Settings.build(home=self.home, ledger_url=self.ledger_url(), cert_chain=self.cert_chain,
                               private_key=self.private_key, tsa_url=self.tsa_url, options=options,
                               workers=self.workers, as_of=self.as_of or date.today())
+
+
+def ledger_url_from_env(name: str | None) -> str | None:
+    """The ledger URL held by environment variable `name` (None: the home's SQLite ledger)."""
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise ValueError(f"environment variable {name} (the ledger URL) is not set on this host")
+    return value
 
 
 class NightlyFailed(RuntimeError):
@@ -104,10 +131,12 @@ def render_shard(job: RenderJob, shard_index: int, shards: int) -> dict[str, Any
 
 
 @flow(name="tessera-audit", timeout_seconds=4 * 3600)
-def audit_media(paths: list[Path], home: Path, ledger_url: str | None = None,
+def audit_media(paths: list[Path], home: Path, ledger_url_env: str | None = None,
                 report: Path | None = None) -> dict[str, Any]:
-    """Audit files or folders against the ledger; writes a JSON report and a markdown artifact."""
-    records = audit(Workspace(Settings.build(home=home, ledger_url=ledger_url)), [Path(p) for p in paths])
+    """Audit files or folders against the ledger (its URL in the environment variable named
+    ledger_url_env); writes a JSON report and a markdown artifact."""
+    settings = Settings.build(home=home, ledger_url=ledger_url_from_env(ledger_url_env))
+    records = audit(Workspace(settings), [Path(p) for p in paths])
     rows = [r.to_dict() for r in records]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report = Path(report) if report else Path(home) / "reports" / f"audit-{stamp}.json"
@@ -127,7 +156,7 @@ def audit_media(paths: list[Path], home: Path, ledger_url: str | None = None,
 
 def audit_output(job: RenderJob) -> dict[str, Any] | None:
     """The nightly run's audit step: the output folder, through the audit flow (None before any output)."""
-    return audit_media([job.out], job.home, job.ledger_url) if job.out.exists() else None
+    return audit_media([job.out], job.home, job.ledger_url_env) if job.out.exists() else None
 
 
 @flow(name="tessera-nightly", timeout_seconds=NIGHTLY_TIMEOUT_S)

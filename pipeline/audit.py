@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from compliance import AuditRecord, audit_paths, ledger_profile_lookup
+from foundation.limits import Limits
 from provenance.recover import recoverer
 from pipeline.workspace import Workspace
 
@@ -18,12 +19,16 @@ __all__ = ["audit", "audit_counts"]
 
 
 def audit(ws: Workspace, paths: Sequence[Path], *, region: str | None = None,
-          as_of: date | None = None) -> list[AuditRecord]:
-    """One record per media file under `paths` (GateError for an unknown --region, before any file)."""
+          as_of: date | None = None, limits: Limits = Limits()) -> list[AuditRecord]:
+    """One record per media file or special entry under `paths`, each within `limits`
+    (GateError for an unknown --region, before any file)."""
     ledger = ws.ledger
-    return audit_paths([Path(p) for p in paths], anchors_pem=ws.trust_anchors, lookup=ledger.asset_id_for_sha256,
+    # Each file is audited in a forked child: it must open its own database connections, and
+    # leave the parent's pooled ones alone (close=False: they stay the parent's to use).
+    return audit_paths([Path(p) for p in paths], anchors_pem=None, trust=ws.trust_list, lookup=ledger.asset_id_for_sha256,
                        region=region, as_of=as_of, profile_lookup=ledger_profile_lookup(ledger),
-                       recover=recoverer(ledger, ws.existing_watermark_key))
+                       recover=recoverer(ledger, ws.existing_watermark_key), limits=limits,
+                       child_init=lambda: ledger.engine.dispose(close=False))
 
 
 def audit_counts(records: Sequence[AuditRecord]) -> dict[str, int]:

@@ -20,6 +20,7 @@ from compliance.record import AUTO_PICKER, Pick, Take, human_pick
 from compliance.rules import known_profiles
 from foundation.primitives import Outcome, canonical_json, sha256_text
 from foundation.records import BaseClip
+from provenance.ledger import redacted_url
 from generation import check_variant_text
 from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
 from generation.contact_sheet import write_candidate_sheets
@@ -170,6 +171,8 @@ def finish_run(ws: Workspace, run: RunPlan, outcomes: list[VariantOutcome], stag
 
 
 def _settings_record(settings: Settings) -> dict:
+    """The run's settings as the ledger keeps them: the database URL with its password hidden."""
     d = asdict(settings)
+    d["ledger_url"] = redacted_url(settings.ledger_url)
     d["signing"] = {k: (str(v) if v else None) for k, v in asdict(settings.signing).items()}
     return d

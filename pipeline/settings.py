@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 
 from generation.plan import RenderOptions
+from pipeline.home import read_config
+from provenance.credentials import CredentialError
 from provenance.spec import SigningConfig
 
 
@@ -35,9 +37,22 @@ class Settings:
     @classmethod
     def build(cls, *, home: Path, ledger_url: str | None = None, cert_chain: Path | None = None,
               private_key: Path | None = None, tsa_url: str | None = None, trust_anchors: Path | None = None,
-              **kwargs) -> "Settings":
+              trust_config: Path | None = None, allow_insecure_key: bool = False, **kwargs) -> "Settings":
         home = Path(home).expanduser().resolve()
+        # One signer per home: a home configured for production (tessera credentials set) signs with
+        # that chain in every command; credentials given explicitly must be the same ones.
+        config = read_config(home)
+        if config.cert_chain is not None:
+            given = (cert_chain, private_key)
+            if given != (None, None) and tuple(Path(p).resolve() if p else None for p in given) != (
+                    config.cert_chain, config.private_key):
+                raise CredentialError(f"{home} signs with {config.cert_chain} (tessera credentials set); "
+                                      f"got --cert-chain {cert_chain} --private-key {private_key}")
+            cert_chain, private_key = config.cert_chain, config.private_key
+            tsa_url = tsa_url or config.tsa_url
+            allow_insecure_key = allow_insecure_key or config.allow_insecure_key
         signing = SigningConfig(home=home, cert_chain=cert_chain, private_key=private_key,
-                                tsa_url=tsa_url, trust_anchors=trust_anchors)
+                                tsa_url=tsa_url, trust_anchors=trust_anchors, trust_config=trust_config,
+                                allow_insecure_key=allow_insecure_key)
         return cls(home=home, ledger_url=ledger_url or f"sqlite:///{home / 'ledger.sqlite'}",
                    signing=signing, **kwargs)

@@ -16,7 +16,7 @@ from compliance import Registries, open_registries
 from compliance.journal import Journal
 from compliance.likeness import FaceModels
 from pipeline.settings import Settings
-from provenance import Credentials, load_credentials, trust_anchors, watermark_key
+from provenance import Credentials, TrustList, load_credentials, trust_list, watermark_key
 from provenance.ledger import Ledger
 from provenance.soft_binding import SoftBindingStore
 
@@ -78,7 +78,12 @@ class Workspace:
 
     @cached_property
     def trust_anchors(self) -> bytes:
-        return trust_anchors(self.settings.signing)
+        return self.trust_list.pem
+
+    @cached_property
+    def trust_list(self) -> TrustList:
+        """The anchors (named) and EKUs an audit trusts (CredentialError for a bad anchor file)."""
+        return trust_list(self.settings.signing)
 
     @property
     def registries(self) -> Registries:

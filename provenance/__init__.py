@@ -1,5 +1,12 @@
 """Provenance: signing credentials, C2PA manifests (build, sign, read)."""
-from provenance.credentials import CredentialError, load_credentials, trust_anchors, watermark_key
+from provenance.credentials import (
+    CredentialError,
+    is_development_signer,
+    load_credentials,
+    trust_anchors,
+    trust_list,
+    watermark_key,
+)
 from provenance.manifest import SigningError, sign_file
 from provenance.reader import read_c2pa
 from provenance.spec import (
@@ -12,6 +19,8 @@ from provenance.spec import (
     ReadAction,
     SignedManifest,
     SigningConfig,
+    TrustAnchor,
+    TrustList,
 )
 
 __all__ = [
@@ -26,9 +35,13 @@ __all__ = [
     "SignedManifest",
     "SigningConfig",
     "SigningError",
+    "TrustAnchor",
+    "TrustList",
+    "is_development_signer",
     "load_credentials",
     "read_c2pa",
     "sign_file",
     "trust_anchors",
+    "trust_list",
     "watermark_key",
 ]

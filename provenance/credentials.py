@@ -22,10 +22,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from provenance.spec import Credentials, SigningConfig
+from provenance.spec import Credentials, SigningConfig, TrustAnchor, TrustList
 from foundation.primitives import write_bytes_atomic
 
-__all__ = ["CredentialError", "load_credentials", "trust_anchors"]
+__all__ = ["CredentialError", "is_development_signer", "load_credentials", "trust_anchors", "trust_list",
+           "trust_list_from_pem"]
 
 DEV_ORG = "Tessera Development"
 DEV_CA_VALIDITY = timedelta(days=3650)
@@ -50,6 +51,10 @@ def load_credentials(cfg: SigningConfig, *, now: datetime | None = None) -> Cred
     if cfg.cert_chain is not None and cfg.private_key is not None:
         chain_path, key_path = cfg.cert_chain, cfg.private_key
         anchors = extra_anchors  # never trust the dev root when a production chain is configured
+        credentials = _load_pair(chain_path, key_path, anchors, cfg.tsa_url, now)
+        if not cfg.allow_insecure_key:
+            _check_private(key_path)   # after the pair checks, so a bad pair is named first
+        return credentials
     else:
         folder = cfg.home / "credentials"
         try:
@@ -61,13 +66,76 @@ def load_credentials(cfg: SigningConfig, *, now: datetime | None = None) -> Cred
 
 
 def trust_anchors(cfg: SigningConfig) -> bytes:
-    """Roots an audit trusts, without loading (or minting) signing keys: the configured anchors,
-    plus the dev root when no production chain is configured and one was ever created."""
-    anchors = _read_anchors(cfg.trust_anchors) if cfg.trust_anchors else b""
+    """Roots an audit trusts, as one PEM bundle (see trust_list)."""
+    return trust_list(cfg).pem
+
+
+def trust_list(cfg: SigningConfig) -> TrustList:
+    """What an audit trusts, without loading (or minting) signing keys: the configured anchors
+    (a PEM bundle, the C2PA trust list format) and EKUs, plus this home's development root when no
+    production chain is configured and one was ever created. A development root among the
+    configured anchors is refused: development signers are trusted in their own home only."""
+    anchors: list[TrustAnchor] = []
     dev_root = cfg.home / "credentials" / "dev-root.pem"
     if cfg.cert_chain is None and dev_root.exists():
-        anchors = _read_anchors(dev_root) + anchors
-    return anchors
+        anchors += _named_anchors(dev_root, development=True)
+    if cfg.trust_anchors:
+        configured = _named_anchors(cfg.trust_anchors, development=False)
+        for anchor, cert in zip(configured, x509.load_pem_x509_certificates(_read_anchors(cfg.trust_anchors))):
+            if _is_development(cert):
+                raise CredentialError(f"{cfg.trust_anchors}: {anchor.name} is a Tessera development root; "
+                                      f"development signers are trusted only in their own home")
+        anchors += configured
+    ekus = _read_ekus(cfg.trust_config) if cfg.trust_config else None
+    return TrustList(anchors=tuple(anchors), ekus=ekus)
+
+
+def trust_list_from_pem(pem: bytes | None, ekus: tuple[str, ...] | None = None) -> TrustList:
+    """A trust list from a PEM bundle the caller already trusts (development roots flagged as such)."""
+    if not pem:
+        return TrustList(ekus=ekus)
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as e:
+        raise CredentialError(f"trust anchors: not a PEM certificate list ({e})") from e
+    return TrustList(anchors=tuple(_anchor(c, development=_is_development(c)) for c in certs), ekus=ekus)
+
+
+def is_development_signer(signer: str | None) -> bool:
+    """The name c2pa reports for a certificate our development CA made (any home's)."""
+    return signer == DEV_ORG
+
+
+def _is_development(cert: x509.Certificate) -> bool:
+    orgs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return any(a.value == DEV_ORG for a in orgs)
+
+
+def _named_anchors(path: Path, *, development: bool) -> list[TrustAnchor]:
+    return [_anchor(cert, development=development) for cert in x509.load_pem_x509_certificates(_read_anchors(path))]
+
+
+def _anchor(cert: x509.Certificate, *, development: bool) -> TrustAnchor:
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    label = str(cns[0].value) if cns else _signer_name(cert)
+    fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+    return TrustAnchor(name=f"{label} (sha256 {fingerprint[:16]})",
+                       pem=cert.public_bytes(serialization.Encoding.PEM), development=development)
+
+
+def _read_ekus(path: Path) -> tuple[str, ...]:
+    """OIDs one a line; '#' starts a comment (c2pa-rs's store.cfg format)."""
+    oids = []
+    for number, line in enumerate(_read(path).decode("utf-8", "replace").splitlines(), 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        if not all(part.isdigit() for part in text.split(".")) or text.count(".") < 1:
+            raise CredentialError(f"{path}:{number}: {text!r} is not a dotted EKU OID like 1.3.6.1.5.5.7.3.4")
+        oids.append(text)
+    if not oids:
+        raise CredentialError(f"{path}: lists no EKU OID (one a line, e.g. 1.3.6.1.5.5.7.3.4)")
+    return tuple(oids)
 
 
 def watermark_key(cfg: SigningConfig, *, create: bool = True) -> bytes | None:
@@ -218,6 +286,17 @@ def _signer_name(cert: x509.Certificate) -> str:
         if attrs:
             return str(attrs[0].value)
     return cert.subject.rfc4514_string()
+
+
+def _check_private(key_path: Path) -> None:
+    """A production key readable by group or others is refused: anyone who reads it signs as us."""
+    try:
+        mode = key_path.stat().st_mode
+    except OSError as e:
+        raise CredentialError(f"{key_path}: cannot read ({e.strerror or e})") from e
+    if mode & 0o044:
+        raise CredentialError(f"{key_path}: private key is readable by others (mode {mode & 0o777:o}); "
+                              f"chmod 600 it, or pass --allow-insecure-key")
 
 
 def _read_anchors(path: Path) -> bytes:

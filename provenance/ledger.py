@@ -13,6 +13,7 @@ upserted on its unique variant key (INSERT ... ON CONFLICT), never read-then-wri
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -95,7 +96,7 @@ class Ledger:
     def __init__(self, url: str):
         self.url = url = normalize_url(url)
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(url.removeprefix("sqlite:///")))
             self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         elif url.startswith("postgresql+psycopg://"):
@@ -192,6 +193,33 @@ class Ledger:
         with self.engine.connect() as c:
             rows = c.execute(select(assets).where(assets.c.status == "active")).mappings().all()
         return [_asset(r) for r in rows]
+
+
+def redacted_url(url: str) -> str:
+    """The URL with its password replaced by ***: the only form a URL is stored or logged in."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The database file (it holds face embeddings) exists 0600 before SQLite opens it; SQLite gives
+    its -wal and -shm files the same mode. A folder made for it is 0700."""
+    if path == Path(":memory:") or str(path) == "":
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+        os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)      # an existing ledger made under a looser umask is tightened
+    finally:
+        os.close(fd)
 
 
 def normalize_url(url: str) -> str:

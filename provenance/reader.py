@@ -56,8 +56,9 @@ _EXTENSIONS = {
 MEDIA_EXTENSIONS = frozenset(_EXTENSIONS)
 
 
-def c2pa_settings(anchors_pem: bytes | None) -> dict[str, Any]:
-    """Settings for offline validation; with anchors, certificates chaining to them read Trusted."""
+def c2pa_settings(anchors_pem: bytes | None, ekus: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Settings for offline validation; with anchors, certificates chaining to them (with one of
+    `ekus`, default ALLOWED_EKUS) read Trusted."""
     settings: dict[str, Any] = {
         "version": 1,
         "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
@@ -65,12 +66,12 @@ def c2pa_settings(anchors_pem: bytes | None) -> dict[str, Any]:
     if anchors_pem:
         settings["trust"] = {
             "user_anchors": anchors_pem.decode("ascii"),
-            "trust_config": "\n".join(ALLOWED_EKUS) + "\n",
+            "trust_config": "\n".join(ekus or ALLOWED_EKUS) + "\n",
         }
     return settings
 
 
-def read_c2pa(path: Path, anchors_pem: bytes | None) -> C2paReport:
+def read_c2pa(path: Path, anchors_pem: bytes | None, ekus: tuple[str, ...] | None = None) -> C2paReport:
     """Validate the C2PA manifest store of one file; bad files become "absent" or "error" reports."""
     try:
         mime = detect_mime(path)
@@ -79,7 +80,7 @@ def read_c2pa(path: Path, anchors_pem: bytes | None) -> C2paReport:
     if mime is None:
         return C2paReport(state="error", codes=(), error=f"unsupported media type: {path.name}")
     try:
-        with c2pa.Context.from_dict(c2pa_settings(anchors_pem)) as ctx, open(path, "rb") as stream:
+        with c2pa.Context.from_dict(c2pa_settings(anchors_pem, ekus)) as ctx, open(path, "rb") as stream:
             with c2pa.Reader(mime, stream, None, ctx) as reader:
                 manifest_json = reader.json()
     except c2pa.C2paError.ManifestNotFound:

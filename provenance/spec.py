@@ -19,6 +19,26 @@ class SigningConfig:
     private_key: Path | None = None     # production PEM private key
     tsa_url: str | None = None          # RFC 3161 time-stamp authority
     trust_anchors: Path | None = None   # extra PEM anchors the reader trusts (production root)
+    trust_config: Path | None = None    # allowed EKUs, one OID a line (c2pa trust_config format); None: ALLOWED_EKUS
+    allow_insecure_key: bool = False    # sign with a production key file others can read (refused otherwise)
+
+
+@dataclass(frozen=True)
+class TrustAnchor:
+    name: str                           # subject CN (else O) and the start of its SHA-256 fingerprint
+    pem: bytes
+    development: bool                   # this home's development root (trusted here and nowhere else)
+
+
+@dataclass(frozen=True)
+class TrustList:
+    """What an audit trusts: its anchors (each named) and the EKUs a signing certificate may carry."""
+    anchors: tuple[TrustAnchor, ...] = ()
+    ekus: tuple[str, ...] | None = None  # None: the reader's ALLOWED_EKUS
+
+    @property
+    def pem(self) -> bytes:
+        return b"".join(a.pem for a in self.anchors)
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,9 @@ def test_a_ledger_record_contradicting_the_claim_fails(media, creds):
 
 def test_our_file_without_trust_anchors_warns(media):
     [rec] = audit_paths([media / "signed.mp4"], anchors_pem=None, lookup=None)
-    assert (rec.c2pa_state, rec.verdict) == ("Valid", "warn")
-    assert rec.problems == ("signingCredential.untrusted: signer not in trust list",)
+    assert (rec.c2pa_state, rec.verdict, rec.development_signer) == ("Valid", "warn", True)
+    assert rec.problems == ("signingCredential.untrusted: signer not in trust list",
+                            "development signer: trusted only in the Tessera home that made it")
 
 
 def test_a_tampered_mp4_fails(media, creds, tmp_path):
@@ -123,5 +124,7 @@ def test_records_serialise_to_plain_json(media, creds):
         "digital_source_type": rec.digital_source_type, "signer": "Tessera Development",
         "claimed_asset_id": ASSET_ID, "asset_id": None, "in_ledger": False, "verdict": "pass", "problems": [],
         "watermark": None, "fingerprint_match": None, "recovered": False, "recovery": None,
+        "trust_anchor": rec.trust_anchor, "development_signer": True,
     }
+    assert rec.trust_anchor.startswith("Tessera Development Root CA (sha256 ")
     assert len(rec.sha256) == 64

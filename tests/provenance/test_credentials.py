@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from production_ca import make_production_ca
 from provenance import CredentialError, SigningConfig, load_credentials, trust_anchors
 
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -69,6 +70,7 @@ def test_production_chain_is_loaded_and_trusts_only_the_configured_anchors(tmp_p
     chain, key, anchors = tmp_path / "chain.pem", tmp_path / "key.pem", tmp_path / "anchors.pem"
     chain.write_bytes(creds.cert_chain_pem)
     key.write_bytes(creds.private_key_pem)
+    key.chmod(0o600)
     anchors.write_bytes(creds.anchors_pem)
     cfg = SigningConfig(home=tmp_path / "prod-home", cert_chain=chain, private_key=key,
                         tsa_url="http://tsa.example", trust_anchors=anchors)
@@ -122,11 +124,14 @@ def test_trust_anchors_for_an_audit_never_mint_or_load_keys(tmp_path, creds, sig
     fresh = SigningConfig(home=tmp_path / "fresh")
     assert trust_anchors(fresh) == b""
     assert not (tmp_path / "fresh").exists()
-    anchors = tmp_path / "anchors.pem"
-    anchors.write_bytes(creds.anchors_pem)
+    anchors, _, _ = make_production_ca(tmp_path / "ca")
     prod = SigningConfig(home=signing_config.home, cert_chain=tmp_path / "c.pem", private_key=tmp_path / "k.pem",
                          trust_anchors=anchors)
-    assert trust_anchors(prod) == creds.anchors_pem  # the configured file only, not the dev root as well
+    assert trust_anchors(prod) == anchors.read_bytes()  # the configured file only, not the dev root as well
+    # a development root is trusted in its own home only, never as a configured anchor
+    anchors.write_bytes(creds.anchors_pem)
+    with pytest.raises(CredentialError, match="is a Tessera development root"):
+        trust_anchors(prod)
     anchors.write_bytes(b"not a certificate")
     with pytest.raises(CredentialError, match=rf"{anchors}: not a PEM certificate list"):
         trust_anchors(prod)
@@ -137,3 +142,16 @@ def test_a_home_that_cannot_hold_credentials_is_refused(tmp_path):
     home.write_text("a file, not a folder")
     with pytest.raises(CredentialError, match=rf"{home}/credentials: cannot create development credentials"):
         load_credentials(SigningConfig(home=home))
+
+
+def test_a_production_key_readable_by_others_is_refused_unless_allowed(tmp_path):
+    _, chain, key = make_production_ca(tmp_path / "ca")
+    key.chmod(0o644)
+    with pytest.raises(CredentialError, match=rf"{key}: private key is readable by others \(mode 644\); "
+                                              r"chmod 600 it, or pass --allow-insecure-key"):
+        load_credentials(SigningConfig(home=tmp_path / "home", cert_chain=chain, private_key=key))
+    allowed = load_credentials(SigningConfig(home=tmp_path / "home", cert_chain=chain, private_key=key,
+                                             allow_insecure_key=True))
+    assert allowed.signer_name == "Acme Ads GmbH"
+    key.chmod(0o600)
+    assert load_credentials(SigningConfig(home=tmp_path / "home", cert_chain=chain, private_key=key)).alg == "es256"
