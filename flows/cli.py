@@ -46,10 +46,11 @@ def cli() -> None:
 @click.option("--cert-chain", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM certificate chain (leaf first).")
 @click.option("--private-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM private key.")
 @click.option("--tsa-url", help="RFC 3161 time-stamp authority URL.")
+@click.option("--verbose", is_flag=True, help="Show Prefect's own logging (its server, task states) as well.")
 @home_option
 @ledger_option
 def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, require_review, backend, model, revision, task, steps, frames,
-           gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, home, ledger):
+           gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, verbose, home, ledger):
     """Render every product x locale x aspect ratio of CATALOG into signed MP4 variants.
 
     Unchanged variants (same inputs, file intact) are skipped.
@@ -63,16 +64,9 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
       tessera render catalogs/mine --out ads --backend diffusers \\
           --model Wan-AI/Wan2.1-I2V-14B-480P-Diffusers --revision <commit> --speedup first-block-cache
     """
-    _quiet_prefect()
-    from catalogs import CatalogError
-    from flows.render import run_render
-    from generation import GlyphError, TextFitError
-    from generation.backends import GenerationError
-    from pipeline.lock import RenderLocked
+    _quiet_prefect(verbose)
     from generation.plan import RenderOptions
-    from flows.gpu import GpuLimitMissing
-    from generation.prompts import PromptError
-    from provenance import CredentialError
+    from pipeline.check import check_run, expected_errors
 
     diffusion = None
     if backend == "diffusers":
@@ -83,14 +77,23 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     settings = _settings(home, ledger, cert_chain=cert_chain, private_key=private_key, tsa_url=tsa_url,
                          options=options, workers=workers,
                          as_of=(as_of.date() if as_of else date.today()))
+    # 1. Everything the input can get wrong, before Prefect starts: one clean message, exit 1.
+    try:
+        checked = check_run(settings, catalog, out_dir)
+    except expected_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+
+    # 2. The flow (Prefect is imported only now); what can still go wrong in it is the host's or a variant's.
+    from flows.gpu import GpuLimitMissing
+    from flows.render import run_render
+    from pipeline.lock import RenderLocked
+
     def progress(line: str) -> None:
         click.echo(line, err=True)
 
-    expected = (CatalogError, GlyphError, TextFitError, CredentialError, GpuLimitMissing, PromptError,
-                GenerationError, RenderLocked)
     try:
-        summary = run_render(catalog, out_dir, settings, progress=progress)
-    except expected as exc:
+        summary = run_render(catalog, out_dir, settings, progress=progress, checked=checked)
+    except (*expected_errors(), GpuLimitMissing, RenderLocked) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, default=str))

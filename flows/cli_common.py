@@ -16,10 +16,13 @@ def _settings(home, ledger, **kwargs):
     return Settings.build(home=_home(home), ledger_url=ledger or os.environ.get("TESSERA_LEDGER_URL"), **kwargs)
 
 
-def _quiet_prefect() -> None:
-    # Offline by design, and the CLI prints its own progress; explicit env settings still win.
+def _quiet_prefect(verbose: bool = False) -> None:
+    # Offline by design, and the CLI prints its own progress and errors: Prefect's logging (its
+    # server start, its copy of a failed flow's traceback) only with --verbose. Explicit env settings win.
+    level = "INFO" if verbose else "CRITICAL"
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from catalogs import Catalog
 from compliance import BaseAssessment
 from compliance.record import Take
 from flows.gpu import ensure_gpu_limit, gpu_slot, require_gpu_limit
@@ -54,17 +55,18 @@ def variant_task(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: s
 
 @flow(name="tessera-render", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=2))
 def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progress=None,
-                   shard: tuple[int, int] | None = None) -> RunSummary:
-    """Render a catalog; with shard=(i, n) only the products whose shard is i (of n), and no retiring."""
+                   shard: tuple[int, int] | None = None, checked: Catalog | None = None) -> RunSummary:
+    """Render a catalog; with shard=(i, n) only the products whose shard is i (of n), and no retiring.
+    checked: the catalog as pipeline.check.check_run returned it, when the caller checked it already."""
     started = time.perf_counter()
     progress = progress or (lambda line: None)
     # One render at a time per home, output folder and shard: a second one stops here with the holder's pid.
     with render_lock(settings.home, out_dir, shard):
-        return _render(Workspace(settings), catalog_dir, out_dir, progress, shard, started)
+        return _render(Workspace(settings), catalog_dir, out_dir, progress, shard, started, checked)
 
 
 def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tuple[int, int] | None,
-            started: float) -> RunSummary:
+            started: float, checked: Catalog | None) -> RunSummary:
     settings = ws.settings
     stage: dict[str, float] = {}
 
@@ -72,7 +74,7 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tu
     t0 = time.perf_counter()
     if settings.options.backend == "diffusers":
         require_gpu_limit()          # strict: a host without its limit fails here, not unthrottled later
-    run = plan_run(ws, catalog_dir, out_dir, shard)
+    run = plan_run(ws, catalog_dir, out_dir, shard, checked)
     stage["plan"] = time.perf_counter() - t0
     progress(f"{len(run.plans)} variants planned: {len(run.todo)} to render, {len(run.skipped)} unchanged")
     outcomes: list[VariantOutcome] = list(run.skipped)
@@ -143,10 +145,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def run_render(catalog_dir: Path, out_dir: Path, settings: Settings, progress=print,
-               shard: tuple[int, int] | None = None) -> RunSummary:
+               shard: tuple[int, int] | None = None, checked: Catalog | None = None) -> RunSummary:
     """Entry point on one machine: the worker cap comes from the settings of this run, and Tessera
     creates this host's GPU limit (one job at a time) when the diffusion backend is used."""
     if settings.options.backend == "diffusers":
         ensure_gpu_limit(1)
     runner = ThreadPoolTaskRunner(max_workers=settings.workers)
-    return render_catalog.with_options(task_runner=runner)(catalog_dir, out_dir, settings, progress, shard)
+    return render_catalog.with_options(task_runner=runner)(catalog_dir, out_dir, settings, progress, shard, checked)

@@ -13,17 +13,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ContextManager
 
-from catalogs import load_catalog
+from catalogs import Catalog
 from compliance.authorship import frame_hashes
 from compliance import BaseAssessment, assess_base_clip, rules_digest
 from compliance.record import AUTO_PICKER, Pick, Take, human_pick
-from compliance.rules import known_profiles
 from foundation.primitives import Outcome, canonical_json, sha256_text
 from foundation.records import BaseClip
-from generation import check_variant_text
 from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
 from generation.contact_sheet import write_candidate_sheets
 from generation.plan import VariantPlan, plan_variants
+from pipeline.check import check_run
 from pipeline.settings import Settings
 from pipeline.variant import VariantOutcome, outcome
 from pipeline.workspace import Workspace
@@ -70,11 +69,13 @@ def shard_of(sku: str, shards: int) -> int:
     return int(sha256_text(sku), 16) % shards
 
 
-def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, int] | None = None) -> RunPlan:
-    """Load and check everything before any output exists, then plan and find what to render."""
+def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, int] | None = None,
+             checked: Catalog | None = None) -> RunPlan:
+    """Load and check everything before any output exists, then plan and find what to render.
+    checked: the catalog as check_run returned it (the CLI checks before the flow starts); else checked here."""
     settings = ws.settings
-    # 1. The catalog, the credentials and the registries: a bad one stops the run here.
-    catalog = load_catalog(Path(catalog_dir), known_profiles=known_profiles())
+    # 1. The catalog, rules, credentials and text fit (check_run), then the registries: a bad one stops the run here.
+    catalog = checked if checked is not None else check_run(settings, Path(catalog_dir), Path(out_dir))
     journal = ws.journal
     picks = lambda set_id: (p.candidate if (p := human_pick(journal, set_id)) else None)  # noqa: E731
     all_plans = plan_variants(catalog, settings.options, Path(out_dir), pick_for=picks,
@@ -86,8 +87,6 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
         pass
     # 2. Skip every variant whose key is recorded and whose file is intact.
     todo = tuple(p for p in plans if not ws.ledger.is_intact(p.variant_key, p.output_path))
-    for plan in todo:
-        check_variant_text(plan.spec)     # glyphs and fit of everything to render, before any output
     skipped = tuple(outcome(p, Outcome.SKIPPED) for p in plans if p not in todo)
     run_id = uuid.uuid4().hex
     ws.ledger.start_run(run_id, str(Path(catalog_dir).resolve()), canonical_json(_settings_record(settings)))
