@@ -53,7 +53,12 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
            gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, verbose, home, ledger):
     """Render every product x locale x aspect ratio of CATALOG into signed MP4 variants.
 
-    Unchanged variants (same inputs, file intact) are skipped.
+    Unchanged variants (same inputs, file intact) are skipped. The catalog, rules, credentials and
+    the fit of every text are checked before anything starts.
+
+    Exit status: 0 when every variant was rendered, skipped or waits for a person (a pick or an
+    approval; the summary prints the command to run next), 1 when a variant failed or the input is
+    invalid, 3 when none failed but the compliance gate blocked one, 2 for usage errors.
 
     \b
     Examples:
@@ -99,7 +104,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
         click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
         click.echo(_summary_table(summary))
-    sys.exit(1 if summary.failed else 0)
+    sys.exit(_exit_status(summary))
 
 
 @cli.command()
@@ -165,16 +170,36 @@ def _diffusion_settings(model, revision, task, steps, frames, gen_size, dtype, d
     return settings
 
 
+# What a person runs next for each kind of variant that waits (printed when its count is not zero).
+NEXT_COMMAND = {"awaiting_pick": "tessera review takes", "review": "tessera review list",
+                "blocked": "tessera review list --blocked"}
+SUMMARY_COLUMNS = (("rendered", "rendered"), ("skipped", "skipped"), ("blocked", "blocked"),
+                   ("awaiting_pick", "awaiting pick"), ("review", "review"), ("failed", "failed"))
+
+
+def _exit_status(s) -> int:
+    """1: a variant failed; 3: none failed but the gate blocked one; 0: the rest (pending ones included)."""
+    return 1 if s.failed else 3 if s.blocked else 0
+
+
 def _summary_table(s) -> str:
-    lines = [f"{'rendered':>10} {'skipped':>8} {'review':>7} {'failed':>7} {'time':>8}",
-             f"{s.rendered:>10} {s.skipped:>8} {s.review:>7} {s.failed:>7} {s.seconds:>7.1f}s"]
+    counts = {key: getattr(s, key) for key, _ in SUMMARY_COLUMNS}
+    planned = sum(counts.values())
+    if planned != len(s.outcomes):
+        raise RuntimeError(f"summary counts {counts} add up to {planned}, but {len(s.outcomes)} variants were planned")
+    widths = [max(len(label), 5) for _, label in SUMMARY_COLUMNS]
+    lines = [" ".join(f"{label:>{w}}" for (_, label), w in zip(SUMMARY_COLUMNS, widths)) + f" {'planned':>7} {'time':>8}",
+             " ".join(f"{counts[key]:>{w}}" for (key, _), w in zip(SUMMARY_COLUMNS, widths))
+             + f" {planned:>7} {s.seconds:>7.1f}s"]
     total = sum(s.stage_seconds.values()) or 1.0
     if s.rendered:
         lines.append("stage share: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in s.stage_seconds.items()))
-    lines += [f"{o.status}: {o.sku} {o.locale} {o.aspect}: {o.reason}" for o in s.outcomes
-              if o.status in ("failed", "review")]
-    if s.rendered == 0 and s.failed == 0 and s.review == 0:
+    lines += [f"{o.status.value}: {o.sku} {o.locale} {o.aspect}: {o.reason}" for o in s.outcomes
+              if o.status.value in ("failed", "review", "blocked")]
+    if s.skipped == planned:
         lines.append("nothing to render: every variant is unchanged and intact")
+    lines += [f"next: {command}   ({counts[key]} {dict(SUMMARY_COLUMNS)[key]})"
+              for key, command in NEXT_COMMAND.items() if counts[key]]
     return "\n".join(lines)
 
 
