@@ -99,3 +99,49 @@ def test_a_catalog_fault_is_one_clean_error_before_anything_starts(tmp_path, nam
     assert cpu < 3.0, f"{name}: {cpu:.1f} s CPU, {wall:.1f} s wall"
     if os.getloadavg()[0] < 1.0:
         assert wall < 3.0, f"{name}: {wall:.1f} s wall"
+
+
+THAI = "กาแฟคั่วเข้มหอมกรุ่นพร้อมกลิ่นโกโก้และคาราเมลสำหรับทุกเช้าของคุณ"   # no spaces, as Thai is written
+
+
+def _thai_catalog(root: Path, captions: str = f"{THAI} | {THAI}") -> Path:
+    """The sample cut to one product and one Thai locale (1:1), its copy long and unspaced."""
+    from flow_catalogs import small_catalog
+    catalog = small_catalog(root / "catalog", locales=("de-DE",), aspects="1:1")
+    loc = _rows(catalog, "locales")
+    loc[0].update(tag="th-TH", language="th", region="TH", currency="THB", rule_profile="JP")
+    _write(catalog, "locales", loc, list(loc[0]))
+    copy = _rows(catalog, "copy")
+    copy[0].update(locale="th-TH", headline="กาแฟเอสเพรสโซ่คั่วสดใหม่ทุกสัปดาห์", cta="สั่งซื้อเลย",
+                   captions=captions, price="899.00")
+    _write(catalog, "copy", copy, list(copy[0]))
+    return catalog
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+
+
+def test_a_thai_catalog_with_long_unspaced_captions_renders(tmp_path):
+    catalog = _thai_catalog(tmp_path)
+    result = _cli("render", str(catalog), "--out", str(tmp_path / "out"), "--home", str(tmp_path / "home"),
+                  "--short-side", "288", "--workers", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(list((tmp_path / "out").rglob("*.mp4"))) == 1
+
+
+def test_three_overflowing_fields_are_reported_in_one_run(tmp_path):
+    long = "Donaudampfschifffahrtsgesellschaftskapitänsmützenfabrikationsbetriebsgelände"
+    catalog = _thai_catalog(tmp_path, captions=f"{THAI} | {long}")
+    copy = _rows(catalog, "copy")
+    copy[0].update(headline=long, cta=long + long)
+    _write(catalog, "copy", copy, list(copy[0]))
+    result = _cli("render", str(catalog), "--out", str(tmp_path / "out"), "--home", str(tmp_path / "home"),
+                  "--short-side", "288")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output
+    assert "text does not fit its box in 3 places" in output, output
+    for field in ("headline", "captions", "cta"):
+        assert f"copy.csv row 1, column '{field}' (sku 'ESP-BLEND-1KG', locale 'th-TH')" in output, output
+    assert output.count("needs ") == 3 and not (tmp_path / "out").exists(), output
