@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -46,11 +47,14 @@ def cli() -> None:
 @click.option("--cert-chain", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM certificate chain (leaf first).")
 @click.option("--private-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM private key.")
 @click.option("--tsa-url", help="RFC 3161 time-stamp authority URL.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (per variant: render, skip or retire, and why) and render nothing.")
+@click.option("--sku", "skus", multiple=True, help="Only this product (repeatable). Nothing else is rendered or retired.")
+@click.option("--locale", "locales", multiple=True, help="Only this locale tag, any case (repeatable).")
 @click.option("--verbose", is_flag=True, help="Show Prefect's own logging (its server, task states) as well.")
 @home_option
 @ledger_option
 def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, require_review, backend, model, revision, task, steps, frames,
-           gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, verbose, home, ledger):
+           gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, dry_run, skus, locales, verbose, home, ledger):
     """Render every product x locale x aspect ratio of CATALOG into signed MP4 variants.
 
     Unchanged variants (same inputs, file intact) are skipped. The catalog, rules, credentials and
@@ -64,6 +68,8 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     Examples:
       tessera render catalogs/sample --out out
       tessera render catalogs/mine --out ads --workers 4 --json > summary.json
+      tessera render catalogs/mine --out ads --dry-run
+      tessera render catalogs/mine --out ads --sku ESP-BLEND-1KG --locale de-DE --dry-run --json
       tessera render catalogs/mine --out ads --candidates 4 --require-review
       tessera render catalogs/mine --out ads --cert-chain chain.pem --private-key key.pem
       tessera render catalogs/mine --out ads --backend diffusers \\
@@ -87,6 +93,14 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
         checked = check_run(settings, catalog, out_dir)
     except expected_errors() as exc:
         raise click.ClickException(str(exc)) from None
+    only = _selection(checked, skus, locales)
+    if dry_run:
+        from pipeline.render import preview_run
+        from pipeline.workspace import Workspace
+        lines = preview_run(Workspace(settings), checked, out_dir, only)
+        click.echo(json.dumps([asdict(line) for line in lines], indent=2, ensure_ascii=False) if as_json
+                   else _plan_table(lines))
+        return
 
     # 2. The flow (Prefect is imported only now); what can still go wrong in it is the host's or a variant's.
     from flows.gpu import GpuLimitMissing
@@ -97,7 +111,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
         click.echo(line, err=True)
 
     try:
-        summary = run_render(catalog, out_dir, settings, progress=progress, checked=checked)
+        summary = run_render(catalog, out_dir, settings, progress=progress, checked=checked, only=only)
     except (*expected_errors(), GpuLimitMissing, RenderLocked) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -141,6 +155,30 @@ def audit(paths, as_json, region, as_of, home, ledger):
     else:
         click.echo(_audit_table(records))
     sys.exit(exit_code(records))
+
+
+def _selection(catalog, skus, locales):
+    """The --sku / --locale filters, each checked against the catalog (a name it lacks is a usage error)."""
+    from pipeline.render import Selection
+    known_skus, known_locales = {p.sku for p in catalog.products}, {loc.tag.lower() for loc in catalog.locales}
+    for sku in skus:
+        if sku not in known_skus:
+            raise click.BadParameter(f"{sku!r} is not a product of the catalog ({', '.join(sorted(known_skus))})",
+                                     param_hint="--sku")
+    for tag in locales:
+        if tag.lower() not in known_locales:
+            raise click.BadParameter(f"{tag!r} is not a locale of the catalog ({', '.join(sorted(known_locales))})",
+                                     param_hint="--locale")
+    return Selection(frozenset(skus), frozenset(locales))
+
+
+def _plan_table(lines) -> str:
+    rows = [f"{'action':7} {'sku':16} {'locale':7} {'aspect':6} reason"]
+    rows += [f"{p.action:7} {p.sku:16} {p.locale:7} {p.aspect:6} {p.reason}" for p in lines]
+    counts = {a: sum(p.action == a for p in lines) for a in ("render", "skip", "retire")}
+    rows.append(f"{len(lines)} variants: {counts['render']} to render, {counts['skip']} to skip, "
+                f"{counts['retire']} to retire (dry run: nothing rendered or written)")
+    return "\n".join(rows)
 
 
 CACHE_FLAGS = {"first-block-cache": "first_block", "pyramid-attention-broadcast": "pyramid_attention_broadcast"}
