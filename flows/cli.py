@@ -10,13 +10,22 @@ from pathlib import Path
 import click
 
 
-from flows.cli_common import _quiet_prefect, _settings, home_option, ledger_option
+from flows.cli_common import _quiet_prefect, _settings, home_option, ledger_option, short_side_option
 
 
 @click.group()
 @click.version_option(package_name="tessera")
 def cli() -> None:
-    """Tessera: localized video ads with signed provenance, and an audit for any media."""
+    """Tessera: localized video ads with signed provenance, and an audit for any media.
+
+    \b
+    Examples:
+      tessera render catalogs/sample --out out
+      tessera render catalogs/mine --out ads --dry-run
+      tessera audit out --json > audit.json
+      tessera review takes
+      tessera COMMAND --help
+    """
 
 
 @cli.command()
@@ -24,7 +33,7 @@ def cli() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder for signed variants.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (progress goes to stderr).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Variants composed at once.")
-@click.option("--short-side", default=720, show_default=True, type=click.IntRange(288, 2160), help="Short side of every output, in pixels (288 is the smallest that fits every layout).")
+@short_side_option
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Render as of this date (region rules in force then).")
 @click.option("--candidates", default=1, show_default=True, type=click.IntRange(1, 16),
               help="Takes per product base clip (seeds seed..seed+K-1), with a contact sheet to compare them.")
@@ -107,13 +116,19 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     from flows.render import run_render
     from pipeline.lock import RenderLocked
 
+    tty = sys.stderr.isatty() and not as_json
+
     def progress(line: str) -> None:
-        click.echo(line, err=True)
+        # On a terminal each variant's line replaces the last one (a problem's stays); else plain lines.
+        in_place = tty and line.startswith("[") and line.split()[1:2] == ["rendered"]
+        click.echo(("\r\x1b[K" if tty else "") + line, err=True, nl=not in_place)
 
     try:
         summary = run_render(catalog, out_dir, settings, progress=progress, checked=checked, only=only)
     except (*expected_errors(), GpuLimitMissing, RenderLocked) as exc:
         raise click.ClickException(str(exc)) from None
+    if tty:
+        click.echo("", err=True)      # end the last progress line
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
     else:

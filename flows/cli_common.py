@@ -26,5 +26,35 @@ def _quiet_prefect(verbose: bool = False) -> None:
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 
+def machine_timezone() -> str:
+    """This machine's IANA time zone ($TZ, /etc/timezone, or the zone /etc/localtime links to); UTC when
+    it names none. A schedule's default, so a nightly run is at night where it runs."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    timezone_file = Path("/etc/timezone")
+    if timezone_file.is_file():
+        candidates.append(timezone_file.read_text(encoding="utf-8").strip())
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        parts = localtime.resolve().parts
+        if "zoneinfo" in parts:
+            candidates.append("/".join(parts[parts.index("zoneinfo") + 1:]))
+    for name in candidates:
+        if not name or name.startswith("/"):
+            continue
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        return name
+    return "UTC"
+
+
+# One definition for every command that renders: the same name, range and default everywhere.
+SHORT_SIDE_MIN = 288   # the smallest short side that fits every layout
+short_side_option = click.option(
+    "--short-side", default=720, show_default=True, type=click.IntRange(SHORT_SIDE_MIN, 2160),
+    help=f"Short side of every output, in pixels ({SHORT_SIDE_MIN} is the smallest that fits every layout).")
 home_option = click.option("--home", type=click.Path(file_okay=False), help="Tessera home (credentials, ledger, clip cache). Default: $TESSERA_HOME or ~/.tessera")
 ledger_option = click.option("--ledger", help="Ledger database URL (default: SQLite in the home; or $TESSERA_LEDGER_URL).")

@@ -14,10 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from flows.cli_common import _home, home_option, ledger_option
+from flows.cli_common import _home, home_option, ledger_option, machine_timezone, short_side_option
 
 DEFAULT_CRON = "0 2 * * *"            # kept equal to flows.deploy (not imported: --help must not load Prefect)
-DEFAULT_TIMEZONE = "Europe/Berlin"
 
 
 def _job(catalog: Path, out: Path, home: str | None, ledger: str | None, short_side: int, workers: int,
@@ -61,8 +60,7 @@ def job_options(f):
                      help="Output folder for signed variants (shared by all hosts)."),
         click.option("--shards", default=2, show_default=True, type=click.IntRange(1, 256),
                      help="Parallel shard runs (one per GPU worker)."),
-        click.option("--short-side", default=720, show_default=True, type=click.IntRange(144, 2160),
-                     help="Short side of every output, in pixels."),
+        short_side_option,
         click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
                      help="Variants composed at once inside one shard."),
         click.option("--backend", type=click.Choice(["motion", "diffusers"]), default="motion", show_default=True,
@@ -86,7 +84,8 @@ def job_options(f):
 
 schedule_options = [
     click.option("--cron", default=DEFAULT_CRON, show_default=True, help="When the nightly render runs."),
-    click.option("--timezone", default=DEFAULT_TIMEZONE, show_default=True, help="IANA time zone of --cron."),
+    click.option("--timezone", default=machine_timezone, show_default="this machine's, else UTC",
+                 help="IANA time zone of --cron."),
     click.option("--gpu-slots", default=1, show_default=True, type=click.IntRange(1, 64),
                  help="GPU jobs at once per host (the gpu-<hostname> concurrency limit)."),
 ]
