@@ -120,7 +120,8 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tu
     futures = {variant_task.submit(ws, p, chosen[p.product.sku], run.run_id): p
                for p in run.todo if p.product.sku in chosen}
     done = len(run.plans) - len(futures)
-    for fut in as_completed(list(futures)):
+    composing = time.perf_counter()
+    for finished, fut in enumerate(as_completed(list(futures)), start=1):
         p = futures[fut]
         done += 1
         out = fut.result(raise_on_failure=False)
@@ -130,11 +131,19 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tu
             stage[k] = stage.get(k, 0.0) + v
         outcomes.append(out)
         progress(f"[{done}/{len(run.plans)}] {out.status.value:8} {out.sku} {out.locale} {out.aspect}"
-                 + (f": {out.reason}" if out.reason else ""))
+                 + (f": {out.reason}" if out.reason else "")
+                 + f"  ({rate_and_time_left(finished, len(futures), time.perf_counter() - composing)})")
 
     # 5. Retire what the catalog no longer has (whole-catalog runs only) and close the run.
     return finish_run(ws, run, outcomes, stage, started, retire=shard is None and only.everything,
                       progress=progress)
+
+
+def rate_and_time_left(finished: int, total: int, seconds: float) -> str:
+    """"2.4 variants/min, about 3m10s left": the rate so far of this run's variant pipeline."""
+    per_min = 60.0 * finished / seconds if seconds > 0 else 0.0
+    left = round((total - finished) * seconds / finished) if finished else 0
+    return f"{per_min:.1f} variants/min, about {left // 60}m{left % 60:02d}s left"
 
 
 def _no_slot():
