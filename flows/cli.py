@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 
-from flows.cli_common import _quiet_prefect, _settings, home_option, ledger_option, short_side_option
+from flows.cli_common import _plan_table, _quiet_prefect, _settings, home_option, ledger_option, short_side_option
 
 
 @click.group()
@@ -185,15 +185,6 @@ def _selection(catalog, skus, locales):
             raise click.BadParameter(f"{tag!r} is not a locale of the catalog ({', '.join(sorted(known_locales))})",
                                      param_hint="--locale")
     return Selection(frozenset(skus), frozenset(locales))
-
-
-def _plan_table(lines) -> str:
-    rows = [f"{'action':7} {'sku':16} {'locale':7} {'aspect':6} reason"]
-    rows += [f"{p.action:7} {p.sku:16} {p.locale:7} {p.aspect:6} {p.reason}" for p in lines]
-    counts = {a: sum(p.action == a for p in lines) for a in ("render", "skip", "retire")}
-    rows.append(f"{len(lines)} variants: {counts['render']} to render, {counts['skip']} to skip, "
-                f"{counts['retire']} to retire (dry run: nothing rendered or written)")
-    return "\n".join(rows)
 
 
 CACHE_FLAGS = {"first-block-cache": "first_block", "pyramid-attention-broadcast": "pyramid_attention_broadcast"}

@@ -26,6 +26,16 @@ def _quiet_prefect(verbose: bool = False) -> None:
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 
+def _plan_table(lines) -> str:
+    """A dry run's plan (pipeline.render.PlannedVariant lines) as a table, with its counts."""
+    rows = [f"{'action':7} {'sku':16} {'locale':7} {'aspect':6} reason"]
+    rows += [f"{p.action:7} {p.sku:16} {p.locale:7} {p.aspect:6} {p.reason}" for p in lines]
+    counts = {a: sum(p.action == a for p in lines) for a in ("render", "skip", "retire")}
+    rows.append(f"{len(lines)} variants: {counts['render']} to render, {counts['skip']} to skip, "
+                f"{counts['retire']} to retire (dry run: nothing rendered or written)")
+    return "\n".join(rows)
+
+
 def machine_timezone() -> str:
     """This machine's IANA time zone ($TZ, /etc/timezone, or the zone /etc/localtime links to); UTC when
     it names none. A schedule's default, so a nightly run is at night where it runs."""

@@ -91,3 +91,14 @@ def test_changed_inputs_names_model_and_settings_apart():
         == ["settings"]
     assert changed_inputs(base, {**base, "options": {"short_side": 720, "diffusion": {"model": "b", "revision": "1"}}}) \
         == ["model"]
+
+
+def test_nightly_dry_run_plans_like_render_without_a_prefect_server(rendered, monkeypatch):
+    root, catalog = rendered
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    render_plan = json.loads(_cli(root, catalog, "--dry-run", "--json").output)
+    night = CliRunner().invoke(cli, ["nightly", str(catalog), "--out", str(root / "out"), "--home", str(root / "home"),
+                                     "--short-side", "288", "--workers", "1", "--dry-run", "--json"],
+                               catch_exceptions=False)
+    assert night.exit_code == 0, night.output
+    assert json.loads(night.output) == render_plan
