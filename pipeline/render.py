@@ -28,8 +28,9 @@ from pipeline.settings import Settings
 from pipeline.variant import VariantOutcome, outcome
 from pipeline.workspace import Workspace
 
-__all__ = ["EVERYTHING", "PlannedVariant", "RunPlan", "RunSummary", "Selection", "changed_inputs", "plan_run", "preview_run", "remove_leftovers", "open_backend", "make_takes", "choose_take", "assess",
-           "finish_run", "shard_of"]
+__all__ = ["EVERYTHING", "PlannedVariant", "RunPlan", "RunSummary", "Selection", "changed_inputs", "plan_run",
+           "preview_run", "remove_leftovers", "open_backend", "make_takes", "choose_take", "assess", "finish_run",
+           "shard_of"]
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     checked: the catalog as check_run returned it (the CLI checks before the flow starts); else checked here.
     only: the products and locales to render (the rest of the catalog is neither rendered nor retired)."""
     settings = ws.settings
-    # 1. The catalog, rules, text fit and credentials (check_run), then the registries: a bad one stops the run here.
+    # 1. Catalog, rules, text fit, credentials (check_run), then the registries: a bad one stops the run here.
     catalog = checked if checked is not None else check_run(settings, Path(catalog_dir), Path(out_dir))
     all_plans, plans = _plans(ws, catalog, Path(out_dir), shard, only)
     remove_leftovers(ws, plans)
