@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 NOTO    := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf
 NOTOCJK := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: demo test install fonts services c2pa-reader bench clean
+.PHONY: demo test install fonts icu services c2pa-reader bench clean
 
 demo: install fonts
 	$(BIN)/tessera render catalogs/sample --out out
@@ -14,7 +14,7 @@ demo: install fonts
 test: install fonts services c2pa-reader
 	$(BIN)/pytest -q
 
-install: $(VENV)/.installed
+install: icu $(VENV)/.installed
 
 # The CPU build of torch goes in first where no GPU is present: a bare `torch`
 # requirement would pull several GB of CUDA packages.
@@ -24,6 +24,17 @@ $(VENV)/.installed: pyproject.toml
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch==2.13.0; fi
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
+
+# PyICU (Unicode line breaking, Thai/Lao/Khmer/Burmese dictionaries) is a source package: pip builds it
+# against ICU's headers with pkg-config and a C++ compiler, so those come first.
+icu:
+	@if pkg-config --exists icu-uc 2>/dev/null && command -v c++ >/dev/null 2>&1; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libicu-dev pkg-config g++ >/dev/null; \
+	else \
+		echo "PyICU needs ICU's headers, pkg-config and a C++ compiler: install the Debian/Ubuntu packages"; \
+		echo "libicu-dev pkg-config g++ (e.g. sudo apt-get install libicu-dev pkg-config g++), then run make again."; exit 1; \
+	fi
 
 # Noto covers Latin, Arabic, Hebrew, Thai, Devanagari and CJK; Tessera refuses to render without them.
 fonts:

@@ -25,7 +25,8 @@ def set_copy_field(root: Path, sku: str, locale: str, field: str, text: str) -> 
         raise CatalogError(root, [f"expected exactly one copy table, found {len(paths)}"])
     path = paths[0]
     table = _read(path)
-    rows = table.index[(table["sku"] == sku) & (table["locale"] == locale)]
+    # Locale tags match in any case, as the loader reads them ("he-il" is he-IL).
+    rows = table.index[(table["sku"] == sku) & (table["locale"].str.lower() == locale.lower())]
     if len(rows) != 1:
         raise CatalogError(root, [f"{path.name}: no copy row for sku {sku!r} and locale {locale!r}"])
     before = str(table.at[rows[0], field])
@@ -39,6 +40,15 @@ def set_copy_field(root: Path, sku: str, locale: str, field: str, text: str) -> 
         write_bytes_atomic(path, original)
         raise
     return before
+
+
+def catalog_locale(root: Path, locale: str) -> str:
+    """The catalog's own spelling of a locale tag given in any case; CatalogError names the known tags."""
+    tags = [loc.tag for loc in load_catalog(Path(root)).locales]
+    for tag in tags:
+        if tag.lower() == locale.lower():
+            return tag
+    raise CatalogError(Path(root), [f"locale {locale!r} is not in the catalog ({', '.join(tags)})"])
 
 
 def _read(path: Path) -> pd.DataFrame:

@@ -3,19 +3,29 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
 import click
 
 
-from flows.cli_common import _quiet_prefect, _settings, home_option, ledger_option
+from flows.cli_common import _plan_table, _quiet_prefect, _settings, home_option, ledger_option, short_side_option
 
 
 @click.group()
 @click.version_option(package_name="tessera")
 def cli() -> None:
-    """Tessera: localized video ads with signed provenance, and an audit for any media."""
+    """Tessera: localized video ads with signed provenance, and an audit for any media.
+
+    \b
+    Examples:
+      tessera render catalogs/sample --out out
+      tessera render catalogs/mine --out ads --dry-run
+      tessera audit out --json > audit.json
+      tessera review takes
+      tessera COMMAND --help
+    """
 
 
 @cli.command()
@@ -23,7 +33,7 @@ def cli() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder for signed variants.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (progress goes to stderr).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Variants composed at once.")
-@click.option("--short-side", default=720, show_default=True, type=click.IntRange(288, 2160), help="Short side of every output, in pixels (288 is the smallest that fits every layout).")
+@short_side_option
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Render as of this date (region rules in force then).")
 @click.option("--candidates", default=1, show_default=True, type=click.IntRange(1, 16),
               help="Takes per product base clip (seeds seed..seed+K-1), with a contact sheet to compare them.")
@@ -46,33 +56,37 @@ def cli() -> None:
 @click.option("--cert-chain", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM certificate chain (leaf first).")
 @click.option("--private-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM private key.")
 @click.option("--tsa-url", help="RFC 3161 time-stamp authority URL.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (per variant: render, skip or retire, and why) and render nothing.")
+@click.option("--sku", "skus", multiple=True, help="Only this product (repeatable). Nothing else is rendered or retired.")
+@click.option("--locale", "locales", multiple=True, help="Only this locale tag, any case (repeatable).")
+@click.option("--verbose", is_flag=True, help="Show Prefect's own logging (its server, task states) as well.")
 @home_option
 @ledger_option
 def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, require_review, backend, model, revision, task, steps, frames,
-           gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, home, ledger):
+           gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, dry_run, skus, locales, verbose, home, ledger):
     """Render every product x locale x aspect ratio of CATALOG into signed MP4 variants.
 
-    Unchanged variants (same inputs, file intact) are skipped.
+    Unchanged variants (same inputs, file intact) are skipped. The catalog, rules, credentials and
+    the fit of every text are checked before anything starts.
+
+    Exit status: 0 when every variant was rendered, skipped or waits for a person (a pick or an
+    approval; the summary prints the command to run next), 1 when a variant failed or the input is
+    invalid, 3 when none failed but the compliance gate blocked one, 2 for usage errors.
 
     \b
     Examples:
       tessera render catalogs/sample --out out
       tessera render catalogs/mine --out ads --workers 4 --json > summary.json
+      tessera render catalogs/mine --out ads --dry-run
+      tessera render catalogs/mine --out ads --sku ESP-BLEND-1KG --locale de-DE --dry-run --json
       tessera render catalogs/mine --out ads --candidates 4 --require-review
       tessera render catalogs/mine --out ads --cert-chain chain.pem --private-key key.pem
       tessera render catalogs/mine --out ads --backend diffusers \\
           --model Wan-AI/Wan2.1-I2V-14B-480P-Diffusers --revision <commit> --speedup first-block-cache
     """
-    _quiet_prefect()
-    from catalogs import CatalogError
-    from flows.render import run_render
-    from generation import GlyphError, TextFitError
-    from generation.backends import GenerationError
-    from pipeline.lock import RenderLocked
+    _quiet_prefect(verbose)
     from generation.plan import RenderOptions
-    from flows.gpu import GpuLimitMissing
-    from generation.prompts import PromptError
-    from provenance import CredentialError
+    from pipeline.check import check_run, expected_errors
 
     diffusion = None
     if backend == "diffusers":
@@ -83,20 +97,43 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     settings = _settings(home, ledger, cert_chain=cert_chain, private_key=private_key, tsa_url=tsa_url,
                          options=options, workers=workers,
                          as_of=(as_of.date() if as_of else date.today()))
-    def progress(line: str) -> None:
-        click.echo(line, err=True)
-
-    expected = (CatalogError, GlyphError, TextFitError, CredentialError, GpuLimitMissing, PromptError,
-                GenerationError, RenderLocked)
+    # 1. Everything the input can get wrong, before Prefect starts: one clean message, exit 1.
     try:
-        summary = run_render(catalog, out_dir, settings, progress=progress)
-    except expected as exc:
+        checked = check_run(settings, catalog, out_dir)
+    except expected_errors() as exc:
         raise click.ClickException(str(exc)) from None
+    only = _selection(checked, skus, locales)
+    if dry_run:
+        from pipeline.render import preview_run
+        from pipeline.workspace import Workspace
+        lines = preview_run(Workspace(settings), checked, out_dir, only)
+        click.echo(json.dumps([asdict(line) for line in lines], indent=2, ensure_ascii=False) if as_json
+                   else _plan_table(lines))
+        return
+
+    # 2. The flow (Prefect is imported only now); what can still go wrong in it is the host's or a variant's.
+    from flows.gpu import GpuLimitMissing
+    from flows.render import run_render
+    from pipeline.lock import RenderLocked
+
+    tty = sys.stderr.isatty() and not as_json
+
+    def progress(line: str) -> None:
+        # On a terminal each variant's line replaces the last one (a problem's stays); else plain lines.
+        in_place = tty and line.startswith("[") and line.split()[1:2] == ["rendered"]
+        click.echo(("\r\x1b[K" if tty else "") + line, err=True, nl=not in_place)
+
+    try:
+        summary = run_render(catalog, out_dir, settings, progress=progress, checked=checked, only=only)
+    except (*expected_errors(), GpuLimitMissing, RenderLocked) as exc:
+        raise click.ClickException(str(exc)) from None
+    if tty:
+        click.echo("", err=True)      # end the last progress line
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
         click.echo(_summary_table(summary))
-    sys.exit(1 if summary.failed else 0)
+    sys.exit(_exit_status(summary))
 
 
 @cli.command()
@@ -160,6 +197,21 @@ def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors
     sys.exit(exit_code(records))
 
 
+def _selection(catalog, skus, locales):
+    """The --sku / --locale filters, each checked against the catalog (a name it lacks is a usage error)."""
+    from pipeline.render import Selection
+    known_skus, known_locales = {p.sku for p in catalog.products}, {loc.tag.lower() for loc in catalog.locales}
+    for sku in skus:
+        if sku not in known_skus:
+            raise click.BadParameter(f"{sku!r} is not a product of the catalog ({', '.join(sorted(known_skus))})",
+                                     param_hint="--sku")
+    for tag in locales:
+        if tag.lower() not in known_locales:
+            raise click.BadParameter(f"{tag!r} is not a locale of the catalog ({', '.join(sorted(known_locales))})",
+                                     param_hint="--locale")
+    return Selection(frozenset(skus), frozenset(locales))
+
+
 CACHE_FLAGS = {"first-block-cache": "first_block", "pyramid-attention-broadcast": "pyramid_attention_broadcast"}
 
 
@@ -187,16 +239,36 @@ def _diffusion_settings(model, revision, task, steps, frames, gen_size, dtype, d
     return settings
 
 
+# What a person runs next for each kind of variant that waits (printed when its count is not zero).
+NEXT_COMMAND = {"awaiting_pick": "tessera review takes", "review": "tessera review list",
+                "blocked": "tessera review list --blocked"}
+SUMMARY_COLUMNS = (("rendered", "rendered"), ("skipped", "skipped"), ("blocked", "blocked"),
+                   ("awaiting_pick", "awaiting pick"), ("review", "review"), ("failed", "failed"))
+
+
+def _exit_status(s) -> int:
+    """1: a variant failed; 3: none failed but the gate blocked one; 0: the rest (pending ones included)."""
+    return 1 if s.failed else 3 if s.blocked else 0
+
+
 def _summary_table(s) -> str:
-    lines = [f"{'rendered':>10} {'skipped':>8} {'review':>7} {'failed':>7} {'time':>8}",
-             f"{s.rendered:>10} {s.skipped:>8} {s.review:>7} {s.failed:>7} {s.seconds:>7.1f}s"]
+    counts = {key: getattr(s, key) for key, _ in SUMMARY_COLUMNS}
+    planned = sum(counts.values())
+    if planned != len(s.outcomes):
+        raise RuntimeError(f"summary counts {counts} add up to {planned}, but {len(s.outcomes)} variants were planned")
+    widths = [max(len(label), 5) for _, label in SUMMARY_COLUMNS]
+    lines = [" ".join(f"{label:>{w}}" for (_, label), w in zip(SUMMARY_COLUMNS, widths)) + f" {'planned':>7} {'time':>8}",
+             " ".join(f"{counts[key]:>{w}}" for (key, _), w in zip(SUMMARY_COLUMNS, widths))
+             + f" {planned:>7} {s.seconds:>7.1f}s"]
     total = sum(s.stage_seconds.values()) or 1.0
     if s.rendered:
         lines.append("stage share: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in s.stage_seconds.items()))
-    lines += [f"{o.status}: {o.sku} {o.locale} {o.aspect}: {o.reason}" for o in s.outcomes
-              if o.status in ("failed", "review")]
-    if s.rendered == 0 and s.failed == 0 and s.review == 0:
+    lines += [f"{o.status.value}: {o.sku} {o.locale} {o.aspect}: {o.reason}" for o in s.outcomes
+              if o.status.value in ("failed", "review", "blocked")]
+    if s.skipped == planned:
         lines.append("nothing to render: every variant is unchanged and intact")
+    lines += [f"next: {command}   ({counts[key]} {dict(SUMMARY_COLUMNS)[key]})"
+              for key, command in NEXT_COMMAND.items() if counts[key]]
     return "\n".join(lines)
 
 

@@ -20,7 +20,14 @@ def _journal(home, ledger):
 
 @click.group()
 def authorship() -> None:
-    """The authorship record: verify the journal, report an asset's human contributions, replay it."""
+    """The authorship record: verify the journal, report an asset's human contributions, replay it.
+
+    \b
+    Examples:
+      tessera authorship verify
+      tessera authorship report tsr-3f2a... --format md > authorship.md
+      tessera authorship replay tsr-3f2a...
+    """
 
 
 @authorship.command()
@@ -211,13 +218,14 @@ def edit(catalog, sku, locale, field, text, actor, note, home, ledger):
       tessera review edit catalogs/mine ESP-BLEND-1KG de-DE --field headline --text "Frisch geröstet" --by "Jonas Weber"
     """
     from catalogs import CatalogError
-    from catalogs.edit import set_copy_field
+    from catalogs.edit import catalog_locale, set_copy_field
     from compliance.record import record_human_edit
 
     if not actor.strip():
         raise click.ClickException("--by: the editor's name is empty")
     journal, _ = _journal(home, ledger)
     try:
+        locale = catalog_locale(catalog, locale)     # any case, journaled as the catalog spells it
         before = set_copy_field(catalog, sku, locale, field, text)
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from None

@@ -59,12 +59,55 @@ def shown(text: str) -> str:
                    for ch in str(text))
 
 
-def _quiet_prefect() -> None:
-    # Offline by design, and the CLI prints its own progress; explicit env settings still win.
+def _quiet_prefect(verbose: bool = False) -> None:
+    # Offline by design, and the CLI prints its own progress and errors: Prefect's logging (its
+    # server start, its copy of a failed flow's traceback) only with --verbose. Explicit env settings win.
+    level = "INFO" if verbose else "CRITICAL"
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 
+def _plan_table(lines) -> str:
+    """A dry run's plan (pipeline.render.PlannedVariant lines) as a table, with its counts."""
+    rows = [f"{'action':7} {'sku':16} {'locale':7} {'aspect':6} reason"]
+    rows += [f"{p.action:7} {p.sku:16} {p.locale:7} {p.aspect:6} {p.reason}" for p in lines]
+    counts = {a: sum(p.action == a for p in lines) for a in ("render", "skip", "retire")}
+    rows.append(f"{len(lines)} variants: {counts['render']} to render, {counts['skip']} to skip, "
+                f"{counts['retire']} to retire (dry run: nothing rendered or written)")
+    return "\n".join(rows)
+
+
+def machine_timezone() -> str:
+    """This machine's IANA time zone ($TZ, /etc/timezone, or the zone /etc/localtime links to); UTC when
+    it names none. A schedule's default, so a nightly run is at night where it runs."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    timezone_file = Path("/etc/timezone")
+    if timezone_file.is_file():
+        candidates.append(timezone_file.read_text(encoding="utf-8").strip())
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        parts = localtime.resolve().parts
+        if "zoneinfo" in parts:
+            candidates.append("/".join(parts[parts.index("zoneinfo") + 1:]))
+    for name in candidates:
+        if not name or name.startswith("/"):
+            continue
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        return name
+    return "UTC"
+
+
+# One definition for every command that renders: the same name, range and default everywhere.
+SHORT_SIDE_MIN = 288   # the smallest short side that fits every layout
+short_side_option = click.option(
+    "--short-side", default=720, show_default=True, type=click.IntRange(SHORT_SIDE_MIN, 2160),
+    help=f"Short side of every output, in pixels ({SHORT_SIDE_MIN} is the smallest that fits every layout).")
 home_option = click.option("--home", type=click.Path(file_okay=False), help="Tessera home (credentials, ledger, clip cache). Default: $TESSERA_HOME or ~/.tessera")
 ledger_option = click.option("--ledger", help="Ledger database URL (default: SQLite in the home; or $TESSERA_LEDGER_URL).")

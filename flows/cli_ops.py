@@ -9,15 +9,15 @@ import json
 import os
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from flows.cli_common import _home, home_option, ledger_option
+from flows.cli_common import _home, _plan_table, home_option, ledger_option, machine_timezone, short_side_option
 
 DEFAULT_CRON = "0 2 * * *"            # kept equal to flows.deploy (not imported: --help must not load Prefect)
-DEFAULT_TIMEZONE = "Europe/Berlin"
 LEDGER_ENV = "TESSERA_LEDGER_URL"
 
 
@@ -67,8 +67,7 @@ def job_options(f):
                      help="Output folder for signed variants (shared by all hosts)."),
         click.option("--shards", default=2, show_default=True, type=click.IntRange(1, 256),
                      help="Parallel shard runs (one per GPU worker)."),
-        click.option("--short-side", default=720, show_default=True, type=click.IntRange(144, 2160),
-                     help="Short side of every output, in pixels."),
+        short_side_option,
         click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
                      help="Variants composed at once inside one shard."),
         click.option("--backend", type=click.Choice(["motion", "diffusers"]), default="motion", show_default=True,
@@ -92,7 +91,8 @@ def job_options(f):
 
 schedule_options = [
     click.option("--cron", default=DEFAULT_CRON, show_default=True, help="When the nightly render runs."),
-    click.option("--timezone", default=DEFAULT_TIMEZONE, show_default=True, help="IANA time zone of --cron."),
+    click.option("--timezone", default=machine_timezone, show_default="this machine's, else UTC",
+                 help="IANA time zone of --cron."),
     click.option("--gpu-slots", default=1, show_default=True, type=click.IntRange(1, 64),
                  help="GPU jobs at once per host (the gpu-<hostname> concurrency limit)."),
 ]
@@ -178,9 +178,11 @@ def deploy(catalog, out, shards, short_side, workers, backend, diffusion, candid
 @job_options
 @click.option("--shard-deployment", default="tessera-render-shard/render-shard", show_default=True,
               help="Deployment that renders one shard.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary (or the --dry-run plan) as JSON.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (per variant: render, skip or retire, and why); "
+                                              "needs no Prefect server and renders nothing.")
 def nightly(catalog, out, shards, short_side, workers, backend, diffusion, candidates, cert_chain, private_key,
-            tsa_url, home, ledger, shard_deployment, as_json):
+            tsa_url, home, ledger, shard_deployment, as_json, dry_run):
     """Run one nightly render of CATALOG now, from this process; shards run on the workers.
 
     The shards are runs of the render-shard deployment, so a `tessera serve` or GPU workers
@@ -190,12 +192,28 @@ def nightly(catalog, out, shards, short_side, workers, backend, diffusion, candi
     Examples:
       tessera nightly catalogs/mine --out /srv/ads --shards 4
       tessera nightly catalogs/mine --out /srv/ads --json > night.json
+      tessera nightly catalogs/mine --out /srv/ads --dry-run
     """
-    _require_api()
-    from flows.nightly import NightlyFailed, nightly_render
+    from pipeline.check import check_run, expected_errors
 
     job = _job(catalog, out, home, ledger, short_side, workers, backend, diffusion, candidates, cert_chain,
                private_key, tsa_url)
+    # 1. The catalog, rules, text fit and credentials, before any Prefect server is asked for.
+    settings = job.settings()
+    try:
+        checked = check_run(settings, job.catalog, job.out)
+    except expected_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    if dry_run:
+        from pipeline.render import preview_run
+        from pipeline.workspace import Workspace
+        lines = preview_run(Workspace(settings), checked, job.out)
+        click.echo(json.dumps([asdict(line) for line in lines], indent=2, ensure_ascii=False) if as_json
+                   else _plan_table(lines))
+        return
+    _require_api()
+    from flows.nightly import NightlyFailed, nightly_render
+
     try:
         summary = nightly_render(job, shards=shards, shard_deployment=shard_deployment)
     except NightlyFailed as exc:

@@ -33,7 +33,7 @@ from prefect.types.entrypoint import EntrypointType
 from flows.nightly import RenderJob, audit_media, nightly_render, render_shard
 
 DEFAULT_CRON = "0 2 * * *"
-DEFAULT_TIMEZONE = "Europe/Berlin"
+DEFAULT_TIMEZONE = "UTC"   # the CLI passes the machine's zone (flows.cli_common.machine_timezone)
 GPU_POOL = "tessera-gpu"
 CONTROL_POOL = "tessera-control"
 

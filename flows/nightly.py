@@ -38,7 +38,7 @@ from flows.render import run_render
 from foundation.primitives import Outcome, write_json_atomic
 from generation.plan import RenderOptions, VariantPlan, plan_variants
 from pipeline.audit import audit, audit_counts
-from pipeline.render import shard_of
+from pipeline.render import preview_run, shard_of
 from pipeline.settings import Settings
 from pipeline.workspace import Workspace
 from provenance.ledger import Ledger, redacted_url
@@ -180,6 +180,8 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     ws.credentials   # noqa: B018 (minted here, once, before the shards start)
     ledger = ws.ledger
     by_shard = {i: [p for p in plans if shard_of(p.product.sku, shards) == i] for i in range(shards)}
+    # Why each variant is to be rendered, taken now, before the shards record the new ones.
+    planned = {(v.sku, v.locale, v.aspect): v.reason for v in preview_run(ws, catalog, job.out) if v.action == "render"}
     logger.info(f"{len(plans)} variants of {len(catalog.products)} products in {shards} shards: "
                 + ", ".join(f"{i}: {len(ps)}" for i, ps in by_shard.items()))
     progress_id = create_progress_artifact(0.0, key="nightly-progress",
@@ -206,7 +208,7 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     runs = _wait_for_runs(started_runs, timeout_s=shard_wait_s, on_final=shard_done)
 
     # 4. One row per variant: from the shard's own result, else from the ledger.
-    rows = _variant_rows(plans, shards, runs, ledger, since=started)
+    rows = _variant_rows(plans, shards, runs, ledger, since=started, planned=planned)
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
 
     # 5. Retire, once, what the catalog no longer has (files are kept).
@@ -260,8 +262,11 @@ def _wait_for_runs(run_ids: dict[int, UUID], *, timeout_s: float, on_final) -> d
 
 
 def _variant_rows(plans: tuple[VariantPlan, ...], shards: int, runs: dict[int, FlowRun], ledger: Ledger,
-                  since: datetime) -> list[dict[str, Any]]:
-    """One row per planned (sku, locale, aspect): the shard's own outcome, else what the ledger shows."""
+                  since: datetime, planned: dict[tuple[str, str, str], str] | None = None) -> list[dict[str, Any]]:
+    """One row per planned (sku, locale, aspect): the shard's own outcome, else what the ledger shows.
+    planned: why each variant was to be rendered (the dry-run reasons taken before the shards ran);
+    a rendered row with no reason of its own gets that one ("copy.headline changed")."""
+    planned = planned or {}
     results: dict[int, dict[str, Any]] = {}
     reasons: dict[int, str] = {}
     for i, run in runs.items():
@@ -282,7 +287,8 @@ def _variant_rows(plans: tuple[VariantPlan, ...], shards: int, runs: dict[int, F
         row = {"sku": p.spec.sku, "locale": p.spec.locale, "aspect": p.spec.aspect, "shard": i}
         if triple in outcomes:
             o, host, worker = outcomes[triple]
-            row |= {"status": o["status"], "reason": o["reason"], "host": host, "worker": worker,
+            reason = o["reason"] or (planned.get(triple, "") if o["status"] == "rendered" else "")
+            row |= {"status": o["status"], "reason": reason, "host": host, "worker": worker,
                     "asset_id": o["asset_id"]}
         elif (a := active.get(triple)) and _utc(a.created_at) >= since and ledger.is_intact(a.variant_key,
                                                                                            a.output_path):

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from catalogs import Catalog
 from compliance import BaseAssessment
 from compliance.record import Take
 from flows.gpu import ensure_gpu_limit, gpu_slot, require_gpu_limit
@@ -24,7 +25,7 @@ from foundation.records import BaseClip
 from generation.backends import BaseClipBackend
 from generation.plan import VariantPlan
 from pipeline.lock import render_lock
-from pipeline.render import RunSummary, assess, choose_take, finish_run, make_takes, open_backend, plan_run
+from pipeline.render import EVERYTHING, RunSummary, Selection, assess, choose_take, finish_run, make_takes, open_backend, plan_run
 from pipeline.settings import Settings
 from pipeline.variant import ChosenTake, VariantOutcome, outcome, render_one
 from pipeline.workspace import Workspace
@@ -54,17 +55,20 @@ def variant_task(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: s
 
 @flow(name="tessera-render", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=2))
 def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progress=None,
-                   shard: tuple[int, int] | None = None) -> RunSummary:
-    """Render a catalog; with shard=(i, n) only the products whose shard is i (of n), and no retiring."""
+                   shard: tuple[int, int] | None = None, checked: Catalog | None = None,
+                   only: Selection = EVERYTHING) -> RunSummary:
+    """Render a catalog; with shard=(i, n) only the products whose shard is i (of n), and no retiring;
+    with `only` the products and locales it names, and no retiring either.
+    checked: the catalog as pipeline.check.check_run returned it, when the caller checked it already."""
     started = time.perf_counter()
     progress = progress or (lambda line: None)
     # One render at a time per home, output folder and shard: a second one stops here with the holder's pid.
     with render_lock(settings.home, out_dir, shard):
-        return _render(Workspace(settings), catalog_dir, out_dir, progress, shard, started)
+        return _render(Workspace(settings), catalog_dir, out_dir, progress, shard, started, checked, only)
 
 
 def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tuple[int, int] | None,
-            started: float) -> RunSummary:
+            started: float, checked: Catalog | None, only: Selection) -> RunSummary:
     settings = ws.settings
     stage: dict[str, float] = {}
 
@@ -72,7 +76,7 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tu
     t0 = time.perf_counter()
     if settings.options.backend == "diffusers":
         require_gpu_limit()          # strict: a host without its limit fails here, not unthrottled later
-    run = plan_run(ws, catalog_dir, out_dir, shard)
+    run = plan_run(ws, catalog_dir, out_dir, shard, checked, only)
     stage["plan"] = time.perf_counter() - t0
     progress(f"{len(run.plans)} variants planned: {len(run.todo)} to render, {len(run.skipped)} unchanged")
     outcomes: list[VariantOutcome] = list(run.skipped)
@@ -116,7 +120,8 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tu
     futures = {variant_task.submit(ws, p, chosen[p.product.sku], run.run_id): p
                for p in run.todo if p.product.sku in chosen}
     done = len(run.plans) - len(futures)
-    for fut in as_completed(list(futures)):
+    composing = time.perf_counter()
+    for finished, fut in enumerate(as_completed(list(futures)), start=1):
         p = futures[fut]
         done += 1
         out = fut.result(raise_on_failure=False)
@@ -126,10 +131,19 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tu
             stage[k] = stage.get(k, 0.0) + v
         outcomes.append(out)
         progress(f"[{done}/{len(run.plans)}] {out.status.value:8} {out.sku} {out.locale} {out.aspect}"
-                 + (f": {out.reason}" if out.reason else ""))
+                 + (f": {out.reason}" if out.reason else "")
+                 + f"  ({rate_and_time_left(finished, len(futures), time.perf_counter() - composing)})")
 
     # 5. Retire what the catalog no longer has (whole-catalog runs only) and close the run.
-    return finish_run(ws, run, outcomes, stage, started, retire=shard is None, progress=progress)
+    return finish_run(ws, run, outcomes, stage, started, retire=shard is None and only.everything,
+                      progress=progress)
+
+
+def rate_and_time_left(finished: int, total: int, seconds: float) -> str:
+    """"2.4 variants/min, about 3m10s left": the rate so far of this run's variant pipeline."""
+    per_min = 60.0 * finished / seconds if seconds > 0 else 0.0
+    left = round((total - finished) * seconds / finished) if finished else 0
+    return f"{per_min:.1f} variants/min, about {left // 60}m{left % 60:02d}s left"
 
 
 def _no_slot():
@@ -143,10 +157,12 @@ def _reason(exc: BaseException) -> str:
 
 
 def run_render(catalog_dir: Path, out_dir: Path, settings: Settings, progress=print,
-               shard: tuple[int, int] | None = None) -> RunSummary:
+               shard: tuple[int, int] | None = None, checked: Catalog | None = None,
+               only: Selection = EVERYTHING) -> RunSummary:
     """Entry point on one machine: the worker cap comes from the settings of this run, and Tessera
     creates this host's GPU limit (one job at a time) when the diffusion backend is used."""
     if settings.options.backend == "diffusers":
         ensure_gpu_limit(1)
     runner = ThreadPoolTaskRunner(max_workers=settings.workers)
-    return render_catalog.with_options(task_runner=runner)(catalog_dir, out_dir, settings, progress, shard)
+    return render_catalog.with_options(task_runner=runner)(catalog_dir, out_dir, settings, progress, shard, checked,
+                                                                      only)

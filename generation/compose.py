@@ -102,14 +102,17 @@ def render_variant(base: BaseClip, spec: VariantSpec, out_path: Path, *, frame_h
     return render_variants(base, [job], crf=crf, preset=preset, threads=threads)[0]
 
 
-def check_variant_text(spec: VariantSpec) -> None:
+def check_variant_text(spec: VariantSpec) -> list[TextFitError]:
     """Preflight for a whole catalog: glyph coverage and text fit, with no frame made and nothing written.
 
-    Raises GlyphError or TextFitError naming the locale; the render calls it for every variant first.
+    Raises GlyphError naming the locale (or a TextFitError for the labels); returns every copy text
+    that does not fit its box, so the render reports all of a catalog's overflows at once.
     """
     fonts = _fonts_for(spec)
     layout = layout_for(spec.aspect, spec.width, spec.height, rtl=fonts["text"].direction == "rtl")
-    build_overlays(spec, layout, 1, fonts=fonts)
+    problems: list[TextFitError] = []
+    build_overlays(spec, layout, 1, fonts=fonts, problems=problems)
+    return problems
 
 
 def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, preset: str = "veryfast",
@@ -188,9 +191,10 @@ def label_heights(spec: VariantSpec) -> tuple[float, ...]:
     return spec.label_min_height or (LABEL_MIN_HEIGHT,) * len(spec.labels)
 
 
-def build_overlays(spec: VariantSpec, layout: Layout, n_frames: int,
-                   *, fonts: dict[str, LocaleFont] | None = None) -> list[Overlay]:
-    """The text layers of a variant, each fitted into its layout box and timed over `n_frames`."""
+def build_overlays(spec: VariantSpec, layout: Layout, n_frames: int, *, fonts: dict[str, LocaleFont] | None = None,
+                   problems: list[TextFitError] | None = None) -> list[Overlay]:
+    """The text layers of a variant, each fitted into its layout box and timed over `n_frames`.
+    problems: when given, a copy text that does not fit is added to it (and left out) instead of raised."""
     fonts = fonts if fonts is not None else _fonts_for(spec)
     lf = fonts["text"]
     short = layout.short_side
@@ -211,18 +215,27 @@ def build_overlays(spec: VariantSpec, layout: Layout, n_frames: int,
         return Overlay(name, x, y, np.asarray(img), first, last, fitted.size, 0)
 
     overlays: list[Overlay] = []
+
+    def add(*args) -> None:
+        try:
+            overlays.append(text_layer(*args))
+        except TextFitError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
+
     if spec.labels:
         overlays.append(_labels_layer(spec.labels, label_heights(spec), fonts["labels"], layout, n_frames))
     if spec.headline.strip():
-        overlays.append(text_layer("headline", spec.headline, layout.headline, plate, 0, n_frames))
+        add("headline", spec.headline, layout.headline, plate, 0, n_frames)
     if spec.price_text.strip():
-        overlays.append(text_layer("price", spec.price_text, layout.price, plate, 0, n_frames))
+        add("price", spec.price_text, layout.price, plate, 0, n_frames)
     captions = [c for c in spec.captions if c.strip()]
     for k, caption in enumerate(captions):
         first, last = k * n_frames // len(captions), (k + 1) * n_frames // len(captions)
-        overlays.append(text_layer("captions", caption, layout.captions, plate, first, last))
+        add("captions", caption, layout.captions, plate, first, last)
     if spec.cta.strip():
-        overlays.append(text_layer("cta", spec.cta, layout.cta, cta_plate, math.floor(CTA_START * n_frames), n_frames))
+        add("cta", spec.cta, layout.cta, cta_plate, math.floor(CTA_START * n_frames), n_frames)
     return overlays
 
 

@@ -48,6 +48,7 @@ class VariantPlan:
     brand: BrandKit
     candidate_set: str           # names the product's takes; a reviewer picks within it
     pick: int | None             # a reviewer's recorded pick, or None (automatic or awaiting review)
+    inputs_json: str = ""        # canonical JSON of every input; variant_key is its sha256
 
     @property
     def asset_id(self) -> str:
@@ -95,7 +96,8 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
                                   "licence": product.photo_licence}}
                        if product.photo_source or product.photo_owner or product.photo_licence else {}),
                 }
-                key = sha256_text(canonical_json(inputs))
+                inputs_json = canonical_json(inputs)
+                key = sha256_text(inputs_json)
                 spec = VariantSpec(
                     asset_id=f"tsr-{key[:24]}", sku=product.sku, locale=locale.tag, aspect=aspect,
                     width=width, height=height, headline=copy.headline,
@@ -105,7 +107,8 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
                 )
                 name = f"{product.sku}_{locale.tag}_{aspect.replace(':', 'x')}.mp4"
                 plans.append(VariantPlan(key, product, locale, spec, out_dir / product.sku / name,
-                                         photo_hashes[product.sku], copy.row, catalog.brand, candidate_set, pick))
+                                         photo_hashes[product.sku], copy.row, catalog.brand, candidate_set, pick,
+                                         inputs_json))
     return tuple(plans)
 
 

@@ -1,4 +1,7 @@
-"""Shaped text blocks: wrap by words (or by characters for Japanese/Chinese), shrink to fit a box, draw.
+"""Shaped text blocks: wrap by Unicode line breaking (or by characters for Japanese/Chinese), shrink to fit, draw.
+
+Word wrapping follows UAX #14 through ICU (PyICU), whose dictionaries find the word boundaries of
+Thai, Lao, Khmer and Burmese, which write no spaces between words.
 
 Every measurement and every draw goes through raqm (HarfBuzz + FriBiDi) with the
 locale's paragraph direction and language, so Arabic is joined, bidi runs (digits,
@@ -8,10 +11,10 @@ on its own, which is how bidi paragraphs are laid out line by line.
 """
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 
+import icu
 from PIL import Image, ImageDraw, ImageFont
 
 from generation.fonts import LocaleFont, pil_font
@@ -23,7 +26,15 @@ _NUMBER_SUFFIXES = set("円元万億％")
 
 
 class TextFitError(ValueError):
-    """A text does not fit its box even at the smallest allowed size."""
+    """A text does not fit its box even at the smallest allowed size.
+
+    Names the locale, the field, the text, the box and the size the text needed at the smallest font
+    size (`need_w` x `need_h` px), so a caller can report every overflow of a catalog at once."""
+
+    def __init__(self, message: str, *, locale: str = "", field: str = "", text: str = "",
+                 box: tuple[int, int] = (0, 0), need: tuple[int, int] = (0, 0), font_px: int = 0) -> None:
+        super().__init__(message)
+        self.locale, self.field, self.text, self.box, self.need, self.font_px = locale, field, text, box, need, font_px
 
 
 @dataclass(frozen=True)
@@ -51,10 +62,20 @@ def shaped_width(font: ImageFont.FreeTypeFont, text: str, lf: LocaleFont) -> flo
     return font.getlength(text, direction=lf.direction, language=lf.language)
 
 
-def break_units(text: str, wrap: str) -> list[str]:
-    """Pieces a line may break between; a piece keeps its leading whitespace."""
+def break_units(text: str, wrap: str, locale: str = "") -> list[str]:
+    """Pieces a line may break between; a piece keeps its leading whitespace.
+    "word": the line-break opportunities of UAX #14 for `locale` (ICU, with dictionary breaking)."""
     if wrap == "word":
-        return re.findall(r"\s*\S+", text)
+        units: list[str] = []
+        space = ""
+        for segment in line_break_segments(text, locale):
+            core = segment.rstrip()
+            if core:
+                units.append(space + core)
+                space = segment[len(core):]   # a break's trailing space leads the next piece
+            else:
+                space += segment
+        return units
     units: list[str] = []
     for ch in text:
         if units and _no_break(units[-1][-1], ch):
@@ -62,6 +83,15 @@ def break_units(text: str, wrap: str) -> list[str]:
         else:
             units.append(ch)
     return units
+
+
+def line_break_segments(text: str, locale: str = "") -> list[str]:
+    """`text` cut at every line-break opportunity ICU's line break iterator finds for `locale`."""
+    ustr = icu.UnicodeString(text)
+    it = icu.BreakIterator.createLineInstance(icu.Locale(locale.replace("-", "_")))
+    it.setText(ustr)
+    bounds = [0, *it]          # UTF-16 offsets, as ICU counts; cut the UnicodeString by them
+    return [str(ustr[a:b]) for a, b in zip(bounds, bounds[1:])]
 
 
 def _no_break(prev: str, ch: str) -> bool:
@@ -93,7 +123,7 @@ def wrap_lines(text: str, font: ImageFont.FreeTypeFont, lf: LocaleFont, max_widt
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
-        for unit in break_units(paragraph, lf.wrap):
+        for unit in break_units(paragraph, lf.wrap, lf.locale):
             trial = line + unit if line else unit.lstrip()
             if shaped_width(font, trial, lf) <= max_width:
                 line = trial
@@ -137,8 +167,23 @@ def fit_text(text: str, lf: LocaleFont, box_w: int, box_h: int, *, max_size: int
         else:
             hi = mid - 1
     if best is None:
-        raise TextFitError(f"{lf.locale}: {what} {text!r} does not fit {box_w}x{box_h} px even at {min_size} px")
+        need = needed_size(text, lf, min_size, box_w)
+        raise TextFitError(f"{lf.locale}: {what} {text!r} does not fit {box_w}x{box_h} px even at {min_size} px "
+                           f"(it needs {need[0]}x{need[1]} px)", locale=lf.locale, field=what, text=text,
+                           box=(box_w, box_h), need=need, font_px=min_size)
     return _balanced(best, lf)
+
+
+def needed_size(text: str, lf: LocaleFont, size: int, box_w: int) -> tuple[int, int]:
+    """The box a text needs at font `size`: wrapped to `box_w` when every piece fits that width,
+    else as wide as its widest unbreakable piece."""
+    font = pil_font(lf, size, text)
+    widest = max((shaped_width(font, u.strip(), lf) for p in text.split("\n") for u in break_units(p, lf.wrap, lf.locale)),
+                 default=0.0)
+    fitted = layout_text(text, lf, size, max(box_w, int(widest + 0.999)))
+    if fitted is None:
+        return int(widest + 0.999), 0
+    return fitted.width, fitted.height
 
 
 def _balanced(fitted: FittedText, lf: LocaleFont) -> FittedText:

@@ -6,6 +6,7 @@ anything else that renders calls the same functions.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -13,24 +14,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ContextManager
 
-from catalogs import load_catalog
+from catalogs import Catalog
 from compliance.authorship import frame_hashes
 from compliance import BaseAssessment, assess_base_clip, rules_digest
 from compliance.record import AUTO_PICKER, Pick, Take, human_pick
-from compliance.rules import known_profiles
 from foundation.primitives import Outcome, canonical_json, sha256_text
 from foundation.records import BaseClip
 from provenance.ledger import redacted_url
-from generation import check_variant_text
 from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
 from generation.contact_sheet import write_candidate_sheets
 from generation.plan import VariantPlan, plan_variants
+from pipeline.check import check_run
 from pipeline.settings import Settings
 from pipeline.variant import VariantOutcome, outcome
 from pipeline.workspace import Workspace
 
-__all__ = ["RunPlan", "RunSummary", "plan_run", "remove_leftovers", "open_backend", "make_takes", "choose_take", "assess",
-           "finish_run", "shard_of"]
+__all__ = ["EVERYTHING", "PlannedVariant", "RunPlan", "RunSummary", "Selection", "changed_inputs", "plan_run",
+           "preview_run", "remove_leftovers", "open_backend", "make_takes", "choose_take", "assess", "finish_run",
+           "shard_of"]
 
 
 @dataclass(frozen=True)
@@ -71,28 +72,124 @@ def shard_of(sku: str, shards: int) -> int:
     return int(sha256_text(sku), 16) % shards
 
 
-def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, int] | None = None) -> RunPlan:
-    """Load and check everything before any output exists, then plan and find what to render."""
+@dataclass(frozen=True)
+class Selection:
+    """The --sku / --locale filters of a run (empty: every product, every locale). Locale tags compare
+    case-insensitively, as the catalog loader reads them."""
+    skus: frozenset[str] = frozenset()
+    locales: frozenset[str] = frozenset()
+
+    @property
+    def everything(self) -> bool:
+        return not self.skus and not self.locales
+
+    def __contains__(self, plan: VariantPlan) -> bool:
+        return ((not self.skus or plan.spec.sku in self.skus)
+                and (not self.locales or plan.spec.locale.lower() in {t.lower() for t in self.locales}))
+
+
+EVERYTHING = Selection()
+
+
+def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, int] | None = None,
+             checked: Catalog | None = None, only: Selection = EVERYTHING) -> RunPlan:
+    """Load and check everything before any output exists, then plan and find what to render.
+    checked: the catalog as check_run returned it (the CLI checks before the flow starts); else checked here.
+    only: the products and locales to render (the rest of the catalog is neither rendered nor retired)."""
     settings = ws.settings
-    # 1. The catalog, the credentials and the registries: a bad one stops the run here.
-    catalog = load_catalog(Path(catalog_dir), known_profiles=known_profiles())
-    journal = ws.journal
-    picks = lambda set_id: (p.candidate if (p := human_pick(journal, set_id)) else None)  # noqa: E731
-    all_plans = plan_variants(catalog, settings.options, Path(out_dir), pick_for=picks,
-                              rules_digest=lambda profile: rules_digest(profile, settings.as_of))
-    plans = tuple(p for p in all_plans if shard is None or shard_of(p.product.sku, shard[1]) == shard[0])
+    # 1. Catalog, rules, text fit, credentials (check_run), then the registries: a bad one stops the run here.
+    catalog = checked if checked is not None else check_run(settings, Path(catalog_dir), Path(out_dir))
+    all_plans, plans = _plans(ws, catalog, Path(out_dir), shard, only)
     remove_leftovers(ws, plans)
     # Opened now, not by the first variant: a missing key, registry or face model fails the run here.
     for _ in (ws.watermark_key, ws.registries, ws.face_models):
         pass
     # 2. Skip every variant whose key is recorded and whose file is intact.
     todo = tuple(p for p in plans if not ws.ledger.is_intact(p.variant_key, p.output_path))
-    for plan in todo:
-        check_variant_text(plan.spec)     # glyphs and fit of everything to render, before any output
+    # What made each key, so that a later plan can say which input changed (see preview_run).
+    ws.ledger.record_inputs({p.variant_key: p.inputs_json for p in todo})
     skipped = tuple(outcome(p, Outcome.SKIPPED) for p in plans if p not in todo)
     run_id = uuid.uuid4().hex
     ws.ledger.start_run(run_id, str(Path(catalog_dir).resolve()), canonical_json(_settings_record(settings)))
     return RunPlan(run_id, all_plans, plans, todo, skipped)
+
+
+def _plans(ws: Workspace, catalog: Catalog, out_dir: Path, shard: tuple[int, int] | None,
+           only: Selection) -> tuple[tuple[VariantPlan, ...], tuple[VariantPlan, ...]]:
+    """Every variant of the catalog (with the reviewers' picks and the rules in force), and this run's."""
+    settings = ws.settings
+    # The journal (and so the credentials) is opened only when there are takes to pick among.
+    picks = lambda set_id: (p.candidate if (p := human_pick(ws.journal, set_id)) else None)  # noqa: E731
+    all_plans = plan_variants(catalog, settings.options, out_dir, pick_for=picks,
+                              rules_digest=lambda profile: rules_digest(profile, settings.as_of))
+    plans = tuple(p for p in all_plans
+                  if (shard is None or shard_of(p.product.sku, shard[1]) == shard[0]) and p in only)
+    return all_plans, plans
+
+
+@dataclass(frozen=True)
+class PlannedVariant:
+    """One line of a dry run: what a render would do with a variant, and why."""
+    asset_id: str
+    sku: str
+    locale: str
+    aspect: str
+    action: str          # "render", "skip" or "retire"
+    reason: str
+    path: str
+
+
+# How each input of a variant key is named in a dry run's reasons.
+INPUT_NAMES = {"headline": "copy.headline", "cta": "copy.cta", "captions": "copy.captions", "price": "copy.price",
+               "currency": "copy.price", "photo_sha256": "photo", "duration_s": "product.duration_s",
+               "rules": "rule", "rule_profile": "rule", "pick": "pick", "brand": "brand",
+               "pipeline": "Tessera version", "prompt_templates": "prompt templates"}
+
+
+def changed_inputs(before: dict, after: dict) -> list[str]:
+    """Which inputs differ, by name ("copy.headline", "photo", "rule", "model", "settings", ...)."""
+    names: list[str] = []
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) == after.get(key):
+            continue
+        if key == "options":
+            old, new = before.get(key) or {}, after.get(key) or {}
+            model = lambda o: {k: (o.get("diffusion") or {}).get(k) for k in ("model", "revision")}  # noqa: E731
+            name = "model" if model(old) != model(new) else "settings"
+        else:
+            name = INPUT_NAMES.get(key, key)
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def preview_run(ws: Workspace, catalog: Catalog, out_dir: Path, only: Selection = EVERYTHING) -> tuple[PlannedVariant, ...]:
+    """The plan of a render without rendering: per variant render, skip or retire, and why.
+    Writes nothing (the catalog is the one check_run returned)."""
+    all_plans, plans = _plans(ws, catalog, Path(out_dir), None, only)
+    # The recorded variant each (sku, locale, aspect) has now, to compare the new plan with.
+    current = {(a.sku, a.locale, a.aspect): a for a in ws.ledger.active_assets()}
+    lines: list[PlannedVariant] = []
+    for p in plans:
+        line = lambda action, reason: PlannedVariant(p.asset_id, p.spec.sku, p.spec.locale, p.spec.aspect,  # noqa: E731
+                                                     action, reason, str(p.output_path))
+        recorded = current.get((p.spec.sku, p.spec.locale, p.spec.aspect))
+        if ws.ledger.is_intact(p.variant_key, p.output_path):
+            lines.append(line("skip", "unchanged and intact"))
+        elif recorded is None:
+            lines.append(line("render", "new: no signed variant recorded"))
+        elif recorded.variant_key == p.variant_key:
+            lines.append(line("render", "the signed file is missing or its bytes changed"))
+        elif (before := ws.ledger.inputs_for(recorded.variant_key)) is None:
+            lines.append(line("render", "inputs changed (the recorded variant predates input records)"))
+        else:
+            changed = changed_inputs(before, json.loads(p.inputs_json))
+            lines.append(line("render", ", ".join(f"{name} changed" for name in changed) or "inputs changed"))
+    if only.everything:
+        planned = {(p.spec.sku, p.spec.locale, p.spec.aspect) for p in all_plans}
+        lines += [PlannedVariant(a.asset_id, a.sku, a.locale, a.aspect, "retire", "no longer in the catalog",
+                                 str(a.output_path)) for key, a in sorted(current.items()) if key not in planned]
+    return tuple(lines)
 
 
 def remove_leftovers(ws: Workspace, plans: tuple[VariantPlan, ...]) -> None:

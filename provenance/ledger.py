@@ -13,6 +13,7 @@ upserted on its unique variant key (INSERT ... ON CONFLICT), never read-then-wri
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -59,6 +60,14 @@ assets = Table(
     Column("base_clip_key", String(64), nullable=False),
     Column("status", String(16), nullable=False, default="active"),   # active, superseded, retired
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# What made each variant key: the plan's inputs as canonical JSON (the key is their sha256), so a later
+# plan can say which input changed. Content-addressed: written for every key a run plans to render.
+variant_inputs = Table(
+    "variant_inputs", metadata,
+    Column("variant_key", String(64), primary_key=True),
+    Column("inputs_json", Text, nullable=False),
 )
 
 manifests = Table(
@@ -147,6 +156,22 @@ class Ledger:
                                            assets.c.variant_key != rec.variant_key).values(status="superseded"))
             c.execute(asset)
             c.execute(manifest)
+
+    def record_inputs(self, inputs: dict[str, str]) -> None:
+        """Record the inputs JSON of variant keys ({key: inputs_json}); a key already recorded is kept
+        (the same key hashes the same inputs)."""
+        if not inputs:
+            return
+        stmt = self._insert(variant_inputs).on_conflict_do_nothing(index_elements=[variant_inputs.c.variant_key])
+        with self.engine.begin() as c:
+            c.execute(stmt, [{"variant_key": k, "inputs_json": v} for k, v in inputs.items()])
+
+    def inputs_for(self, variant_key: str) -> dict | None:
+        """The inputs a variant key was planned from, or None when no run recorded them."""
+        with self.engine.connect() as c:
+            raw = c.execute(select(variant_inputs.c.inputs_json)
+                            .where(variant_inputs.c.variant_key == variant_key)).scalar()
+        return json.loads(raw) if raw is not None else None
 
     def asset_by_key(self, variant_key: str) -> AssetRecord | None:
         with self.engine.connect() as c:

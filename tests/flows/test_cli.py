@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from flows.cli import cli
@@ -12,9 +13,14 @@ from flows.cli import cli
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_every_command_has_examples_and_is_in_the_readme():
+def test_every_command_and_group_has_examples_and_is_in_the_readme():
     readme = README.read_text()
+    top = CliRunner().invoke(cli, ["--help"])
+    assert top.exit_code == 0 and "Examples:" in top.output, "tessera --help has no examples"
     for name, command in cli.commands.items():
+        if isinstance(command, click.Group):     # a group's own help page too, not only its commands'
+            group_help = CliRunner().invoke(cli, [name, "--help"])
+            assert "Examples:" in group_help.output, f"tessera {name} --help has no examples"
         assert re.search(rf"tessera {name}\b", readme), f"README does not document `tessera {name}`"
         subcommands = getattr(command, "commands", {None: command})
         for sub in subcommands:
@@ -48,3 +54,38 @@ def test_render_reports_catalog_errors_with_exit_1(tmp_path):
     assert result.exit_code == 1
     assert "error" in result.output.lower()
     assert not (tmp_path / "out").exists()
+
+
+def test_short_side_has_one_range_and_default_on_every_rendering_command():
+    found = {}
+    for name, command in cli.commands.items():
+        for param in command.params:
+            if param.name == "short_side":
+                found[name] = (param.type.min, param.type.max, param.default)
+    assert set(found) >= {"render", "serve", "deploy", "nightly"}, found
+    assert len(set(found.values())) == 1, found
+
+
+def test_schedule_time_zone_defaults_to_the_machines(monkeypatch):
+    from flows.cli_common import machine_timezone
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    assert machine_timezone() == "Asia/Tokyo"
+    monkeypatch.setenv("TZ", "Not/AZone")
+    assert machine_timezone() != "Not/AZone"        # the machine's zone from /etc, else UTC
+    serve = cli.commands["serve"]
+    assert "this machine's, else UTC" in " ".join(CliRunner().invoke(cli, ["serve", "--help"]).output.split())
+    assert next(p for p in serve.params if p.name == "timezone").default.__name__ == "machine_timezone"
+
+
+def test_review_edit_accepts_a_locale_tag_in_any_case(tmp_path):
+    import shutil
+    import pandas as pd
+    catalog = tmp_path / "catalog"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "catalogs" / "sample", catalog)
+    result = CliRunner().invoke(cli, ["review", "edit", str(catalog), "ESP-BLEND-1KG", "de-de", "--field", "headline",
+                                      "--text", "Frisch geröstet", "--by", "Jonas Weber", "--home", str(tmp_path / "h")])
+    assert result.exit_code == 0, result.output
+    assert "ESP-BLEND-1KG de-DE" in result.output                    # journaled as the catalog spells it
+    copy = pd.read_csv(catalog / "copy.csv", dtype=str, keep_default_na=False)
+    row = copy[(copy["sku"] == "ESP-BLEND-1KG") & (copy["locale"] == "de-DE")]
+    assert row["headline"].tolist() == ["Frisch geröstet"]

@@ -63,3 +63,15 @@ def test_a_crashed_shard_is_read_from_the_ledger_and_the_other_shard_from_its_re
     crashed = rows[crashed_plan.spec.sku]
     assert crashed["status"] == ("rendered" if made_before_crash else "failed")
     assert crashed["reason"] == "shard Crashed: worker lost"
+
+
+def test_a_rendered_row_says_why_it_was_rendered(plans, tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    done = {"host": "gpu1", "worker": "w1", "shard": 0, "outcomes": [
+        {"asset_id": p.asset_id, "sku": p.spec.sku, "locale": p.spec.locale, "aspect": p.spec.aspect,
+         "status": "rendered", "reason": "", "path": str(p.output_path), "seconds": {}} for p in plans]}
+    runs = {0: FlowRun(id=uuid4(), flow_id=uuid4(), name="shard-0-of-1", state=Completed(data=done))}
+    first = plans[0]
+    planned = {(first.spec.sku, first.spec.locale, first.spec.aspect): "copy.headline changed"}
+    rows = _variant_rows(plans, 1, runs, ledger, since=datetime.now(timezone.utc), planned=planned)
+    assert [r["reason"] for r in rows] == ["copy.headline changed", "", ""]

@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 LOCALES = ("de-DE", "zh-CN")
 ASPECTS = "9:16;16:9"
-SHORT_SIDE = 240
+SHORT_SIDE = 288    # the smallest --short-side every rendering command accepts
 RUN_TIMEOUT_S = 900
 
 

@@ -111,3 +111,30 @@ def test_cjk_headline_leaves_no_one_character_last_line():
     fitted = fit_text("浓郁深烘咖啡，开启美好早晨", lf, 426, 118, max_size=61, min_size=20, what="headline")
     assert fitted.lines == ("浓郁深烘咖啡，", "开启美好早晨")       # rebalanced: the break falls after the comma
     assert fitted.widths[-1] * 3 >= fitted.width
+
+
+THAI = "กาแฟคั่วเข้มหอมกรุ่นพร้อมกลิ่นโกโก้และคาราเมลสำหรับทุกเช้าของคุณ"   # no spaces, as Thai is written
+
+
+def _icu_boundaries(text: str, locale: str) -> set[int]:
+    import icu
+    it = icu.BreakIterator.createLineInstance(icu.Locale(locale.replace("-", "_")))
+    it.setText(text)
+    return set(it)
+
+
+def test_thai_without_spaces_wraps_only_at_icu_word_boundaries():
+    lf = font_for_locale("th-TH")
+    fitted = fit_text(THAI, lf, 260, 80, max_size=16, min_size=8, what="captions")
+    assert len(fitted.lines) >= 2 and "".join(fitted.lines) == THAI
+    cuts = [sum(len(line) for line in fitted.lines[:k]) for k in range(1, len(fitted.lines))]
+    assert set(cuts) <= _icu_boundaries(THAI, "th-TH"), (fitted.lines, cuts)
+
+
+def test_text_that_cannot_fit_names_the_size_it_needs():
+    lf = font_for_locale("de-DE")
+    with pytest.raises(TextFitError) as e:
+        fit_text("Donaudampfschifffahrtsgesellschaftskapitän", lf, 60, 20, max_size=20, min_size=10, what="cta")
+    err = e.value
+    assert (err.locale, err.field, err.box, err.font_px) == ("de-DE", "cta", (60, 20), 10)
+    assert err.need[0] > 60 and f"needs {err.need[0]}x{err.need[1]} px" in str(err)
