@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from foundation.primitives import write_bytes_atomic
 
@@ -69,11 +70,14 @@ def read_config(home: Path) -> HomeConfig:
         return HomeConfig()
     except (OSError, ValueError) as e:
         raise HomeError(f"{path}: not a readable Tessera home configuration ({e})") from None
+    if not isinstance(doc, dict):
+        raise HomeError(f"{path}: expected a JSON object of settings")
     unknown = set(doc) - {f.name for f in fields(HomeConfig)}
-    if not isinstance(doc, dict) or unknown:
+    if unknown:
         raise HomeError(f"{path}: unknown settings {sorted(unknown)}")
     paths = {"trust_anchors", "trust_config", "cert_chain", "private_key"}
-    return HomeConfig(**{k: (Path(v) if k in paths else v) for k, v in doc.items() if v is not None})
+    values: dict[str, Any] = {k: (Path(v) if k in paths else v) for k, v in doc.items() if v is not None}
+    return HomeConfig(**values)
 
 
 def write_config(home: Path, config: HomeConfig) -> Path:
