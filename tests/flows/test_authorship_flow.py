@@ -29,13 +29,24 @@ def _journal(settings: Settings) -> Journal:
     return Journal.from_credentials(Ledger(settings.ledger_url).engine, load_credentials(settings.signing))
 
 
-@pytest.fixture(scope="module")
-def reviewed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("authorship")
+def _first_render(root: Path):
+    """Four takes per base clip rendered under --require-review: held until a person picks one."""
     catalog = small_catalog(root / "catalog", locales=("de-DE", "ja-JP"), aspects="1:1")
     settings = _settings(root / "home", require_review=True)
     first = run_render(catalog, root / "out", settings)
     return root, catalog, settings, first
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory):
+    """Shared by the tests that pick, edit and approve nothing (or are refused)."""
+    return _first_render(tmp_path_factory.mktemp("authorship"))
+
+
+@pytest.fixture
+def reviewed_own(tmp_path):
+    """A first render of this test's own: for a test that picks, edits the catalog and approves."""
+    return _first_render(tmp_path)
 
 
 def test_required_review_holds_everything_until_a_person_picks(reviewed):
@@ -66,8 +77,8 @@ def test_refusals_record_nothing(reviewed):
     assert len(_journal(settings).events()) == before
 
 
-def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed):
-    root, catalog, settings, _ = reviewed
+def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed_own):
+    root, catalog, settings, _ = reviewed_own
     set_id = json.loads(_cli(settings.home, "review", "takes", "--json").output)[0]["set"]
     assert _cli(settings.home, "review", "pick", set_id, "--candidate", "2", "--by", "Mei Chen",
                 "--reason", "warmest light on the crema").exit_code == 0
