@@ -28,15 +28,29 @@ TINY = dict(dtype="float32", device="cpu", num_inference_steps=2, width=32, heig
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("diffusion-render")
-    model = build_tiny_wan_i2v(root / "tiny-wan-i2v")
+def model(tmp_path_factory) -> Path:
+    return build_tiny_wan_i2v(tmp_path_factory.mktemp("diffusion-model") / "tiny-wan-i2v")
+
+
+def _first_render(root: Path, model: Path):
     catalog = small_catalog(root / "catalog", locales=("de-DE", "zh-CN"), aspects="1:1", products=2)
     options = RenderOptions(short_side=288, backend="diffusers",
                             diffusion=DiffusionSettings(model=str(model), task="i2v", **TINY))
     settings = Settings.build(home=root / "home", options=options)
     first = run_render(catalog, root / "out", settings)
     return root, catalog, settings, first
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, model):
+    """Shared by the tests that leave its catalog, output folder and clip cache as they found them."""
+    return _first_render(tmp_path_factory.mktemp("diffusion-render"), model)
+
+
+@pytest.fixture
+def setup_own(tmp_path, model):
+    """A first render of this test's own (same tiny model): for a test that changes the catalog."""
+    return _first_render(tmp_path, model)
 
 
 def _clips(settings: Settings) -> dict[str, float]:
@@ -61,8 +75,8 @@ def test_render_through_the_diffusion_backend_is_signed_as_ai_media_with_the_mod
         assert models and models[0]["data_types"][0]["version"].startswith("sha256:")
 
 
-def test_re_render_generates_nothing_and_a_new_locale_only_composes(setup):
-    root, catalog, settings, _ = setup
+def test_re_render_generates_nothing_and_a_new_locale_only_composes(setup_own):
+    root, catalog, settings, _ = setup_own
     clips = _clips(settings)
     again = run_render(catalog, root / "out", settings)
     assert (again.rendered, again.skipped) == (0, 4)
