@@ -57,6 +57,7 @@ def _clips(settings: Settings) -> dict[str, float]:
     return {p.name: p.stat().st_mtime for p in settings.clip_cache.glob("*.mp4")}
 
 
+@pytest.mark.slow
 def test_render_through_the_diffusion_backend_is_signed_as_ai_media_with_the_model(setup):
     root, _, settings, first = setup
     assert (first.rendered, first.failed) == (4, 0), [o.reason for o in first.outcomes]
@@ -75,6 +76,7 @@ def test_render_through_the_diffusion_backend_is_signed_as_ai_media_with_the_mod
         assert models and models[0]["data_types"][0]["version"].startswith("sha256:")
 
 
+@pytest.mark.slow
 def test_re_render_generates_nothing_and_a_new_locale_only_composes(setup_own):
     root, catalog, settings, _ = setup_own
     clips = _clips(settings)
@@ -95,6 +97,7 @@ def test_re_render_generates_nothing_and_a_new_locale_only_composes(setup_own):
     assert _clips(settings) == clips                      # same files, untouched: nothing was generated
 
 
+@pytest.mark.slow
 def test_a_missing_gpu_limit_fails_the_run_before_any_work(setup, tmp_path):
     _, catalog, settings, _ = setup
     with get_client(sync_client=True) as client:
@@ -107,6 +110,7 @@ def test_a_missing_gpu_limit_fails_the_run_before_any_work(setup, tmp_path):
         ensure_gpu_limit(1)
 
 
+@pytest.mark.slow
 def test_two_generation_jobs_on_one_host_never_overlap():
     ensure_gpu_limit(1)
     spans: list[tuple[float, float]] = []

@@ -66,6 +66,7 @@ def _assert_quarantined(root, settings, summary):
     return outcome, report
 
 
+@pytest.mark.slow
 def test_watch_listed_person_is_blocked_and_quarantined(tmp_path):
     catalog = _catalog(tmp_path, data.astronaut())
     settings = Settings.build(home=tmp_path / "home")
@@ -77,6 +78,7 @@ def test_watch_listed_person_is_blocked_and_quarantined(tmp_path):
     assert any("no endorsement" in r for r in report["reasons"])
 
 
+@pytest.mark.slow
 def test_valid_consent_for_the_region_passes_and_expires(tmp_path):
     catalog = _catalog(tmp_path / "a", data.astronaut())
     home = tmp_path / "a" / "home"
@@ -106,6 +108,7 @@ def test_a_photo_without_a_face_passes(tmp_path):
     assert not quarantine_dir(settings.home).exists() or not list(quarantine_dir(settings.home).iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("crop", [1.0, 0.9])
 def test_a_variant_made_from_a_protected_work_is_blocked_naming_it(tmp_path, crop):
     work = Image.fromarray(data.rocket())
@@ -139,6 +142,7 @@ def _ai_options(model: Path) -> RenderOptions:
     return RenderOptions(short_side=288, backend="diffusers", diffusion=diffusion)
 
 
+@pytest.mark.slow
 def test_china_ai_variant_has_one_aigc_object_and_a_long_enough_label(tmp_path, tiny_wan):
     catalog = _catalog(tmp_path, data.coffee(), locales=("zh-CN",))
     settings, summary = _render(tmp_path, catalog, options=_ai_options(tiny_wan))
@@ -156,6 +160,7 @@ def test_china_ai_variant_has_one_aigc_object_and_a_long_enough_label(tmp_path, 
     assert check.shown_s >= 2.0 and check.text_height_frac >= 0.05 * 0.97
 
 
+@pytest.mark.slow
 def test_rendered_with_the_china_rule_not_in_force_then_audited_for_china_is_missing(tmp_path, tiny_wan):
     catalog = _catalog(tmp_path, data.coffee(), locales=("zh-CN",))
     settings, summary = _render(tmp_path, catalog, options=_ai_options(tiny_wan), as_of=date(2025, 8, 1))
@@ -169,6 +174,7 @@ def test_rendered_with_the_china_rule_not_in_force_then_audited_for_china_is_mis
     assert rec.verdict == "fail"
 
 
+@pytest.mark.slow
 def test_a_held_variant_that_a_newer_render_blocks_can_no_longer_be_approved(tmp_path):
     from click.testing import CliRunner
 

@@ -39,7 +39,7 @@ from provenance.ledger import Ledger, assets
 
 from flow_catalogs import SAMPLE, small_catalog
 
-pytestmark = pytest.mark.prefect_server
+pytestmark = [pytest.mark.prefect_server, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

@@ -42,6 +42,7 @@ def _audit(settings, paths):
     return [r.to_dict() for r in audit_paths(paths, anchors_pem=anchors, lookup=led.asset_id_for_sha256)]
 
 
+@pytest.mark.slow
 def test_first_render_signs_every_variant_and_the_audit_trusts_them(rendered):
     root, _, settings, summary = rendered
     assert (summary.rendered, summary.skipped, summary.failed) == (9, 0, 0)
@@ -54,12 +55,14 @@ def test_first_render_signs_every_variant_and_the_audit_trusts_them(rendered):
     assert all(r["digital_source_type"].endswith("/digitalCapture") for r in report)
 
 
+@pytest.mark.slow
 def test_second_render_of_unchanged_catalog_renders_nothing(rendered):
     root, catalog, settings, _ = rendered
     again = run_render(catalog, root / "out", settings, progress=lambda _: None)
     assert (again.rendered, again.skipped, again.failed) == (0, 9, 0)
 
 
+@pytest.mark.slow
 def test_changed_headline_re_renders_exactly_that_locale(rendered_own):
     root, catalog, settings, _ = rendered_own
     copy = pd.read_csv(catalog / "copy.csv", dtype=str, keep_default_na=False)
@@ -70,6 +73,7 @@ def test_changed_headline_re_renders_exactly_that_locale(rendered_own):
     assert {o.locale for o in again.outcomes if o.status == "rendered"} == {"de-DE"}
 
 
+@pytest.mark.slow
 def test_a_flipped_byte_fails_that_file_only(rendered, tmp_path):
     root, _, settings, _ = rendered
     # A copy of the output folder: the audit finds our assets by their bytes (SHA-256 in the ledger), and
@@ -99,6 +103,7 @@ def test_malformed_catalog_stops_before_any_output(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_changed_price_re_renders_that_product_only_and_a_dropped_locale_is_retired(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("en-US", "de-DE"), aspects="1:1", products=2)
     settings = Settings.build(home=tmp_path / "home", options=RenderOptions(short_side=288), workers=2)
