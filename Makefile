@@ -5,14 +5,30 @@ BIN     := $(VENV)/bin
 NOTO    := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf
 NOTOCJK := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: demo test install fonts icu services c2pa-reader bench clean
+.PHONY: demo test test-fast lint install fonts icu services c2pa-reader bench clean
 
 demo: install fonts
 	$(BIN)/tessera render catalogs/sample --out out
 	$(BIN)/tessera audit out
 
+# Tests run in random order (pytest-randomly, loaded explicitly with -p so nothing in the environment
+# turns it off). The seed is printed first; `make test SEED=N` reruns that order.
+SEED    ?=
+PYTEST   = seed="$(SEED)"; [ -n "$$seed" ] || seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); \
+	echo "pytest-randomly seed $$seed (rerun this order: make $@ SEED=$$seed)"; \
+	$(BIN)/pytest -q -p randomly --randomly-seed=$$seed
+
 test: install fonts services c2pa-reader
-	$(BIN)/pytest -q
+	@$(PYTEST)
+
+# Everything but the tests marked slow (whole renders, servers, watermark attacks): under 2 minutes.
+test-fast: install fonts services c2pa-reader
+	@$(PYTEST) -m "not slow"
+
+# Both checkers always run; lint fails if either does.
+lint: install
+	@rc=0; echo "$(BIN)/ruff check ."; $(BIN)/ruff check . || rc=1; \
+	echo "$(BIN)/mypy"; $(BIN)/mypy || rc=1; exit $$rc
 
 install: icu $(VENV)/.installed
 

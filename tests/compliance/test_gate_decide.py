@@ -90,6 +90,7 @@ def test_unknown_profile_is_named():
 # ---------------------------------------------------------------- likeness, assessed once
 
 
+@pytest.mark.slow
 def test_watch_listed_person_is_blocked_in_every_region(bases, models, astronaut, tmp_path):
     reg = _registries(tmp_path)
     entry = reg.likeness.add_watch("Eileen Collins", astronaut, reason="public figure, no endorsement", added_by="legal@acme")
@@ -122,6 +123,7 @@ def test_consent_is_judged_per_region_product_and_date(bases, models, astronaut,
     assert other_product.verdict == "block" and "product SKU-2 not in consent products SKU-1" in other_product.reasons[0]
 
 
+@pytest.mark.slow
 def test_a_face_in_the_uncertain_band_waits_for_review(bases, models, tmp_path):
     # A look-alike registered 0.55 from the centre of her faces in this very clip: every sighting is
     # then 0.5-0.6 away (a random direction in 128-d is almost orthogonal to the sightings' spread).

@@ -25,6 +25,8 @@ from generation.motion import make_base_clip
 from foundation.records import VariantSpec
 from provenance import Action, Ingredient, ManifestSpec, read_c2pa, sign_file
 
+pytestmark = pytest.mark.slow        # every test here renders from the module's assessed 360p base clips
+
 ON = date(2026, 9, 1)
 SHORT = 360
 WHO = dict(provider="Acme Coffee GmbH", system="Tessera", system_version="0.1.0")

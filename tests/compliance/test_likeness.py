@@ -76,6 +76,7 @@ def test_consent_in_scope_passes(videos, registry, models, astronaut):
     assert not result.synthetic_performer
 
 
+@pytest.mark.slow
 def test_consent_expired_on_the_render_date_blocks(videos, registry, models, astronaut):
     registry.add_consent("Model A", astronaut, regions="EU", products="*", expires_on=date(2026, 12, 31), record_ref="release-0042.pdf")
     result = _check(videos["astronaut"], registry, models, as_of=date(2027, 1, 15))
@@ -83,6 +84,7 @@ def test_consent_expired_on_the_render_date_blocks(videos, registry, models, ast
     assert "consent expired on 2026-12-31" in result.reasons[0] and "release-0042.pdf" in result.reasons[0]
 
 
+@pytest.mark.slow
 def test_consent_for_another_region_or_product_blocks(videos, registry, models, astronaut):
     registry.add_consent("Model A", astronaut, regions="EU", products="SKU-1", expires_on=date(2027, 6, 30), record_ref="r-7")
     by_region = _check(videos["astronaut"], registry, models, region="US-NY")
@@ -93,12 +95,14 @@ def test_consent_for_another_region_or_product_blocks(videos, registry, models, 
     assert "product SKU-9 not in consent products SKU-1" in by_product.reasons[0]
 
 
+@pytest.mark.slow
 def test_watch_list_wins_over_a_consent(videos, registry, models, astronaut):
     registry.add_consent("Model A", astronaut, regions="EU", products="*", expires_on=date(2027, 6, 30), record_ref="r-7")
     registry.add_watch("Model A (revoked)", astronaut, reason="consent revoked by email 2026-08-30", added_by="legal@acme")
     assert _check(videos["astronaut"], registry, models).verdict == "block"
 
 
+@pytest.mark.slow
 def test_uncertain_distance_goes_to_review(videos, registry, models, astronaut):
     registry.add_consent("Look-alike", _at_distance(astronaut, 0.55), regions="EU", products="*", expires_on=date(2027, 6, 30), record_ref="r-8")
     result = _check(videos["astronaut"], registry, models)
@@ -106,6 +110,7 @@ def test_uncertain_distance_goes_to_review(videos, registry, models, astronaut):
     assert "not a sure match" in result.reasons[0]
 
 
+@pytest.mark.slow
 def test_unknown_realistic_face_in_ai_content_is_a_synthetic_performer(videos, registry, models, astronaut):
     registry.add_watch("Someone else", _at_distance(astronaut, 0.9), reason="test", added_by="qa")
     result = _check(videos["astronaut"], registry, models, ai_generated=True)
@@ -114,6 +119,7 @@ def test_unknown_realistic_face_in_ai_content_is_a_synthetic_performer(videos, r
     assert all(f.distance > 0.6 for f in result.faces)
 
 
+@pytest.mark.slow
 def test_unknown_face_in_camera_footage_has_no_consent_and_blocks(videos, registry, models):
     result = _check(videos["astronaut"], registry, models, ai_generated=False)
     assert result.verdict == "block"
@@ -127,6 +133,7 @@ def test_no_face_passes(videos, registry, models, astronaut):
     assert result.verdict == "pass" and result.faces == () and result.reasons == ()
 
 
+@pytest.mark.slow
 def test_a_shot_between_two_samples_is_caught_at_the_cut(registry, models, astronaut):
     coffee = pan(photo("coffee", (360, 640)), (360, 640), 2 * FPS)
     face = astronaut_pan(2 * FPS)

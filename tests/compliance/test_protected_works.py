@@ -80,6 +80,7 @@ def test_unrelated_video_passes(registry, tmp_path):
     assert not result.blocked and result.matches == () and result.frames_checked == 4
 
 
+@pytest.mark.slow
 def test_threshold_calibration_separates_copies_from_unrelated_photos(tmp_path):
     table = np.array([h for _, h in work_hashes(CHELSEA)], dtype=np.uint64)
 

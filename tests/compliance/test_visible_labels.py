@@ -101,6 +101,7 @@ def test_rule_without_at_start_counts_the_longest_run(background):
     assert check.shown_s == pytest.approx(2.5)
 
 
+@pytest.mark.slow
 def test_h264_encoded_file_is_checked_from_its_path(background, tmp_path):
     ok = encode_h264(_labelled(background, CN, CN_FONT, shown=range(0, 3 * FPS)), tmp_path / "ok.mp4", fps=FPS)
     short = encode_h264(_labelled(background, CN, CN_FONT, shown=range(0, FPS)), tmp_path / "short.mp4", fps=FPS)
@@ -184,6 +185,7 @@ def calibration_clip(tmp_path_factory):
     return list(zip(read_clip(path), cases))
 
 
+@pytest.mark.slow
 def test_threshold_separates_labels_from_absent_and_other_texts(calibration_clip):
     present, absent = [], []
     for frame, (req, kind, name) in calibration_clip:

@@ -29,15 +29,27 @@ def _journal(settings: Settings) -> Journal:
     return Journal.from_credentials(Ledger(settings.ledger_url).engine, load_credentials(settings.signing))
 
 
-@pytest.fixture(scope="module")
-def reviewed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("authorship")
+def _first_render(root: Path):
+    """Four takes per base clip rendered under --require-review: held until a person picks one."""
     catalog = small_catalog(root / "catalog", locales=("de-DE", "ja-JP"), aspects="1:1")
     settings = _settings(root / "home", require_review=True)
     first = run_render(catalog, root / "out", settings)
     return root, catalog, settings, first
 
 
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory):
+    """Shared by the tests that pick, edit and approve nothing (or are refused)."""
+    return _first_render(tmp_path_factory.mktemp("authorship"))
+
+
+@pytest.fixture
+def reviewed_own(tmp_path):
+    """A first render of this test's own: for a test that picks, edits the catalog and approves."""
+    return _first_render(tmp_path)
+
+
+@pytest.mark.slow
 def test_required_review_holds_everything_until_a_person_picks(reviewed):
     root, _, settings, first = reviewed
     assert (first.rendered, first.awaiting_pick, first.failed) == (0, 2, 0)
@@ -54,6 +66,7 @@ def test_required_review_holds_everything_until_a_person_picks(reviewed):
     assert _cli(settings.home, "review", "show", listing[0]["set"], "--candidate", "9").exit_code == 1
 
 
+@pytest.mark.slow
 def test_refusals_record_nothing(reviewed):
     _, catalog, settings, _ = reviewed
     set_id = json.loads(_cli(settings.home, "review", "takes", "--json").output)[0]["set"]
@@ -66,8 +79,9 @@ def test_refusals_record_nothing(reviewed):
     assert len(_journal(settings).events()) == before
 
 
-def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed):
-    root, catalog, settings, _ = reviewed
+@pytest.mark.slow
+def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed_own):
+    root, catalog, settings, _ = reviewed_own
     set_id = json.loads(_cli(settings.home, "review", "takes", "--json").output)[0]["set"]
     assert _cli(settings.home, "review", "pick", set_id, "--candidate", "2", "--by", "Mei Chen",
                 "--reason", "warmest light on the crema").exit_code == 0
@@ -110,6 +124,7 @@ def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed):
     assert replay.exit_code == 0 and replay.output.startswith("match")
 
 
+@pytest.mark.slow
 def test_an_unattended_run_claims_no_human_selection(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
     settings = _settings(tmp_path / "home")
@@ -121,6 +136,7 @@ def test_an_unattended_run_claims_no_human_selection(tmp_path):
     assert "no human selection" in _cli(settings.home, "authorship", "report", asset).output.lower()
 
 
+@pytest.mark.slow
 def test_required_review_with_one_take_holds_each_variant_for_approval(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
     settings = Settings.build(home=tmp_path / "home", options=RenderOptions(short_side=288, require_review=True))

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from flows.cli import cli
@@ -37,6 +38,7 @@ def test_audit_usage_error_exits_2():
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 def test_audit_json_of_a_file_without_credentials(tmp_path):
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "c2pa-external"
     result = subprocess.run([sys.executable, "-m", "flows.cli", "audit", "--json", "--home", str(tmp_path),

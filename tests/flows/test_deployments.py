@@ -63,6 +63,7 @@ def test_deployments_on_pools_keep_schedule_time_zone_and_one_night_at_a_time(jo
     assert pools == {"test-gpu": "process", "test-control": "process"}
 
 
+@pytest.mark.slow
 def test_stopping_tessera_serve_leaves_the_nightly_schedule_active(job, tmp_path):
     env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     log = open(tmp_path / "serve.log", "w")

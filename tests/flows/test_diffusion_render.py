@@ -29,9 +29,11 @@ TINY = dict(dtype="float32", device="cpu", num_inference_steps=2, width=32, heig
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("diffusion-render")
-    model = build_tiny_wan_i2v(root / "tiny-wan-i2v")
+def model(tmp_path_factory) -> Path:
+    return build_tiny_wan_i2v(tmp_path_factory.mktemp("diffusion-model") / "tiny-wan-i2v")
+
+
+def _first_render(root: Path, model: Path):
     catalog = small_catalog(root / "catalog", locales=("de-DE", "zh-CN"), aspects="1:1", products=2)
     options = RenderOptions(short_side=288, backend="diffusers",
                             diffusion=DiffusionSettings(model=str(model), task="i2v", **TINY))
@@ -40,10 +42,23 @@ def setup(tmp_path_factory):
     return root, catalog, settings, first
 
 
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, model):
+    """Shared by the tests that leave its catalog, output folder and clip cache as they found them."""
+    return _first_render(tmp_path_factory.mktemp("diffusion-render"), model)
+
+
+@pytest.fixture
+def setup_own(tmp_path, model):
+    """A first render of this test's own (same tiny model): for a test that changes the catalog."""
+    return _first_render(tmp_path, model)
+
+
 def _clips(settings: Settings) -> dict[str, float]:
     return {p.name: p.stat().st_mtime for p in settings.clip_cache.glob("*.mp4")}
 
 
+@pytest.mark.slow
 def test_render_through_the_diffusion_backend_is_signed_as_ai_media_with_the_model(setup):
     root, _, settings, first = setup
     assert (first.rendered, first.failed) == (4, 0), [o.reason for o in first.outcomes]
@@ -102,8 +117,9 @@ def test_a_text_to_video_variant_has_no_photo_ingredient(tmp_path):
     assert not any(a["action"] == "c2pa.opened" for a in actions)
 
 
-def test_re_render_generates_nothing_and_a_new_locale_only_composes(setup):
-    root, catalog, settings, _ = setup
+@pytest.mark.slow
+def test_re_render_generates_nothing_and_a_new_locale_only_composes(setup_own):
+    root, catalog, settings, _ = setup_own
     clips = _clips(settings)
     again = run_render(catalog, root / "out", settings)
     assert (again.rendered, again.skipped) == (0, 4)
@@ -122,6 +138,7 @@ def test_re_render_generates_nothing_and_a_new_locale_only_composes(setup):
     assert _clips(settings) == clips                      # same files, untouched: nothing was generated
 
 
+@pytest.mark.slow
 def test_a_missing_gpu_limit_fails_the_run_before_any_work(setup, tmp_path):
     _, catalog, settings, _ = setup
     with get_client(sync_client=True) as client:
@@ -134,6 +151,7 @@ def test_a_missing_gpu_limit_fails_the_run_before_any_work(setup, tmp_path):
         ensure_gpu_limit(1)
 
 
+@pytest.mark.slow
 def test_two_generation_jobs_on_one_host_never_overlap():
     ensure_gpu_limit(1)
     spans: list[tuple[float, float]] = []

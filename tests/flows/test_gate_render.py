@@ -65,6 +65,7 @@ def _assert_quarantined(root, settings, summary):
     return outcome, report
 
 
+@pytest.mark.slow
 def test_watch_listed_person_is_blocked_and_quarantined(tmp_path):
     catalog = _catalog(tmp_path, data.astronaut())
     settings = Settings.build(home=tmp_path / "home")
@@ -76,6 +77,7 @@ def test_watch_listed_person_is_blocked_and_quarantined(tmp_path):
     assert any("no endorsement" in r for r in report["reasons"])
 
 
+@pytest.mark.slow
 def test_valid_consent_for_the_region_passes_and_expires(tmp_path):
     catalog = _catalog(tmp_path / "a", data.astronaut())
     home = tmp_path / "a" / "home"
@@ -105,6 +107,7 @@ def test_a_photo_without_a_face_passes(tmp_path):
     assert not settings.quarantine_dir.exists() or not list(settings.quarantine_dir.iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("crop", [1.0, 0.9])
 def test_a_variant_made_from_a_protected_work_is_blocked_naming_it(tmp_path, crop):
     work = Image.fromarray(data.rocket())
@@ -138,6 +141,7 @@ def _ai_options(model: Path) -> RenderOptions:
     return RenderOptions(short_side=288, backend="diffusers", diffusion=diffusion)
 
 
+@pytest.mark.slow
 def test_china_ai_variant_has_one_aigc_object_and_a_long_enough_label(tmp_path, tiny_wan):
     catalog = _catalog(tmp_path, data.coffee(), locales=("zh-CN",))
     settings, summary = _render(tmp_path, catalog, options=_ai_options(tiny_wan))
@@ -155,6 +159,7 @@ def test_china_ai_variant_has_one_aigc_object_and_a_long_enough_label(tmp_path, 
     assert check.shown_s >= 2.0 and check.text_height_frac >= 0.05 * 0.97
 
 
+@pytest.mark.slow
 def test_rendered_with_the_china_rule_not_in_force_then_audited_for_china_is_missing(tmp_path, tiny_wan):
     catalog = _catalog(tmp_path, data.coffee(), locales=("zh-CN",))
     settings, summary = _render(tmp_path, catalog, options=_ai_options(tiny_wan), as_of=date(2025, 8, 1))
@@ -168,6 +173,7 @@ def test_rendered_with_the_china_rule_not_in_force_then_audited_for_china_is_mis
     assert rec.verdict == "fail"
 
 
+@pytest.mark.slow
 def test_a_held_variant_that_a_newer_render_blocks_can_no_longer_be_approved(tmp_path):
     from click.testing import CliRunner
 

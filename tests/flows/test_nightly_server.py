@@ -39,7 +39,7 @@ from provenance.ledger import Ledger, assets
 
 from flow_catalogs import SAMPLE, small_catalog
 
-pytestmark = pytest.mark.prefect_server
+pytestmark = [pytest.mark.prefect_server, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -264,9 +264,16 @@ def _table(artifact) -> list[dict]:
     return data
 
 
-def test_nightly_runs_shards_on_the_gpu_workers_and_records_every_variant_once(deployed):
+@pytest.fixture(scope="module")
+def first_night(deployed):
+    """The first nightly run on the deployed catalog; every test here needs it done, in whatever order they run."""
+    procs, api, _, _ = deployed
+    return _run_nightly(procs, api, spread=True)
+
+
+def test_nightly_runs_shards_on_the_gpu_workers_and_records_every_variant_once(deployed, first_night):
     procs, api, root, catalog = deployed
-    run, shards, logs, artifacts = _run_nightly(procs, api, spread=True)
+    run, shards, logs, artifacts = first_night
 
     # Two shard runs, both completed, one on each GPU worker (the name a worker gives its runs).
     assert len(shards) == 2 and all(s.state.is_completed() for s in shards), logs
@@ -294,13 +301,13 @@ def test_nightly_runs_shards_on_the_gpu_workers_and_records_every_variant_once(d
     assert {r["verdict"] for r in json.loads(report.read_text())} == {"pass"}
 
 
-def test_second_nightly_with_no_catalog_change_renders_nothing(deployed):
+def test_second_nightly_with_no_catalog_change_renders_nothing(deployed, first_night):
     # This time through `tessera nightly`: the nightly flow runs in the command's process, the
     # shards still on the two workers.
     procs, api, root, catalog = deployed
     ledger = Ledger(f"sqlite:///{root / 'home' / 'ledger.sqlite'}")
     before = {a.variant_key: a.created_at for a in ledger.active_assets()}
-    assert len(before) == 12, "the first nightly test must run first"
+    assert len(before) == 12, "the first nightly run recorded every variant"
     out = procs.run(sys.executable, "-c", "import sys; from flows.cli_ops import nightly; nightly(sys.argv[1:])",
                     str(catalog), "--out", str(root / "out"), "--home", str(root / "home"), "--shards", "2",
                     "--short-side", str(SHORT_SIDE), "--workers", "2", "--json", attempts=1, timeout=RUN_TIMEOUT_S)
@@ -310,7 +317,7 @@ def test_second_nightly_with_no_catalog_change_renders_nothing(deployed):
     assert {a.variant_key: a.created_at for a in ledger.active_assets()} == before
 
 
-def test_a_failed_variant_fails_the_night_with_its_reason_and_the_rerun_makes_only_it(deployed):
+def test_a_failed_variant_fails_the_night_with_its_reason_and_the_rerun_makes_only_it(deployed, first_night):
     procs, api, root, catalog = deployed
     victim = root / "out" / "ESP-BLEND-1KG" / "ESP-BLEND-1KG_de-DE_9x16.mp4"
     victim.unlink()

@@ -15,6 +15,8 @@ from provenance.ledger import Ledger
 from provenance.recover import recover
 from provenance.soft_binding import SoftBindingStore
 
+pytestmark = pytest.mark.slow        # every test here needs the module's 480p render of 5-second clips
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "c2pa-external"
 
 

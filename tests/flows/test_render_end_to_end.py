@@ -1,4 +1,5 @@
 """A whole render of a small real catalog: compose, encode, sign, record, audit, re-render."""
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,13 +16,24 @@ from provenance.ledger import Ledger
 from flow_catalogs import small_catalog
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
+def _first_render(root: Path):
+    """A first render of the small catalog into root/out, with its own home (ledger, clip cache) under root."""
     catalog = small_catalog(root / "catalog")
     settings = Settings.build(home=root / "home", options=RenderOptions(short_side=288), workers=2)
     summary = run_render(catalog, root / "out", settings, progress=lambda _: None)
     return root, catalog, settings, summary
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Shared by the tests that leave its catalog, output folder and home as they found them."""
+    return _first_render(tmp_path_factory.mktemp("e2e"))
+
+
+@pytest.fixture
+def rendered_own(tmp_path):
+    """A first render of this test's own: for tests that change the catalog or the output folder."""
+    return _first_render(tmp_path)
 
 
 def _audit(settings, paths):
@@ -30,6 +42,7 @@ def _audit(settings, paths):
     return [r.to_dict() for r in audit_paths(paths, anchors_pem=anchors, lookup=led.asset_id_for_sha256)]
 
 
+@pytest.mark.slow
 def test_first_render_signs_every_variant_and_the_audit_trusts_them(rendered):
     root, _, settings, summary = rendered
     assert (summary.rendered, summary.skipped, summary.failed) == (9, 0, 0)
@@ -42,14 +55,16 @@ def test_first_render_signs_every_variant_and_the_audit_trusts_them(rendered):
     assert all(r["digital_source_type"].endswith("/digitalCapture") for r in report)
 
 
+@pytest.mark.slow
 def test_second_render_of_unchanged_catalog_renders_nothing(rendered):
     root, catalog, settings, _ = rendered
     again = run_render(catalog, root / "out", settings, progress=lambda _: None)
     assert (again.rendered, again.skipped, again.failed) == (0, 9, 0)
 
 
-def test_changed_headline_re_renders_exactly_that_locale(rendered):
-    root, catalog, settings, _ = rendered
+@pytest.mark.slow
+def test_changed_headline_re_renders_exactly_that_locale(rendered_own):
+    root, catalog, settings, _ = rendered_own
     copy = pd.read_csv(catalog / "copy.csv", dtype=str, keep_default_na=False)
     copy.loc[copy["locale"] == "de-DE", "headline"] = "Jetzt neu probieren"
     copy.to_csv(catalog / "copy.csv", index=False)
@@ -58,15 +73,19 @@ def test_changed_headline_re_renders_exactly_that_locale(rendered):
     assert {o.locale for o in again.outcomes if o.status == "rendered"} == {"de-DE"}
 
 
-def test_a_flipped_byte_fails_that_file_only(rendered):
+@pytest.mark.slow
+def test_a_flipped_byte_fails_that_file_only(rendered, tmp_path):
     root, _, settings, _ = rendered
-    files = sorted((root / "out").rglob("*.mp4"))
+    # A copy of the output folder: the audit finds our assets by their bytes (SHA-256 in the ledger), and
+    # the shared output folder stays intact for the other tests.
+    out = shutil.copytree(root / "out", tmp_path / "out")
+    files = sorted(out.rglob("*.mp4"))
     victim = files[0]
     data = bytearray(victim.read_bytes())
     mdat = data.index(b"mdat")                         # the encoded frames, after the manifest store
     data[mdat + (len(data) - mdat) // 2] ^= 0x01       # (the file's middle byte may be its padding)
     victim.write_bytes(bytes(data))
-    report = {Path(r["path"]).name: r for r in _audit(settings, [root / "out"])}
+    report = {Path(r["path"]).name: r for r in _audit(settings, [out])}
     bad = report.pop(victim.name)
     assert bad["c2pa_state"] == "Invalid" and bad["verdict"] == "fail"
     assert any("mismatch" in code for code in bad["c2pa_codes"])
@@ -84,6 +103,7 @@ def test_malformed_catalog_stops_before_any_output(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_changed_price_re_renders_that_product_only_and_a_dropped_locale_is_retired(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("en-US", "de-DE"), aspects="1:1", products=2)
     settings = Settings.build(home=tmp_path / "home", options=RenderOptions(short_side=288), workers=2)

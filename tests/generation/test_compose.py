@@ -232,6 +232,7 @@ def test_contact_sheet_grid(base, tmp_path):
     assert img.width == 2 * round(426 * 320 / 240) + 3 * 8
 
 
+@pytest.mark.slow
 def test_a_batch_decodes_once_and_matches_single_renders_byte_for_byte(base, tmp_path):
     specs = [make_spec("de-DE", "9:16", SHORT), make_spec("ar-SA", "16:9", SHORT), make_spec("ja-JP", "1:1", SHORT),
              make_spec("zh-CN", "1:1", 2 * SHORT)]          # a second clip size: a second decode pass

@@ -98,6 +98,7 @@ def test_t2v_clip_is_made_written_and_recorded(wan_t2v, tiny, tmp_path):
     assert params["image_sha256"] is None
 
 
+@pytest.mark.slow
 def test_same_seed_same_pixels_other_seed_other_clip(wan_t2v, tmp_path):
     first = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=3, cache_dir=tmp_path / "a")
     again = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=3, cache_dir=tmp_path / "b")
@@ -109,6 +110,7 @@ def test_same_seed_same_pixels_other_seed_other_clip(wan_t2v, tmp_path):
     assert not np.array_equal(frames_of(other.path), frames_of(first.path))
 
 
+@pytest.mark.slow
 def test_cache_hit_runs_no_generation_and_reuses_the_file(wan_t2v, tmp_path):
     made = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=11, cache_dir=tmp_path)
     runs, mtime = wan_t2v.generations_run, made.path.stat().st_mtime_ns
@@ -125,6 +127,7 @@ def test_cache_hit_runs_no_generation_and_reuses_the_file(wan_t2v, tmp_path):
     assert wan_t2v.generations_run == runs + 1 and changed.key != made.key
 
 
+@pytest.mark.slow
 def test_i2v_clip_records_the_conditioning_image(tiny, product_photo, tmp_path):
     backend = DiffusionBackend(DiffusionSettings(model=str(tiny["wan_i2v"]), task="i2v", **TINY))
     assert backend.pipeline_class == "WanImageToVideoPipeline"
@@ -142,6 +145,7 @@ def test_i2v_clip_records_the_conditioning_image(tiny, product_photo, tmp_path):
         backend.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=5, cache_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_ltx_text_and_image_to_video(tiny, product_photo, tmp_path):
     t2v = DiffusionBackend(DiffusionSettings(model=str(tiny["ltx"]), task="t2v", cache="pyramid_attention_broadcast",
                                              **TINY))
@@ -157,6 +161,7 @@ def test_ltx_text_and_image_to_video(tiny, product_photo, tmp_path):
     assert frames_of(a.path).shape == frames_of(b.path).shape == (9, 48, 48, 3)
 
 
+@pytest.mark.slow
 def test_first_block_cache_and_lora_are_applied_and_recorded(tiny, tmp_path):
     plain = DiffusionBackend(DiffusionSettings(model=str(tiny["wan_t2v"]), **TINY))
     tuned = DiffusionBackend(DiffusionSettings(model=str(tiny["wan_t2v"]), cache="first_block",
@@ -174,6 +179,7 @@ def test_first_block_cache_and_lora_are_applied_and_recorded(tiny, tmp_path):
     assert not np.array_equal(frames_of(a.path), frames_of(b.path))
 
 
+@pytest.mark.slow
 def test_regional_compile_gives_the_same_frames(tiny, tmp_path):
     plain = DiffusionBackend(DiffusionSettings(model=str(tiny["wan_t2v"]), **TINY))
     compiled = DiffusionBackend(DiffusionSettings(model=str(tiny["wan_t2v"]), compile=True, **TINY))
@@ -233,6 +239,7 @@ def test_prompt_templates_render_and_name_missing_fields():
         render_prompt("nope", product, brand, scene)
 
 
+@pytest.mark.slow
 def test_prompt_from_a_template_drives_a_clip(wan_t2v, tmp_path):
     rendered = render_prompt(
         "product_lifestyle",

@@ -74,6 +74,7 @@ def million(clips) -> FingerprintIndex:
     return index
 
 
+@pytest.mark.slow
 def test_file_and_frames_sample_the_same_moments(clips):
     from_file = fingerprint_file(clips["src"])
     from_frames = fingerprint_frames(clips["frames"], FPS)
@@ -82,6 +83,7 @@ def test_file_and_frames_sample_the_same_moments(clips):
     assert max(bin(a ^ b).count("1") for a, b in zip(from_file, from_frames)) <= 4
 
 
+@pytest.mark.slow
 def test_recorder_hashes_what_the_file_will_hash(clips):
     """The render records fingerprints from its frames as they are encoded (squashed with PIL's
     reducing_gap=1 for speed); an audit hashes the decoded file with ffmpeg's scaler."""
@@ -93,6 +95,7 @@ def test_recorder_hashes_what_the_file_will_hash(clips):
     assert max(bin(a ^ b).count("1") for a, b in zip(recorder.hashes, from_file)) <= 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("copy", ["cropped", "small_bright"])
 def test_attacked_copy_finds_its_asset_first_in_a_million(clips, million, copy):
     assert len(million) == 1_000_006
@@ -102,6 +105,7 @@ def test_attacked_copy_finds_its_asset_first_in_a_million(clips, million, copy):
     assert matches[0].votes >= len(query) - 1 and matches[0].best_distance <= 10
 
 
+@pytest.mark.slow
 def test_different_clip_matches_nothing(clips, million):
     matches = million.query(fingerprint_file(clips["other"]), max_distance=10)
     assert "coffee-asset" not in [m.asset_id for m in matches]
@@ -118,6 +122,7 @@ def test_ranking_votes_and_distance():
     assert matches == [FingerprintMatch("three-frames", 0, 3), FingerprintMatch("one-frame", 2, 1)]
 
 
+@pytest.mark.slow
 def test_save_load_round_trip_is_atomic(tmp_path, million, clips):
     path = tmp_path / "fingerprints.npz"
     path.write_bytes(b"old contents")

@@ -150,6 +150,7 @@ def _run_writers(count: int, writer) -> list[Exception]:
     return errors
 
 
+@pytest.mark.slow
 def test_workers_opening_a_fresh_database_at_once_migrate_it_once(pg_url):
     barrier = threading.Barrier(WRITERS, timeout=120)
 
@@ -162,7 +163,7 @@ def test_workers_opening_a_fresh_database_at_once_migrate_it_once(pg_url):
         assert c.execute(text("select version_num from alembic_version")).scalars().all() == [head_revision()]
 
 
-@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.slow), "sqlite"])
 def test_concurrent_writers_keep_every_asset_once_and_every_journal_event(backend, request, tmp_path, creds):
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     Ledger(url)                                           # migrate up front, as the nightly flow does
@@ -200,6 +201,7 @@ def test_concurrent_writers_keep_every_asset_once_and_every_journal_event(backen
     assert verdict.ok, verdict.problem
 
 
+@pytest.mark.slow
 def test_writers_recording_one_new_key_at_the_same_instant_never_collide(pg_url, tmp_path):
     """ON CONFLICT (variant_key) does not cover the other unique index (asset_id): writers that
     insert the same new key at the same instant failed with 'duplicate key ... assets_pkey' (seen

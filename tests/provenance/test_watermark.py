@@ -124,6 +124,7 @@ def portrait(base720, tmp_path_factory) -> dict[str, object]:
             "recorder": recorder}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_payload_survives_attack_16x9_720p(landscape, name):
     result = detect_file(attack(landscape["marked"], name, (1280, 720)), key=KEY)
@@ -134,6 +135,7 @@ def test_payload_survives_attack_16x9_720p(landscape, name):
         assert result.scale == 1.0, result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["h264_crf32", "vp9_crf32", "downscale_50", "crop_10_rescale", "excerpt_3s_middle"])
 def test_payload_survives_attack_9x16_720p(portrait, name):
     result = detect_file(attack(portrait["marked"], name, (720, 1280)), key=KEY)
@@ -149,12 +151,14 @@ def landscape1080(tmp_path_factory) -> Path:
     return compose(base, "16:9", 1080, folder / "marked.mp4", watermark_hook(PAYLOAD, KEY))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["h264_crf32", "downscale_50", "crop_10_rescale"])
 def test_payload_survives_attack_16x9_1080p(landscape1080, name):
     result = detect_file(attack(landscape1080, name, (1920, 1080)), key=KEY)
     assert result.found and result.payload == PAYLOAD, result
 
 
+@pytest.mark.slow
 def test_unmarked_and_wrong_key_read_as_not_found(landscape):
     clean = detect_file(landscape["clean"], key=KEY)
     assert not clean.found and clean.payload is None
@@ -162,6 +166,7 @@ def test_unmarked_and_wrong_key_read_as_not_found(landscape):
     assert not other_key.found and other_key.payload is None
 
 
+@pytest.mark.slow
 def test_no_false_positive_over_random_keys(landscape):
     """Full detections (identity decode, pilot search, up to MAX_DECODES decodes per grid class)
     with random keys on unmarked stats: the clean clip, and the marked clip as seen by keys that
@@ -173,6 +178,7 @@ def test_no_false_positive_over_random_keys(landscape):
     assert sum(hits) == 0
 
 
+@pytest.mark.slow
 def test_crc_pass_rate_matches_the_false_positive_design(landscape):
     """The derivation assumes the CRC check of a word decoded from unmarked video passes with
     probability 2^-24. Check its premise on real unmarked video: a check truncated to 8 of the 24
@@ -211,6 +217,7 @@ def flat_neighbourhood(frame: np.ndarray, radius: int) -> np.ndarray:
     return flat
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout_name", ["landscape", "portrait"])
 def test_composed_frames_keep_psnr_and_flat_colour_untouched(layout_name, request):
     """On the real composition: PSNR >= 40 dB per frame, luma-only offsets, not a single changed
@@ -299,6 +306,7 @@ def test_reused_mask_never_marks_a_plate_that_appears_mid_clip():
         assert np.count_nonzero(diff) > 0.2 * diff.size, i          # the rest of the texture stays marked
 
 
+@pytest.mark.slow
 def test_reused_mask_follows_a_cut_and_restarts_on_a_new_clip():
     """Within a slow shot frames 1-7 carry the offset of frame 0; a cut to other content gets its
     own mask on that frame, and so does a frame index that does not move forward (the hook used for
@@ -316,6 +324,7 @@ def test_reused_mask_follows_a_cut_and_restarts_on_a_new_clip():
     assert np.array_equal(out, embed_frame(coffee[3], PAYLOAD, 0, KEY))
 
 
+@pytest.mark.slow
 def test_odd_frame_size_is_marked_and_read():
     """1917 x 1079: the mask grid (every 6th pixel) overhangs the frame on both axes."""
     frames = [np.ascontiguousarray(f[:1079, :1917]) for f in pan_frames(1920, 1080, 1.0, "chelsea")]
