@@ -94,8 +94,8 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
                                         size=short_side)
     options = RenderOptions(short_side=short_side, backend=backend, diffusion=diffusion, candidates=candidates,
                             require_review=require_review)
-    settings = _settings(home, ledger, cert_chain=cert_chain, private_key=private_key, tsa_url=tsa_url,
-                         options=options, workers=workers,
+    settings = _settings(home, ledger, defer_create=True, cert_chain=cert_chain, private_key=private_key,
+                         tsa_url=tsa_url, options=options, workers=workers,
                          as_of=(as_of.date() if as_of else date.today()))
     # 1. Everything the input can get wrong, before Prefect starts: one clean message, exit 1.
     try:

@@ -16,14 +16,16 @@ class SetupError(click.ClickException):
     exit_code = 2
 
 
-def _settings(home, ledger, *, create_home: bool = True, **kwargs):
-    """The run's settings; the home is checked first (create_home=False: it must exist, as for an audit)."""
+def _settings(home, ledger, *, create_home: bool = True, defer_create: bool = False, **kwargs):
+    """The run's settings; the home is checked first (create_home=False: it must exist, as for an audit;
+    defer_create: a missing home is made later, once the input has been checked, as by a render)."""
     from pipeline.home import HomeError, open_home
     from pipeline.settings import Settings
     from provenance import CredentialError
 
     try:
-        open_home(_home(home), create=create_home)
+        if not (defer_create and not _home(home).exists()):
+            open_home(_home(home), create=create_home)
         return Settings.build(home=_home(home), ledger_url=ledger or os.environ.get("TESSERA_LEDGER_URL"), **kwargs)
     except (HomeError, CredentialError) as exc:
         raise SetupError(str(exc)) from None

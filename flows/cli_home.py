@@ -13,7 +13,14 @@ __all__ = ["HOME_COMMANDS"]
 
 @click.group()
 def trust() -> None:
-    """The roots and EKUs this home's audits trust."""
+    """The roots and EKUs this home's audits trust.
+
+    \b
+    Examples:
+      tessera trust set --anchors c2pa-trust-list.pem
+      tessera trust set --anchors our-root.pem --trust-config allowed-ekus.cfg
+      tessera trust show
+    """
 
 
 @trust.command("set")
@@ -78,7 +85,13 @@ def trust_show(home):
 
 @click.group()
 def credentials() -> None:
-    """The one signer of this home."""
+    """The one signer of this home.
+
+    \b
+    Examples:
+      tessera credentials set --cert-chain /etc/tessera/chain.pem --private-key /etc/tessera/key.pem
+      tessera credentials show
+    """
 
 
 @credentials.command("set")

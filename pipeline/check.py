@@ -25,10 +25,11 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     from generation import GlyphError, TextFitError
     from generation.backends import GenerationError
     from generation.prompts import PromptError
+    from pipeline.home import HomeError
     from provenance import CredentialError
 
     return (CatalogError, RuleFileError, GateError, CredentialError, GlyphError, TextFitError, PromptError,
-            GenerationError)
+            GenerationError, HomeError)
 
 
 def check_run(settings: Settings, catalog_dir: Path, out_dir: Path) -> Catalog:
@@ -36,7 +37,7 @@ def check_run(settings: Settings, catalog_dir: Path, out_dir: Path) -> Catalog:
 
     Raises CatalogError (every bad row at once), RuleFileError/GateError, GlyphError, TextFitProblems
     (every text that does not fit) or CredentialError; returns the loaded catalog. Writes nothing but
-    the development credentials (created in the home once every other check passed, as a render would).
+    a new home and its development credentials, once every other check passed (as a render would).
     """
     # 1. The catalog first, with only what loading it needs imported: most faults are here.
     from compliance.rules import known_profiles
@@ -57,7 +58,11 @@ def check_run(settings: Settings, catalog_dir: Path, out_dir: Path) -> Catalog:
     if overflows:
         raise TextFitProblems(_table_file(catalog.root, "copy"), overflows)
 
-    # 4. The signing credentials, last: development ones are created in the home on first use.
+    # 4. The home (made 0700 if this is its first render) and the signing credentials, last:
+    #    development ones are created in the home on first use.
+    from pipeline.home import open_home
+
+    open_home(settings.home, create=True)
     load_credentials(settings.signing)
     return catalog
 
