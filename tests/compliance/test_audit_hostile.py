@@ -16,6 +16,8 @@ import pytest
 
 from compliance import Limits, audit_paths
 
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
+
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 PIPE_BUFFER = 65536   # Linux pipe capacity: more stderr than this blocks a writer nobody drains
 

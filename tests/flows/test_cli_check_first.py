@@ -15,6 +15,8 @@ from typing import Callable
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
+
 SAMPLE = Path(__file__).resolve().parents[2] / "catalogs" / "sample"
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,6 +15,8 @@ from flows.cli import cli
 from pipeline.render import changed_inputs
 from provenance.ledger import Ledger, runs, variant_inputs
 
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
+
 
 def _cli(root: Path, catalog: Path, *args: str):
     return CliRunner().invoke(cli, ["render", str(catalog), "--out", str(root / "out"), "--home", str(root / "home"),

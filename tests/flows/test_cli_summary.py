@@ -2,6 +2,8 @@
 sum to the plan, each waiting kind prints the next command, and the exit status says what happened."""
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -14,6 +16,8 @@ from flow_catalogs import small_catalog
 from flows.cli import cli
 from pipeline.settings import Settings
 from provenance.ledger import Ledger
+
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
 
 COLUMNS = ("rendered", "skipped", "blocked", "awaiting pick", "review", "failed", "planned")
 

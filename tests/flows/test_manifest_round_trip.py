@@ -26,6 +26,8 @@ from provenance import read_c2pa
 from provenance.manifest import BYTE_STRING_FIELDS, SigningError, manifest_definition
 from provenance.spec import Action, ManifestSpec
 
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
+
 READER_DIR = Path(__file__).resolve().parents[1] / "c2pa_ts"
 CONSUMED = {"ingredientIds"}     # c2pa turns these into hashed `ingredients` links: not read back by name
 

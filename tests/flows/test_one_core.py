@@ -19,6 +19,8 @@ from provenance.watermark import payload_for_asset
 
 from flow_catalogs import small_catalog
 
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -2,6 +2,8 @@
 and never creates a development key."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -11,6 +13,8 @@ from pathlib import Path
 from flow_catalogs import small_catalog
 from production_ca_for_flows import make_production_ca
 from provenance import read_c2pa
+
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
 
 REPO = Path(__file__).resolve().parents[2]
 

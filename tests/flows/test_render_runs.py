@@ -14,6 +14,8 @@ from pipeline.workspace import Workspace
 
 from flow_catalogs import small_catalog
 
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
+
 
 def test_a_second_render_of_the_same_home_and_folder_stops_naming_the_holder(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")

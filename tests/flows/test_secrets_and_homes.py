@@ -20,6 +20,8 @@ from pipeline.render import _settings_record
 from pipeline.settings import Settings
 from foundation.primitives import canonical_json
 
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
+
 PASSWORD = "HUNTER2-not-for-logs"
 URL = f"postgresql://tessera:{PASSWORD}@127.0.0.1:1/ledger"
 REPO = Path(__file__).resolve().parents[2]

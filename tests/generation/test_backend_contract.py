@@ -41,7 +41,7 @@ def _brand() -> BrandKit:
                     font_family="Noto Sans")
 
 
-@pytest.fixture(scope="module", params=["motion", "diffusers"])
+@pytest.fixture(scope="module", params=["motion", pytest.param("diffusers", marks=pytest.mark.slow)])
 def backend(request, tmp_path_factory) -> BaseClipBackend:
     if request.param == "motion":
         return MotionBackend(size=32, fps=8)

@@ -10,6 +10,8 @@ from production_ca import make_production_ca
 from provenance import SigningConfig, load_credentials, sign_file
 from provenance_media import ad_spec
 
+pytestmark = pytest.mark.slow   # whole renders or many CLI processes: `make test-fast` leaves them out
+
 
 @pytest.fixture(scope="module")
 def production(tmp_path_factory, media):
