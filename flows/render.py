@@ -8,6 +8,7 @@ the GPU slot.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -37,7 +38,7 @@ __all__ = ["render_catalog", "run_render"]
 def base_clip_task(ws: Workspace, backend: BaseClipBackend, plan: VariantPlan) -> tuple[list[BaseClip], list[Take], float]:
     """A product's takes; a GPU backend generates under the host's GPU slot."""
     t0 = time.perf_counter()
-    clips, takes = make_takes(ws, backend, plan, slot=gpu_slot if backend.needs_gpu else _no_slot)
+    clips, takes = make_takes(ws, backend, plan, slot=gpu_slot if backend.needs_gpu else contextlib.nullcontext)
     return clips, takes, time.perf_counter() - t0
 
 
@@ -144,11 +145,6 @@ def rate_and_time_left(finished: int, total: int, seconds: float) -> str:
     per_min = 60.0 * finished / seconds if seconds > 0 else 0.0
     left = round((total - finished) * seconds / finished) if finished else 0
     return f"{per_min:.1f} variants/min, about {left // 60}m{left % 60:02d}s left"
-
-
-def _no_slot():
-    import contextlib
-    return contextlib.nullcontext()
 
 
 def _reason(exc: BaseException) -> str:

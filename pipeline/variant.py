@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
 from compliance import (
@@ -143,7 +143,3 @@ def _timed(hook: FrameHook, times: dict[str, float], name: str) -> FrameHook:
         times[name] += time.thread_time() - t0
         return out
     return timed
-
-
-def outcome_dict(o: VariantOutcome) -> dict:
-    return asdict(o) | {"status": o.status.value}
