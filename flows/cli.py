@@ -274,6 +274,7 @@ def _summary_table(s) -> str:
 
 def _audit_table(records) -> str:
     from flows.cli_common import shown
+    from pipeline.audit import audit_counts
 
     rows = [f"{'verdict':7} {'c2pa':8} {'asset':30} path"]
     for r in records:
@@ -286,7 +287,7 @@ def _audit_table(records) -> str:
             rows.append(f"{'':17}  signed by {shown(d['signer'])}, trusted by anchor {shown(d['trust_anchor'])}")
         if d["development_signer"]:
             rows.append(f"{'':17}  development signer (trusted in its own home only)")
-    counts = {v: sum(r.to_dict()["verdict"] == v for r in records) for v in ("pass", "warn", "fail")}
+    counts = audit_counts(records)
     rows.append(f"{len(records)} files: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail")
     return "\n".join(rows)
 
