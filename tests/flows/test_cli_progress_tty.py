@@ -66,6 +66,7 @@ def test_on_a_terminal_the_render_draws_a_bar_in_place(tmp_path):
     returncode, screen = _on_a_terminal(_args(tmp_path))
     assert returncode == 0, screen
     assert "Traceback" not in screen, screen
+    assert "generating" not in screen, screen      # the motion backend has no generation steps
     frames = screen.split(CLEAR)
     assert frames[1].startswith("2 variants planned: 2 to render, 0 unchanged\n"), frames
     bars = [f for f in frames if f.startswith("[")]
