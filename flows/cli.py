@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 
-from flows.cli_common import _plan_table, _quiet_prefect, _settings, home_option, ledger_option, short_side_option
+from flows.cli_common import (
+    _plan_table, _quiet_prefect, _settings, home_option, ledger_option, short_side_option, verbose_option,
+)
 
 
 @click.group()
@@ -59,7 +61,7 @@ def cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Print the plan (per variant: render, skip or retire, and why) and render nothing.")
 @click.option("--sku", "skus", multiple=True, help="Only this product (repeatable). Nothing else is rendered or retired.")
 @click.option("--locale", "locales", multiple=True, help="Only this locale tag, any case (repeatable).")
-@click.option("--verbose", is_flag=True, help="Show Prefect's own logging (its server, task states) as well.")
+@verbose_option
 @home_option
 @ledger_option
 def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, require_review, backend, model, revision, task, steps, frames,
