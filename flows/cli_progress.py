@@ -34,6 +34,11 @@ class TerminalBar:
         with self.lock:
             self._above(text)
 
+    def planned(self, count: Count) -> None:
+        with self.lock:
+            self.count, self.last = count, f"{count.renders} to render"
+            self._draw()
+
     def variant(self, event: VariantDone) -> None:
         with self.lock:
             self.count = event.count

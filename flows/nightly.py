@@ -148,9 +148,15 @@ class ShardProgress:
     def note(self, text: str) -> None:
         self.lines.note(text)
 
+    def planned(self, count: Count) -> None:
+        self._move(count)                # the unchanged variants are done already
+
     def variant(self, event: VariantDone) -> None:
         self.lines.variant(event)
-        update_progress_artifact(self.artifact_id, 100.0 * event.count.done / max(event.count.total, 1))
+        self._move(event.count)
+
+    def _move(self, count: Count) -> None:
+        update_progress_artifact(self.artifact_id, 100.0 * count.done / max(count.total, 1))
 
     def step(self, event: GenerationStep) -> None:
         self.lines.step(event)

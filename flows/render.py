@@ -84,6 +84,7 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress: Progress,
     run = plan_run(ws, catalog_dir, out_dir, shard, checked, only)
     stage["plan"] = time.perf_counter() - t0
     progress.note(f"{len(run.plans)} variants planned: {len(run.todo)} to render, {len(run.skipped)} unchanged")
+    progress.planned(Count(len(run.skipped), len(run.plans), 0, len(run.todo), 0.0))
     outcomes: list[VariantOutcome] = list(run.skipped)
 
     # 2. One base clip per product, shared by all of its locales and aspect ratios.

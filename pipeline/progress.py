@@ -28,8 +28,10 @@ class Count:
 
 def rate_and_time_left(finished: int, total: int, seconds: float) -> str:
     """"2.4 variants/min, about 3m10s left": the rate so far, and the rest at that rate."""
+    if not finished:
+        return "rate and time left after the first variant"
     per_min = 60.0 * finished / seconds if seconds > 0 else 0.0
-    left = round((total - finished) * seconds / finished) if finished else 0
+    left = round((total - finished) * seconds / finished)
     return f"{per_min:.1f} variants/min, about {left // 60}m{left % 60:02d}s left"
 
 
@@ -70,6 +72,10 @@ class Progress(Protocol):
         """A line that stays (the plan, a retirement)."""
         ...
 
+    def planned(self, count: Count) -> None:
+        """The plan is made: `count.done` are skipped already, `count.renders` are to render."""
+        ...
+
     def variant(self, event: VariantDone) -> None:
         ...
 
@@ -86,6 +92,9 @@ class Lines:
 
     def note(self, text: str) -> None:
         self.write(text)
+
+    def planned(self, count: Count) -> None:
+        """The plan's note says it already."""
 
     def variant(self, event: VariantDone) -> None:
         self.write(event.line())

@@ -70,9 +70,11 @@ def test_on_a_terminal_the_render_draws_a_bar_in_place(tmp_path):
     frames = screen.split(CLEAR)
     assert frames[1].startswith("2 variants planned: 2 to render, 0 unchanged\n"), frames
     bars = [f for f in frames if f.startswith("[")]
-    # one bar per finished variant, each redrawn over the last (no newline until the run ends)
-    assert [re.match(r"\[([#-]{24})\] (\d)/2  ", b).groups() for b in bars] == [("#" * 12 + "-" * 12, "1"),
-                                                                            ("#" * 24, "2")], bars
+    # the plan, then one bar per finished variant, each redrawn over the last (no newline until the run ends)
+    assert [re.match(r"\[([#-]{24})\] (\d)/2  ", b).groups() for b in bars] == [
+        ("-" * 24, "0"), ("#" * 12 + "-" * 12, "1"), ("#" * 24, "2")], bars
+    assert bars[0].endswith("rate and time left after the first variant  2 to render"), bars
+    bars = bars[1:]
     assert all(re.search(r"\d+\.\d variants/min, about \d+m\d\ds left  rendered ESP-BLEND-1KG de-DE", b)
                for b in bars), bars
     assert "\n" not in bars[0] and bars[1].startswith(bars[1].split("\n")[0])

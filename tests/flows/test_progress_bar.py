@@ -11,6 +11,7 @@ def test_the_bar_is_redrawn_in_place_with_rate_and_time_left_and_problems_stay_a
     out = io.StringIO()
     bar = TerminalBar(out, width=120, bar_width=10)
     bar.note("4 variants planned: 4 to render, 0 unchanged")
+    bar.planned(Count(0, 4, 0, 4, 0.0))
     bar.step(GenerationStep("ESP-BLEND-1KG", take=1, takes=2, step=3, steps=30))
     bar.variant(VariantDone(Count(1, 4, 1, 4, 30.0), "rendered", "ESP-BLEND-1KG de-DE 9:16"))
     bar.variant(VariantDone(Count(2, 4, 2, 4, 60.0), "failed", "ESP-BLEND-1KG zh-CN 9:16", "OSError: disk full"))
@@ -19,7 +20,8 @@ def test_the_bar_is_redrawn_in_place_with_rate_and_time_left_and_problems_stay_a
     assert out.getvalue().split(CLEAR) == [
         "",
         "4 variants planned: 4 to render, 0 unchanged\n",
-        "ESP-BLEND-1KG: generating take 1/2: step 3/30",
+        "[----------] 0/4  rate and time left after the first variant  4 to render",
+        "[----------] 0/4  rate and time left after the first variant  ESP-BLEND-1KG: generating take 1/2: step 3/30",
         "[##--------] 1/4  2.0 variants/min, about 1m30s left  rendered ESP-BLEND-1KG de-DE 9:16",
         # a problem is a line of its own that stays, then the bar again below it
         "[2/4] failed   ESP-BLEND-1KG zh-CN 9:16: OSError: disk full  (2.0 variants/min, about 1m00s left)\n",
@@ -43,6 +45,7 @@ def test_plain_lines_off_a_terminal_and_with_json(monkeypatch):
         progress = progress_for(as_json=as_json, stream=out)
         assert isinstance(progress, Lines)
         progress.note("2 variants planned: 2 to render, 0 unchanged")
+        progress.planned(Count(0, 2, 0, 2, 0.0))                  # the note said it: no line
         progress.variant(VariantDone(Count(1, 2, 1, 2, 10.0), "rendered", "ESP-BLEND-1KG de-DE 9:16"))
         for step in range(1, 31):
             progress.step(GenerationStep("ESP-BLEND-1KG", 1, 1, step, 30))
