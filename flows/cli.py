@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 
-from flows.cli_common import _plan_table, _quiet_prefect, _settings, home_option, ledger_option, short_side_option
+from flows.cli_common import (
+    _plan_table, _quiet_prefect, _settings, home_option, ledger_option, short_side_option, verbose_option,
+)
 
 
 @click.group()
@@ -59,7 +61,7 @@ def cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Print the plan (per variant: render, skip or retire, and why) and render nothing.")
 @click.option("--sku", "skus", multiple=True, help="Only this product (repeatable). Nothing else is rendered or retired.")
 @click.option("--locale", "locales", multiple=True, help="Only this locale tag, any case (repeatable).")
-@click.option("--verbose", is_flag=True, help="Show Prefect's own logging (its server, task states) as well.")
+@verbose_option
 @home_option
 @ledger_option
 def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, require_review, backend, model, revision, task, steps, frames,
@@ -116,19 +118,17 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     from flows.render import run_render
     from pipeline.lock import RenderLocked
 
-    tty = sys.stderr.isatty() and not as_json
+    from flows.cli_progress import TerminalBar, progress_for
 
-    def progress(line: str) -> None:
-        # On a terminal each variant's line replaces the last one (a problem's stays); else plain lines.
-        in_place = tty and line.startswith("[") and line.split()[1:2] == ["rendered"]
-        click.echo(("\r\x1b[K" if tty else "") + line, err=True, nl=not in_place)
-
+    # On a terminal a bar redrawn in place (rate, time left, generation steps); else plain lines on stderr.
+    progress = progress_for(as_json=as_json)
     try:
         summary = run_render(catalog, out_dir, settings, progress=progress, checked=checked, only=only)
     except (*expected_errors(), GpuLimitMissing, RenderLocked) as exc:
         raise click.ClickException(str(exc)) from None
-    if tty:
-        click.echo("", err=True)      # end the last progress line
+    finally:
+        if isinstance(progress, TerminalBar):
+            progress.close()
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
     else:

@@ -61,11 +61,17 @@ def shown(text: str) -> str:
                    for ch in str(text))
 
 
-def _quiet_prefect(verbose: bool = False) -> None:
-    # Offline by design, and the CLI prints its own progress and errors: Prefect's logging (its
-    # server start, its copy of a failed flow's traceback) only with --verbose. Explicit env settings win.
-    level = "INFO" if verbose else "CRITICAL"
+def _quiet_prefect(verbose: bool = False, *, server_logs: bool = False) -> None:
+    """The CLI prints its own progress and errors: Prefect's logging (its server start, task states, its
+    copy of a failed flow's traceback) reaches the terminal only with --verbose. Explicit env settings win.
+    server_logs: the runs are a Prefect server's (nightly, serve), whose log keeps every line; only the
+    terminal is kept quiet. Otherwise (render, on its own ephemeral server) nothing is sent to it."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if server_logs:
+        if not verbose:
+            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        return
+    level = "INFO" if verbose else "CRITICAL"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
@@ -111,5 +117,7 @@ SHORT_SIDE_MIN = 288   # the smallest short side that fits every layout
 short_side_option = click.option(
     "--short-side", default=720, show_default=True, type=click.IntRange(SHORT_SIDE_MIN, 2160),
     help=f"Short side of every output, in pixels ({SHORT_SIDE_MIN} is the smallest that fits every layout).")
+verbose_option = click.option("--verbose", is_flag=True,
+                              help="Show Prefect's own logging (its server, flow and task runs) on the terminal as well.")
 home_option = click.option("--home", type=click.Path(file_okay=False), help="Tessera home (credentials, ledger, clip cache). Default: $TESSERA_HOME or ~/.tessera")
 ledger_option = click.option("--ledger", help="Ledger database URL (default: SQLite in the home; or $TESSERA_LEDGER_URL).")

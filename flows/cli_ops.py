@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from flows.cli_common import _home, _plan_table, home_option, ledger_option, machine_timezone, short_side_option
+from flows.cli_common import (
+    _home, _plan_table, _quiet_prefect, home_option, ledger_option, machine_timezone, short_side_option, verbose_option,
+)
 
 DEFAULT_CRON = "0 2 * * *"            # kept equal to flows.deploy (not imported: --help must not load Prefect)
 LEDGER_ENV = "TESSERA_LEDGER_URL"
@@ -109,8 +111,9 @@ def _with(options):
 @click.command()
 @job_options
 @_with(schedule_options)
+@verbose_option
 def serve(catalog, out, shards, short_side, workers, backend, diffusion, candidates, cert_chain, private_key, tsa_url,
-          home, ledger, cron, timezone, gpu_slots):
+          home, ledger, cron, timezone, gpu_slots, verbose):
     """Run the nightly render of CATALOG on a schedule, on this machine, until stopped.
 
     Serves the nightly, render-shard and audit deployments from this process (no work
@@ -122,6 +125,7 @@ def serve(catalog, out, shards, short_side, workers, backend, diffusion, candida
       tessera serve catalogs/mine --out /srv/ads
       tessera serve catalogs/mine --out /srv/ads --cron "30 1 * * *" --timezone America/New_York
     """
+    _quiet_prefect(verbose, server_logs=True)     # before anything imports Prefect
     _check_schedule(cron, timezone)
     _require_api()
     from flows.deploy import serve_here, tessera_deployments
@@ -181,12 +185,14 @@ def deploy(catalog, out, shards, short_side, workers, backend, diffusion, candid
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary (or the --dry-run plan) as JSON.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (per variant: render, skip or retire, and why); "
                                               "needs no Prefect server and renders nothing.")
+@verbose_option
 def nightly(catalog, out, shards, short_side, workers, backend, diffusion, candidates, cert_chain, private_key,
-            tsa_url, home, ledger, shard_deployment, as_json, dry_run):
+            tsa_url, home, ledger, shard_deployment, as_json, dry_run, verbose):
     """Run one nightly render of CATALOG now, from this process; shards run on the workers.
 
     The shards are runs of the render-shard deployment, so a `tessera serve` or GPU workers
-    must be running. Exit status 1 when a shard, a variant or the audit failed.
+    must be running. On a terminal a bar shows the variants done of all shards (the nightly-progress
+    artifact shows the same). Exit status 1 when a shard, a variant or the audit failed.
 
     \b
     Examples:
@@ -194,6 +200,7 @@ def nightly(catalog, out, shards, short_side, workers, backend, diffusion, candi
       tessera nightly catalogs/mine --out /srv/ads --json > night.json
       tessera nightly catalogs/mine --out /srv/ads --dry-run
     """
+    _quiet_prefect(verbose, server_logs=True)     # before anything imports Prefect
     from pipeline.check import check_run, expected_errors
 
     job = _job(catalog, out, home, ledger, short_side, workers, backend, diffusion, candidates, cert_chain,
@@ -212,13 +219,19 @@ def nightly(catalog, out, shards, short_side, workers, backend, diffusion, candi
                    else _plan_table(lines))
         return
     _require_api()
+    from flows.cli_progress import TerminalBar, progress_for
     from flows.nightly import NightlyFailed, nightly_render
 
+    progress = progress_for(as_json=as_json)
     try:
-        summary = nightly_render(job, shards=shards, shard_deployment=shard_deployment)
+        summary = nightly_render(job, shards=shards, shard_deployment=shard_deployment, progress=progress)
     except NightlyFailed as exc:
+        if isinstance(progress, TerminalBar):
+            progress.close()
         click.echo(f"nightly render failed: {exc}", err=True)
         sys.exit(1)
+    if isinstance(progress, TerminalBar):
+        progress.close()
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
     else:

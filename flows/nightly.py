@@ -3,7 +3,8 @@
 `nightly_render` plans the catalog, starts one `render-shard` deployment run per shard (each a
 subflow run that a worker on the GPU work pool picks up), waits for all of them (one failing
 does not stop the others), retires what the catalog no longer has, audits the output and
-publishes Prefect artifacts: progress while it runs, a table of every variant, a summary.
+publishes Prefect artifacts: progress while it runs (moved after each variant of any shard),
+a table of every variant, a summary.
 A rerun renders only what is missing: the render flow skips every intact variant.
 
 `render_shard` is one shard: `run_render` limited to the products with `shard_of(sku, n) == i`.
@@ -26,8 +27,11 @@ from prefect.artifacts import (
     create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact,
 )
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import (
+    ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId,
+)
 from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.sorting import ArtifactSort
 from prefect.deployments import run_deployment
 from prefect.states import Cancelled, Cancelling
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -38,6 +42,7 @@ from flows.render import run_render
 from foundation.primitives import Outcome, write_json_atomic
 from generation.plan import RenderOptions, VariantPlan, plan_variants
 from pipeline.audit import audit, audit_counts
+from pipeline.progress import Count, GenerationStep, Lines, Progress, VariantDone, as_progress
 from pipeline.render import preview_run, shard_of
 from pipeline.settings import Settings
 from pipeline.workspace import Workspace
@@ -48,6 +53,7 @@ SHARD_TIMEOUT_S = 6 * 3600          # one shard of a large catalog on one GPU
 SHARD_WAIT_S = 16 * 3600            # queue time + a shard, its retry, and margin
 NIGHTLY_TIMEOUT_S = 20 * 3600       # below 24 h: one night never runs into the next
 POLL_S = 5.0
+SHARD_PROGRESS = "shard-progress"   # each shard run's own progress artifact, moved after each of its variants
 STATUSES = tuple(s.value for s in Outcome)   # as render_catalog reports
 
 
@@ -122,12 +128,54 @@ def render_shard(job: RenderJob, shard_index: int, shards: int) -> dict[str, Any
     if not 0 <= shard_index < shards:
         raise ValueError(f"shard_index must be in 0..{shards - 1}, got {shard_index}")
     logger = get_run_logger()
-    summary = run_render(job.catalog, job.out, job.settings(), progress=logger.info, shard=(shard_index, shards))
+    progress = ShardProgress(logger.info, create_progress_artifact(
+        0.0, key=SHARD_PROGRESS, description=f"variants of shard {shard_index} of {shards} done"))
+    summary = run_render(job.catalog, job.out, job.settings(), progress=progress, shard=(shard_index, shards))
     logger.info(f"shard {shard_index}/{shards}: {summary.rendered} rendered, {summary.skipped} skipped, "
                 f"{summary.failed} failed in {summary.seconds:.1f} s")
     # Where it ran, for the variant table: a worker passes its name to the runs it starts.
     return summary.to_dict() | {"host": socket.gethostname(), "worker": os.environ.get("PREFECT__WORKER_NAME", ""),
                                 "shard": shard_index}
+
+
+class ShardProgress:
+    """A shard's progress: its lines in the run's log, and its own progress artifact moved after each
+    variant (the nightly run adds the shards' artifacts up for its own, see shards_done)."""
+
+    def __init__(self, write, artifact_id: UUID) -> None:
+        self.lines, self.artifact_id = Lines(write), artifact_id
+
+    def note(self, text: str) -> None:
+        self.lines.note(text)
+
+    def planned(self, count: Count) -> None:
+        self._move(count)                # the unchanged variants are done already
+
+    def variant(self, event: VariantDone) -> None:
+        self.lines.variant(event)
+        self._move(event.count)
+
+    def _move(self, count: Count) -> None:
+        update_progress_artifact(self.artifact_id, 100.0 * count.done / max(count.total, 1))
+
+    def step(self, event: GenerationStep) -> None:
+        self.lines.step(event)
+
+
+def shards_done(client, runs: dict[UUID, int], sizes: dict[int, int]) -> dict[int, int]:
+    """Variants done per running shard (shard index -> count), from each run's latest progress artifact."""
+    if not runs:
+        return {}
+    artifacts = client.read_artifacts(
+        artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[SHARD_PROGRESS]),
+                                       flow_run_id=ArtifactFilterFlowRunId(any_=list(runs))),
+        sort=ArtifactSort.CREATED_DESC)
+    done: dict[int, int] = {}
+    for artifact in artifacts:           # newest first: a retried shard's latest artifact is its own
+        i = runs[artifact.flow_run_id]
+        if i not in done and artifact.data is not None:
+            done[i] = round(float(artifact.data) * sizes[i] / 100.0)
+    return done
 
 
 @flow(name="tessera-audit", timeout_seconds=4 * 3600)
@@ -161,9 +209,11 @@ def audit_output(job: RenderJob) -> dict[str, Any] | None:
 
 @flow(name="tessera-nightly", timeout_seconds=NIGHTLY_TIMEOUT_S)
 def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHARD_DEPLOYMENT,
-                   shard_wait_s: float = SHARD_WAIT_S) -> dict[str, Any]:
-    """Render the catalog in `shards` parallel deployment runs, then retire, audit and report."""
+                   shard_wait_s: float = SHARD_WAIT_S, progress: Any = None) -> dict[str, Any]:
+    """Render the catalog in `shards` parallel deployment runs, then retire, audit and report.
+    progress: a pipeline.progress.Progress told of each change (`tessera nightly` passes its bar)."""
     logger = get_run_logger()
+    shown: Progress = as_progress(progress)
     started = datetime.now(timezone.utc)
     if shards < 1:
         raise ValueError(f"shards must be at least 1, got {shards}")
@@ -185,7 +235,7 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     logger.info(f"{len(plans)} variants of {len(catalog.products)} products in {shards} shards: "
                 + ", ".join(f"{i}: {len(ps)}" for i, ps in by_shard.items()))
     progress_id = create_progress_artifact(0.0, key="nightly-progress",
-                                           description=f"variants of finished shards, of {len(plans)}")
+                                           description=f"variants done (rendered, skipped or failed), of {len(plans)}")
 
     # 2. Start every shard with work at once: timeout=0 returns as soon as the run exists.
     started_runs: dict[int, UUID] = {}
@@ -196,16 +246,29 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
                                  parameters={"job": job.model_dump(mode="json"), "shard_index": i, "shards": shards})
             started_runs[i] = run.id
 
-    # 3. Wait for all of them; each one's end moves the progress bar, a failure stops nothing.
+    # 3. Wait for all of them; each variant of any shard moves the progress bar, a failure stops nothing.
     finished: list[int] = []
+    sizes = {i: len(ps) for i, ps in by_shard.items()}
+    count = {"done": -1, "since": time.monotonic()}
+
+    def report(client) -> None:
+        running = {started_runs[i]: i for i in started_runs if i not in finished}
+        done = sum(sizes[i] for i in finished) + sum(shards_done(client, running, sizes).values())
+        if done != count["done"]:
+            count["done"] = done
+            update_progress_artifact(progress_id, 100.0 * done / max(len(plans), 1))
+            logger.info(f"progress: {done} of {len(plans)} variants done")
+            what = f"{len(finished)} of {len(started_runs)} shards finished"
+            shown.variant(VariantDone(Count(done, len(plans), done, len(plans), time.monotonic() - count["since"]),
+                                      "", what))
 
     def shard_done(i: int, run: FlowRun) -> None:
         finished.append(i)
-        share = sum(len(by_shard[j]) for j in finished) / max(len(plans), 1)
-        update_progress_artifact(progress_id, 100.0 * share)
-        logger.info(f"shard {i}/{shards} ({run.name}) ended {run.state.name}")
+        line = f"shard {i}/{shards} ({run.name}) ended {run.state.name}"
+        logger.info(line)
+        shown.note(line)
 
-    runs = _wait_for_runs(started_runs, timeout_s=shard_wait_s, on_final=shard_done)
+    runs = _wait_for_runs(started_runs, timeout_s=shard_wait_s, on_final=shard_done, on_poll=report)
 
     # 4. One row per variant: from the shard's own result, else from the ledger.
     rows = _variant_rows(plans, shards, runs, ledger, since=started, planned=planned)
@@ -233,14 +296,17 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     return summary
 
 
-def _wait_for_runs(run_ids: dict[int, UUID], *, timeout_s: float, on_final) -> dict[int, FlowRun]:
-    """Poll until every run is final; runs still unfinished at the deadline are cancelled."""
+def _wait_for_runs(run_ids: dict[int, UUID], *, timeout_s: float, on_final, on_poll=None) -> dict[int, FlowRun]:
+    """Poll until every run is final; runs still unfinished at the deadline are cancelled.
+    on_poll(client): after each round (and once at the end), e.g. to move the progress bar."""
     done: dict[int, FlowRun] = {}
     deadline = time.monotonic() + timeout_s
     with get_client(sync_client=True) as client:
         while True:
             pending = {run_ids[i]: i for i in run_ids if i not in done}
             if not pending:
+                if on_poll:
+                    on_poll(client)
                 return done
             late = time.monotonic() > deadline
             for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(pending)))):
@@ -256,6 +322,8 @@ def _wait_for_runs(run_ids: dict[int, UUID], *, timeout_s: float, on_final) -> d
                         message=message)
                     client.set_flow_run_state(run.id, stop, force=True)
                     done[i] = client.read_flow_run(run.id)
+            if on_poll:
+                on_poll(client)
             if late:
                 return done
             time.sleep(POLL_S)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from prefect import flow, task
@@ -26,6 +27,7 @@ from foundation.records import BaseClip
 from generation.backends import BaseClipBackend
 from generation.plan import VariantPlan
 from pipeline.lock import render_lock
+from pipeline.progress import Count, Progress, VariantDone, as_progress
 from pipeline.render import EVERYTHING, RunSummary, Selection, assess, choose_take, finish_run, make_takes, open_backend, plan_run
 from pipeline.settings import Settings
 from pipeline.variant import ChosenTake, VariantOutcome, outcome, render_one
@@ -35,10 +37,12 @@ __all__ = ["render_catalog", "run_render"]
 
 
 @task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def base_clip_task(ws: Workspace, backend: BaseClipBackend, plan: VariantPlan) -> tuple[list[BaseClip], list[Take], float]:
+def base_clip_task(ws: Workspace, backend: BaseClipBackend, plan: VariantPlan,
+                   progress: Progress) -> tuple[list[BaseClip], list[Take], float]:
     """A product's takes; a GPU backend generates under the host's GPU slot."""
     t0 = time.perf_counter()
-    clips, takes = make_takes(ws, backend, plan, slot=gpu_slot if backend.needs_gpu else contextlib.nullcontext)
+    clips, takes = make_takes(ws, backend, plan, slot=gpu_slot if backend.needs_gpu else contextlib.nullcontext,
+                              progress=progress)
     return clips, takes, time.perf_counter() - t0
 
 
@@ -62,13 +66,13 @@ def render_catalog(catalog_dir: Path, out_dir: Path, settings: Settings, progres
     with `only` the products and locales it names, and no retiring either.
     checked: the catalog as pipeline.check.check_run returned it, when the caller checked it already."""
     started = time.perf_counter()
-    progress = progress or (lambda line: None)
     # One render at a time per home, output folder and shard: a second one stops here with the holder's pid.
     with render_lock(settings.home, out_dir, shard):
-        return _render(Workspace(settings), catalog_dir, out_dir, progress, shard, started, checked, only)
+        return _render(Workspace(settings), catalog_dir, out_dir, as_progress(progress), shard, started, checked,
+                       only)
 
 
-def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tuple[int, int] | None,
+def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress: Progress, shard: tuple[int, int] | None,
             started: float, checked: Catalog | None, only: Selection) -> RunSummary:
     settings = ws.settings
     stage: dict[str, float] = {}
@@ -79,13 +83,14 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tu
         require_gpu_limit()          # strict: a host without its limit fails here, not unthrottled later
     run = plan_run(ws, catalog_dir, out_dir, shard, checked, only)
     stage["plan"] = time.perf_counter() - t0
-    progress(f"{len(run.plans)} variants planned: {len(run.todo)} to render, {len(run.skipped)} unchanged")
+    progress.note(f"{len(run.plans)} variants planned: {len(run.todo)} to render, {len(run.skipped)} unchanged")
+    progress.planned(Count(len(run.skipped), len(run.plans), 0, len(run.todo), 0.0))
     outcomes: list[VariantOutcome] = list(run.skipped)
 
     # 2. One base clip per product, shared by all of its locales and aspect ratios.
     first_plan = run.first_plan_per_product()
     backend = open_backend(settings) if first_plan else None
-    base_futures = {sku: base_clip_task.submit(ws, backend, p) for sku, p in first_plan.items()}
+    base_futures = {sku: base_clip_task.submit(ws, backend, p, progress) for sku, p in first_plan.items()}
     picked: dict[str, tuple[BaseClip, list[Take], object]] = {}
     stage["base_clip"] = 0.0
     for sku, fut in base_futures.items():
@@ -131,20 +136,12 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress, shard: tu
         for k, v in out.seconds.items():
             stage[k] = stage.get(k, 0.0) + v
         outcomes.append(out)
-        progress(f"[{done}/{len(run.plans)}] {out.status.value:8} {out.sku} {out.locale} {out.aspect}"
-                 + (f": {out.reason}" if out.reason else "")
-                 + f"  ({rate_and_time_left(finished, len(futures), time.perf_counter() - composing)})")
+        count = Count(done, len(run.plans), finished, len(futures), time.perf_counter() - composing)
+        progress.variant(VariantDone(count, out.status.value, f"{out.sku} {out.locale} {out.aspect}", out.reason))
 
     # 5. Retire what the catalog no longer has (whole-catalog runs only) and close the run.
     return finish_run(ws, run, outcomes, stage, started, retire=shard is None and only.everything,
-                      progress=progress)
-
-
-def rate_and_time_left(finished: int, total: int, seconds: float) -> str:
-    """"2.4 variants/min, about 3m10s left": the rate so far of this run's variant pipeline."""
-    per_min = 60.0 * finished / seconds if seconds > 0 else 0.0
-    left = round((total - finished) * seconds / finished) if finished else 0
-    return f"{per_min:.1f} variants/min, about {left // 60}m{left % 60:02d}s left"
+                      progress=progress.note)
 
 
 def _reason(exc: BaseException) -> str:
@@ -152,11 +149,12 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def run_render(catalog_dir: Path, out_dir: Path, settings: Settings, progress=print,
+def run_render(catalog_dir: Path, out_dir: Path, settings: Settings, progress: Progress | Callable[[str], None] = print,
                shard: tuple[int, int] | None = None, checked: Catalog | None = None,
                only: Selection = EVERYTHING) -> RunSummary:
     """Entry point on one machine: the worker cap comes from the settings of this run, and Tessera
-    creates this host's GPU limit (one job at a time) when the diffusion backend is used."""
+    creates this host's GPU limit (one job at a time) when the diffusion backend is used.
+    progress: a pipeline.progress.Progress, or a function of one line (plain lines)."""
     if settings.options.backend == "diffusers":
         ensure_gpu_limit(1)
     runner = ThreadPoolTaskRunner(max_workers=settings.workers)

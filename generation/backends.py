@@ -15,6 +15,7 @@ Contract every backend meets (tests/generation/test_backend_contract.py):
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,6 +30,9 @@ if TYPE_CHECKING:   # torch is imported only when the diffusion backend is used
 __all__ = ["BaseClipBackend", "GenerationError", "MotionBackend", "DiffusersBackend", "backend_for_params"]
 
 
+OnStep = Callable[[int, int], None]    # (step, steps), both counted from 1
+
+
 class GenerationError(RuntimeError):
     """A base clip could not be made; the message says which input or model and why."""
 
@@ -41,8 +45,9 @@ class BaseClipBackend(Protocol):
         """The recorded parameters of one take of `product` (JSON-able, names the backend)."""
         ...
 
-    def make_clip(self, params: dict[str, Any], cache_dir: Path) -> BaseClip:
-        """The clip `params` describe, from `cache_dir` when its content key is there."""
+    def make_clip(self, params: dict[str, Any], cache_dir: Path, *, on_step: OnStep | None = None) -> BaseClip:
+        """The clip `params` describe, from `cache_dir` when its content key is there.
+        on_step(step, steps): called after each generation step, by a backend that has steps."""
         ...
 
     def system(self, clip: BaseClip) -> tuple[str, str]:
@@ -62,7 +67,8 @@ class MotionBackend:
         return {"backend": self.name, "photo": str(product.photo), "size": self.size, "fps": self.fps,
                 "duration_s": product.duration_s, "seed": seed}
 
-    def make_clip(self, params: dict[str, Any], cache_dir: Path) -> BaseClip:
+    def make_clip(self, params: dict[str, Any], cache_dir: Path, *, on_step: OnStep | None = None) -> BaseClip:
+        # A camera move has no generation steps: on_step is never called.
         from generation.motion import make_base_clip
         try:
             return make_base_clip(Path(params["photo"]), cache_dir=cache_dir, size=int(params["size"]),
@@ -98,10 +104,11 @@ class DiffusersBackend:
                 "negative_prompt": prompt.negative_prompt, "template": prompt.template_id, "image": image,
                 "seed": seed}
 
-    def make_clip(self, params: dict[str, Any], cache_dir: Path) -> BaseClip:
+    def make_clip(self, params: dict[str, Any], cache_dir: Path, *, on_step: OnStep | None = None) -> BaseClip:
         image = Path(params["image"]) if params.get("image") else None
         return self.model.make_base_clip(prompt=params["prompt"], negative_prompt=params["negative_prompt"],
-                                         image=image, seed=int(params["seed"]), cache_dir=cache_dir)
+                                         image=image, seed=int(params["seed"]), cache_dir=cache_dir,
+                                         on_step=on_step)
 
     def system(self, clip: BaseClip) -> tuple[str, str]:
         import json

@@ -53,7 +53,7 @@ from diffusers import DiffusionPipeline
 from PIL import Image, ImageOps
 
 from foundation.frames import write_clip
-from generation.backends import GenerationError
+from generation.backends import GenerationError, OnStep
 from foundation.primitives import SourceType, canonical_json, sha256_file, sha256_text, write_text_atomic
 from foundation.records import BaseClip
 
@@ -312,6 +312,7 @@ def load_pipeline(settings: DiffusionSettings) -> DiffusionPipeline:
         for transformer in _transformers(pipe):
             transformer.compile_repeated_blocks(fullgraph=True)
 
+    # diffusers' own tqdm bar would write over the caller's progress; steps go through on_step instead.
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -432,8 +433,10 @@ class DiffusionBackend:
         image: Path | None,
         seed: int,
         cache_dir: Path,
+        on_step: OnStep | None = None,
     ) -> BaseClip:
-        """The base clip for these inputs: from cache_dir when its key is there, else generated and stored."""
+        """The base clip for these inputs: from cache_dir when its key is there, else generated and stored.
+        on_step(step, steps): after each denoising step of a generation (a cache hit has none)."""
         # 1. Check inputs
         self.check_inputs(prompt, negative_prompt, image, seed)
 
@@ -455,7 +458,7 @@ class DiffusionBackend:
                 call_image = fit_image(opened, self.settings.width, self.settings.height)
 
         # 5. Generate (one retry with memory savers on CUDA OOM)
-        frames = self._generate_with_retry(prompt, negative_prompt, call_image, seed)
+        frames = self._generate_with_retry(prompt, negative_prompt, call_image, seed, on_step)
 
         # 6. Square canvas, written losslessly, then the sidecar
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -486,7 +489,8 @@ class DiffusionBackend:
         self._write_sidecar(sidecar_path, clip)
         return clip
 
-    def _generate(self, prompt: str, negative_prompt: str, image: Image.Image | None, seed: int) -> np.ndarray:
+    def _generate(self, prompt: str, negative_prompt: str, image: Image.Image | None, seed: int,
+                  on_step: OnStep | None = None) -> np.ndarray:
         s = self.settings
         kwargs: dict[str, Any] = {
             "prompt": prompt,
@@ -503,6 +507,11 @@ class DiffusionBackend:
             kwargs["image"] = image
         if self.family == "ltx":
             kwargs["frame_rate"] = s.fps
+        if on_step is not None:
+            def step_ended(pipe: Any, i: int, t: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+                on_step(i + 1, getattr(pipe, "num_timesteps", None) or s.num_inference_steps)
+                return callback_kwargs     # unchanged: reporting never touches the latents
+            kwargs["callback_on_step_end"] = step_ended
         self.generations_run += 1
         frames = np.asarray(self.pipe(**kwargs).frames[0])
         expected = (s.num_frames, s.height, s.width, 3)
@@ -513,10 +522,10 @@ class DiffusionBackend:
         return frames
 
     def _generate_with_retry(
-        self, prompt: str, negative_prompt: str, image: Image.Image | None, seed: int
+        self, prompt: str, negative_prompt: str, image: Image.Image | None, seed: int, on_step: OnStep | None = None
     ) -> np.ndarray:
         try:
-            return self._generate(prompt, negative_prompt, image, seed)
+            return self._generate(prompt, negative_prompt, image, seed, on_step)
         except torch.cuda.OutOfMemoryError as err:
             reason = str(err).splitlines()[0] if str(err) else "CUDA out of memory"
             if self.memory_savers_on:
@@ -529,7 +538,7 @@ class DiffusionBackend:
         self.memory_savers_on = True
         self.oom_retry_reason = reason
         try:
-            return self._generate(prompt, negative_prompt, image, seed)
+            return self._generate(prompt, negative_prompt, image, seed, on_step)
         except torch.cuda.OutOfMemoryError as err:
             raise GenerationError(
                 f"{self.settings.model!r}: CUDA out of memory again after retrying with cpu offload and VAE "

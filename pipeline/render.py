@@ -25,6 +25,7 @@ from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
 from generation.contact_sheet import write_candidate_sheets
 from generation.plan import VariantPlan, plan_variants
 from pipeline.check import check_run
+from pipeline.progress import GenerationStep, Progress
 from pipeline.settings import Settings
 from pipeline.variant import VariantOutcome, outcome
 from pipeline.workspace import Workspace
@@ -214,15 +215,21 @@ def open_backend(settings: Settings) -> BaseClipBackend:
 
 
 def make_takes(ws: Workspace, backend: BaseClipBackend, plan: VariantPlan,
-               slot: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> tuple[list[BaseClip], list[Take]]:
+               slot: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+               progress: Progress | None = None) -> tuple[list[BaseClip], list[Take]]:
     """A product's takes, one per candidate seed; each keeps what is needed to judge and replay it.
-    slot(): held around each generation (the host's GPU slot for a GPU backend)."""
+    slot(): held around each generation (the host's GPU slot for a GPU backend).
+    progress: told each generation step ("generating take 1/4: step 12/30"), by a backend that has steps."""
     o = ws.settings.options
     clips, takes = [], []
     for i in range(o.candidates):
         params = backend.take_params(plan.product, plan.brand, o.seed + i)
+        on_step = None
+        if progress is not None:
+            def on_step(step: int, steps: int, take: int = i + 1, report: Progress = progress) -> None:
+                report.step(GenerationStep(plan.product.sku, take, o.candidates, step, steps))
         with slot():
-            clip = backend.make_clip(params, ws.settings.clip_cache)
+            clip = backend.make_clip(params, ws.settings.clip_cache, on_step=on_step)
         name, version = backend.system(clip)
         clips.append(clip)
         takes.append(Take(i, clip.key, name, version, params, tuple(frame_hashes(clip.path))))

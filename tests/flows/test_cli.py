@@ -1,5 +1,6 @@
 """The CLI: every command documented with examples, exit codes as promised."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -66,6 +67,25 @@ def test_short_side_has_one_range_and_default_on_every_rendering_command():
                 found[name] = (param.type.min, param.type.max, param.default)
     assert set(found) >= {"render", "serve", "deploy", "nightly"}, found
     assert len(set(found.values())) == 1, found
+
+
+def test_verbose_is_one_option_on_every_command_that_starts_prefect_flows():
+    found = {name: (param.is_flag, param.help) for name, command in cli.commands.items()
+             for param in command.params if param.name == "verbose"}
+    assert set(found) >= {"render", "serve", "nightly"}, found
+    assert len(set(found.values())) == 1, found
+
+
+def test_nightly_without_verbose_keeps_prefect_off_the_terminal_but_in_the_servers_log(monkeypatch):
+    from flows.cli_common import _quiet_prefect
+    for name in ("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_TO_API_ENABLED"):
+        monkeypatch.setenv(name, "")       # recorded, so whatever the test sets is undone after it
+        monkeypatch.delenv(name)
+    _quiet_prefect(True, server_logs=True)
+    assert "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL" not in os.environ
+    _quiet_prefect(False, server_logs=True)
+    assert os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] == "CRITICAL"
+    assert "PREFECT_LOGGING_LEVEL" not in os.environ and "PREFECT_LOGGING_TO_API_ENABLED" not in os.environ
 
 
 def test_schedule_time_zone_defaults_to_the_machines(monkeypatch):

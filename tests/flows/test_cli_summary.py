@@ -76,6 +76,6 @@ def test_variants_held_for_review_then_an_unchanged_rerun_skips_what_was_signed(
 
 
 def test_progress_names_the_rate_and_the_time_left():
-    from flows.render import rate_and_time_left
+    from pipeline.progress import rate_and_time_left
     assert rate_and_time_left(3, 10, 60.0) == "3.0 variants/min, about 2m20s left"
     assert rate_and_time_left(10, 10, 30.0) == "20.0 variants/min, about 0m00s left"

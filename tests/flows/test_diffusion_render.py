@@ -102,8 +102,12 @@ def test_a_text_to_video_variant_has_no_photo_ingredient(tmp_path):
     options = RenderOptions(short_side=288, backend="diffusers",
                             diffusion=DiffusionSettings(model=str(model), task="t2v", **TINY))
     settings = Settings.build(home=tmp_path / "home", options=options)
-    summary = run_render(catalog, tmp_path / "out", settings)
+    lines: list[str] = []
+    summary = run_render(catalog, tmp_path / "out", settings, progress=lines.append)
     assert (summary.rendered, summary.failed) == (1, 0), [o.reason for o in summary.outcomes]
+    # the generation's steps are part of the run's progress (TINY: 2 steps, one take)
+    assert [line for line in lines if "generating" in line] == [
+        "ESP-BLEND-1KG: generating take 1/1: step 1/2", "ESP-BLEND-1KG: generating take 1/1: step 2/2"], lines
     led = Ledger(settings.ledger_url)
     (f,) = sorted((tmp_path / "out").rglob("*.mp4"))
     asset_id = led.asset_id_for_sha256(sha256_file(f))
@@ -121,8 +125,10 @@ def test_a_text_to_video_variant_has_no_photo_ingredient(tmp_path):
 def test_re_render_generates_nothing_and_a_new_locale_only_composes(setup_own):
     root, catalog, settings, _ = setup_own
     clips = _clips(settings)
-    again = run_render(catalog, root / "out", settings)
+    lines: list[str] = []
+    again = run_render(catalog, root / "out", settings, progress=lines.append)
     assert (again.rendered, again.skipped) == (0, 4)
+    assert not [line for line in lines if "generating" in line], lines
     # Add a locale: its variants are composed from the cached base clips, no generation.
     sample = Path(__file__).resolve().parents[2] / "catalogs" / "sample"
     loc = pd.read_csv(catalog / "locales.csv", dtype=str, keep_default_na=False)

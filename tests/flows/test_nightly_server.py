@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -295,6 +296,9 @@ def test_nightly_runs_shards_on_the_gpu_workers_and_records_every_variant_once(d
     assert len(rows) == len(expected) and {r["status"] for r in rows} == {"rendered"}, rows
     assert {r["host"] for r in rows} == {socket.gethostname()}
     assert float(artifacts["nightly-progress"].data) == 100.0
+    # It moved with each variant, not only as shards ended (0, 4 or 8, 12): the nightly logs every count.
+    counts = [int(n) for n in re.findall(r"progress: (\d+) of 12 variants done", logs)]
+    assert counts == sorted(counts) and counts[0] == 0 and counts[-1] == 12 and len(set(counts)) > 3, logs
     summary = artifacts["nightly-summary"].data
     assert f"| {len(expected)} | 0 | 0 | 0 | 0 | 0 | 0 |" in summary and "Report: [" in summary, summary
     report = Path(summary.split("Report: [", 1)[1].split("]", 1)[0])

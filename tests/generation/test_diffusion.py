@@ -110,6 +110,19 @@ def test_same_seed_same_pixels_other_seed_other_clip(wan_t2v, tmp_path):
     assert not np.array_equal(frames_of(other.path), frames_of(first.path))
 
 
+def test_each_generation_step_is_reported_and_reporting_leaves_the_pixels_alone(wan_t2v, tmp_path):
+    steps: list[tuple[int, int]] = []
+    watched = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=5,
+                                     cache_dir=tmp_path / "a", on_step=lambda step, total: steps.append((step, total)))
+    assert steps == [(1, 2), (2, 2)]            # TINY: 2 inference steps
+    plain = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=5, cache_dir=tmp_path / "b")
+    assert plain.key == watched.key and np.array_equal(frames_of(plain.path), frames_of(watched.path))
+    # a cache hit generates nothing, so it has no steps to report
+    wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=5, cache_dir=tmp_path / "a",
+                           on_step=lambda step, total: steps.append((step, total)))
+    assert steps == [(1, 2), (2, 2)]
+
+
 @pytest.mark.slow
 def test_cache_hit_runs_no_generation_and_reuses_the_file(wan_t2v, tmp_path):
     made = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=11, cache_dir=tmp_path)
