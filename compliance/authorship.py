@@ -409,11 +409,12 @@ def _selection(a: _Analysis) -> dict[str, Any]:
 def _exclusions(a: _Analysis) -> list[dict[str, str]]:
     out = []
     for s in a.segments:
+        made = "machine-written" if s.name.startswith("copy:") else "AI-generated"
         if s.classification == AI_GENERATED:
-            out.append({"segment": s.name, "exclude": "all of it", "why": f"AI-generated: {s.origin}"})
+            out.append({"segment": s.name, "exclude": "all of it", "why": f"{made}: {s.origin}"})
         elif s.classification == AI_MODIFIED:
-            out.append({"segment": s.name, "exclude": "the AI-generated material; claim only the human modifications",
-                        "why": f"AI-generated ({s.origin}), modified by a human"})
+            out.append({"segment": s.name, "exclude": f"the {made} material; claim only the human modifications",
+                        "why": f"{made}: {s.origin}; modified by a human"})
     return out
 
 
@@ -451,7 +452,7 @@ def _brand_text(d: Mapping[str, Any]) -> str:
 
 
 def _contribution_dict(c: _Contribution, *, with_actor: bool) -> dict[str, Any]:
-    out = {"action": c.event.action, "seq": c.event.seq, "at": _when(c.event), "summary": c.summary,
+    out = {"action": c.event.action, "seq": c.event.seq, "at": _when_decided(c.event), "summary": c.summary,
            "event_hash": c.event.hash}
     if with_actor:
         out.update(actor=c.event.actor, text=c.text)
@@ -476,7 +477,8 @@ def _process_row(e: RecordedEvent) -> dict[str, Any]:
             what = f"{d['segment']}: {_edit_text(e)}"
         case "input_recorded":
             prov = d.get("provenance") or {}
-            what = (f"{d['role']} {d['file']}: source type {prov.get('source_type') or 'unknown'} "
+            st = prov.get("source_type")
+            what = (f"{d['role']} {d['file']}: source type {SourceType.parse(st).short if st else 'unknown'} "
                     f"(from its {d['origin']}), owner {d.get('owner') or 'not recorded'}, "
                     f"licence {d.get('licence') or 'not recorded'}")
         case "brand_kit_applied":
@@ -485,6 +487,8 @@ def _process_row(e: RecordedEvent) -> dict[str, Any]:
             what = _compact(d) if d else ""
     if isinstance(d.get("recorded_at_seq"), int):
         what += f" (restates seq {d['recorded_at_seq']})"
+    if e.action in _FROM_CATALOG and d.get("catalog"):
+        what += f" (read from the catalog, {d['catalog']}, at this time)"
     return {"seq": e.seq, "at": _when(e), "actor": e.actor, "actor_kind": e.actor_kind, "action": e.action,
             "what": what, "event_hash": e.hash}
 
@@ -558,6 +562,17 @@ def _edit_text(e: RecordedEvent) -> str:
 
 def _when(e: RecordedEvent) -> str:
     return e.at.isoformat(timespec="seconds")
+
+
+def _when_decided(e: RecordedEvent) -> str:
+    """When the decision was made: the event's time, except for what the render read from the catalog (the
+    copy, the brand kit), whose writing time the catalog does not record."""
+    if e.action in _FROM_CATALOG and e.detail.get("catalog"):
+        return f"{_when(e)} (read from the catalog; when it was written is not recorded)"
+    return _when(e)
+
+
+_FROM_CATALOG = ("copy_written", "brand_kit_applied")
 
 
 def _compact(value: Any) -> str:

@@ -58,7 +58,9 @@ def verify(home, ledger):
 @home_option
 @ledger_option
 def report(asset_id, fmt, home, ledger):
-    """Human contributions, AI material to exclude, and the process evidence of ASSET_ID.
+    """Human contributions, AI-generated or machine-written material to exclude, third-party material (the
+    photo with its owner and licence), material of unknown origin, and the process evidence of ASSET_ID,
+    each decision at the time it was made (docs/compliance.md, "Authorship report").
 
     \b
     Examples:
@@ -205,13 +207,15 @@ def pick(candidate_set, candidate, actor, reason, home, ledger):
 @click.argument("locale")
 @click.option("--field", required=True, type=click.Choice(["headline", "cta", "captions"]))
 @click.option("--text", required=True, help="The new text (captions: lines separated by ' | ').")
-@click.option("--by", "actor", required=True, help="Editor's name (recorded in the journal).")
+@click.option("--by", "actor", required=True,
+              help="Editor's name: the journal records the edit as this person's, at this time.")
 @click.option("--note", default="", help="Why (recorded).")
 @home_option
 @ledger_option
 def edit(catalog, sku, locale, field, text, actor, note, home, ledger):
     """Edit one overlay copy field of SKU in LOCALE as a person: the catalog row is rewritten and the
-    edit journaled; the next render re-renders exactly that locale's variants of SKU.
+    edit journaled as NAME's; the next render re-renders exactly that locale's variants of SKU. The row's
+    copy_author stays: the authorship report shows the author's text and the person's edit of it.
 
     \b
     Examples:
