@@ -433,8 +433,7 @@ def _third_party(a: _Analysis) -> list[dict[str, Any]]:
             "owner_source": f"catalog {d['catalog']}" if d.get("catalog") else "not recorded",
             "provenance": provenance, "c2pa_state": prov.get("c2pa_state"), "signer": prov.get("signer"),
             "in_asset": in_asset, "seq": e.seq,
-            "use": ("its pixels are in every frame (camera move)" if in_asset else
-                    "named by the brand kit; not drawn into this asset's frames"),
+            "use": d.get("use") or ("its pixels are in the frames" if in_asset else "not in the frames"),
         })
     return out
 

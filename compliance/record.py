@@ -54,6 +54,7 @@ class InputRecord:
     licence: str
     catalog: str                 # where the catalog names it: "products.csv row 1", "brand.json"
     in_frames: bool              # its pixels are in the asset
+    use: str = ""                # how the render used it, in words
 
 
 def human_pick(journal: Journal, set_id: str) -> Pick | None:
@@ -115,7 +116,7 @@ def record_decisions(journal: Journal, *, variant_key: str, asset_id: str, takes
             variant_key, SYSTEM, "system", "input_recorded", asset_id=asset_id, outputs={"file": item.sha256},
             detail={"role": item.role, "file": item.file, "origin": item.provenance.get("origin"),
                     "provenance": dict(item.provenance), "owner": item.owner, "licence": item.licence,
-                    "catalog": item.catalog, "in_frames": item.in_frames}))
+                    "catalog": item.catalog, "in_frames": item.in_frames, "use": item.use}))
     # 2. The brand kit and the layout's aspect ratio, as the catalog records them, by whoever brand.json names.
     if brand is not None:
         author = Author.parse(str(brand.get("author", "unknown")))

@@ -112,7 +112,7 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
                          photo_sha256=plan.photo_sha256 if photo is not None else None,
                          sku=plan.spec.sku, locale=plan.spec.locale,
                          footage_source_type=source_type.value if source_type else None,
-                         inputs=input_records(plan, photo, logo), brand=brand_record(plan))
+                         inputs=input_records(plan, base, photo, logo), brand=brand_record(plan))
         authorship = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(ws.journal, plan.variant_key)))
         times["journal"] = time.perf_counter() - t0
         # 5. The manifest: what happened, the soft bindings (watermark payload, fingerprints) that find it
@@ -140,18 +140,25 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
     return outcome(plan, Outcome.RENDERED, seconds=times)
 
 
-def input_records(plan: VariantPlan, photo: InputProvenance | None,
+def input_records(plan: VariantPlan, base: BaseClip, photo: InputProvenance | None,
                   logo: InputProvenance | None) -> tuple[InputRecord, ...]:
-    """The variant's input files for the journal: the product photo where it is an input, the brand logo
-    the brand kit names (read for its provenance; Tessera does not draw it into the frames)."""
+    """The variant's input files for the journal: the product photo where it is an input (photo_used), the
+    brand logo the brand kit names (read for its provenance; Tessera does not draw it into the frames)."""
     out = []
     if photo is not None:
+        if base.backend == "motion":
+            in_frames, use = True, "its pixels are in every frame (a virtual camera move over it)"
+        elif json.loads(base.params_json).get("composited_photo"):
+            in_frames, use = True, "the image-to-video model's conditioning image, composited into the frames"
+        else:
+            in_frames, use = False, "the image-to-video model's conditioning image; its pixels are not in the frames"
         out.append(InputRecord("product photo", plan.product.photo.name, plan.photo_sha256, photo.to_dict(),
                                plan.product.photo_owner, plan.product.photo_licence,
-                               f"products.csv row {plan.product.row}", in_frames=True))
+                               f"products.csv row {plan.product.row}", in_frames, use))
     if logo is not None and plan.brand.logo is not None:
         out.append(InputRecord("brand logo", plan.brand.logo.name, sha256_file(plan.brand.logo), logo.to_dict(),
-                               plan.brand.logo_owner, plan.brand.logo_licence, "brand.json", in_frames=False))
+                               plan.brand.logo_owner, plan.brand.logo_licence, "brand.json", False,
+                               "named by the brand kit; not drawn into the frames"))
     return tuple(out)
 
 
