@@ -95,6 +95,16 @@ def test_an_ai_made_photo_makes_the_variant_ai_derived_with_the_region_labels(ca
     assert "AI生成" in [label["text"] for label in _compliance(cn)["visible_labels"]]
     assert count_key(outs["zh-CN"], "AIGC") == 1
     assert count_key(outs["de-DE"], "AIGC") == 0
+    # The authorship report says the same: the camera move over an AI-made photo is AI-made footage.
+    footage = _footage(settings, summary.outcomes[0].asset_id)
+    assert footage["classification"] == "ai_generated" and "itself AI-made" in footage["origin"]
+
+
+def _footage(settings, asset_id: str) -> dict:
+    from compliance.authorship import authorship_report
+    from pipeline.workspace import Workspace
+    data = json.loads(authorship_report(Workspace(settings).journal, asset_id, fmt="json"))
+    return next(s for s in data["segments"] if s["segment"] == "footage")
 
 
 def test_the_photos_own_manifest_is_the_ingredients_manifest(c2pa_photo):
@@ -120,6 +130,8 @@ def test_a_photo_without_provenance_is_unknown_with_no_ai_labels_and_no_camera_c
         assert "digitalCapture" not in report.manifest_json
         assert report.assertion("com.tessera.variant")["photo"]["origin"] == "unknown"
         assert _compliance(report)["visible_labels"] == [] and count_key(out, "AIGC") == 0
+    footage = _footage(settings, summary.outcomes[0].asset_id)
+    assert footage["classification"] == "unknown" and "of unknown provenance" in footage["origin"]
 
 
 def test_a_photo_whose_manifest_fails_validation_stops_unless_the_catalog_says_unknown(tmp_path):
