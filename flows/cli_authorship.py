@@ -117,12 +117,13 @@ def takes(as_json, home, ledger):
         pick = human_pick(journal, listing.parent.name)
         rows.append({"set": listing.parent.name, "sku": data["sku"], "takes": len(data["takes"]),
                      "sheet": str(listing.parent / "takes.png"),
-                     "picked": None if pick is None else {"candidate": pick.candidate, "by": pick.actor, "reason": pick.reason}})
+                     "picked": _picked(pick)})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        state = f"picked take {r['picked']['candidate']} by {r['picked']['by']}" if r["picked"] else "awaiting a pick"
+        state = (f"picked take {r['picked']['candidate']} by {r['picked']['by']} at {r['picked']['at']}"
+                 if r["picked"] else "awaiting a pick")
         click.echo(f"{r['set']}  {r['sku']:20} {r['takes']} takes  {state}\n    sheet: {r['sheet']}")
     if not rows:
         click.echo("no candidate sets (render with --candidates K to make some)")
@@ -154,7 +155,7 @@ def show(candidate_set, candidate, as_json, home, ledger):
         takes_ = [takes_[candidate]]
     pick_ = human_pick(journal, candidate_set)
     doc = {"set": candidate_set, "sku": data["sku"], "sheet": str(settings.home / "candidates" / candidate_set / "takes.png"),
-           "picked": None if pick_ is None else {"candidate": pick_.candidate, "by": pick_.actor, "reason": pick_.reason},
+           "picked": _picked(pick_),
            "takes": takes_}
     if as_json:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -164,6 +165,14 @@ def show(candidate_set, candidate, as_json, home, ledger):
     for t in takes_:
         params = ", ".join(f"{k}={v}" for k, v in sorted(t["params"].items()))
         click.echo(f"take {t['take']}: {t['backend']}  {params}")
+
+
+def _picked(pick) -> dict | None:
+    """A person's pick as listed: which take, by whom, why, and when they made it (UTC)."""
+    if pick is None:
+        return None
+    return {"candidate": pick.candidate, "by": pick.actor, "reason": pick.reason,
+            "at": pick.at.isoformat(timespec="seconds") if pick.at else None}
 
 
 def _listing(settings, candidate_set: str) -> dict:

@@ -87,6 +87,8 @@ def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed_own):
     assert _cli(settings.home, "review", "pick", set_id, "--candidate", "2", "--by", "Mei Chen",
                 "--reason", "warmest light on the crema").exit_code == 0
     picked_at = _journal(settings).events(variant_key=f"set:{set_id}")[0].at.isoformat(timespec="seconds")
+    listed = json.loads(_cli(settings.home, "review", "takes", "--json").output)[0]["picked"]
+    assert (listed["candidate"], listed["by"], listed["at"]) == (2, "Mei Chen", picked_at)
     assert _cli(settings.home, "review", "edit", str(catalog), SKU, "de-DE", "--field", "headline",
                 "--text", "Frisch geröstet, jeden Morgen", "--by", "Jonas Weber").exit_code == 0
     time.sleep(1.1)    # the render comes later than the pick: the report keeps the pick's own time
