@@ -27,7 +27,7 @@ from babel import UnknownLocaleError
 from babel.numbers import get_currency_precision, is_currency
 from PIL import Image, UnidentifiedImageError
 
-from foundation.primitives import SourceType
+from foundation.primitives import Author, SourceType
 from catalogs.schema import ASPECT_RATIOS, BrandKit, Catalog, Copy, Locale, Product
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -49,9 +49,9 @@ PRODUCT_COLUMNS = ("sku", "title", "description", "photo", "price", "currency", 
 PRODUCT_OPTIONAL = ("duration_s", "photo_source", "photo_owner", "photo_licence")
 LOCALE_COLUMNS = ("tag", "language", "region", "currency", "rule_profile", "aspect_ratios")
 COPY_COLUMNS = ("sku", "locale", "headline", "cta", "captions")
-COPY_OPTIONAL = ("price",)
+COPY_OPTIONAL = ("price", "copy_author")
 BRAND_KEYS = ("name", "primary_color", "secondary_color", "text_color", "font_family")
-BRAND_OPTIONAL = ("logo",)
+BRAND_OPTIONAL = ("logo", "logo_source", "logo_owner", "logo_licence", "author")
 
 
 T = TypeVar("T")
@@ -391,9 +391,9 @@ def _parse_products(root: Path, table: _Table, problems: _Problems) -> _Keyed[Pr
     return out
 
 
-def _photo_source(raw: str, where: str, problems: _Problems) -> str | None:
+def _photo_source(raw: str, where: str, problems: _Problems, column: str = "photo_source") -> str | None:
     """"" (the catalog says nothing), "unknown", or an IPTC digital source type (short name or IRI) as its
-    IRI; None after reporting a value outside the vocabulary."""
+    IRI; None after reporting a value outside the vocabulary. Also brand.json's logo_source."""
     value = raw.strip()
     if value in ("", "unknown"):
         return value
@@ -401,7 +401,7 @@ def _photo_source(raw: str, where: str, problems: _Problems) -> str | None:
         return SourceType.parse(value).value
     except ValueError:
         known = ", ".join(t.short for t in SourceType)
-        problems.add(where, f"photo_source {value!r} is not 'unknown' or an IPTC digital source type ({known})")
+        problems.add(where, f"{column} {value!r} is not 'unknown' or an IPTC digital source type ({known})")
         return None
 
 
@@ -528,15 +528,33 @@ def _parse_copy(table: _Table, products: _Keyed[Product], locales: _Keyed[Locale
         captions = _captions(row["captions"], at("captions"), problems)
         price_ok, price = _copy_price(row.get("price", ""), products.currency.get(sku),
                                       locales.currency.get(tag), sku, tag, at("price"), problems)
+        author = _copy_author(row.get("copy_author", ""), at("copy_author"), problems)
         if not known:
             continue
         first_row[(sku, tag)] = row_number
-        valid = headline is not None and cta is not None and captions is not None and price_ok
+        valid = (headline is not None and cta is not None and captions is not None and price_ok
+                 and author is not None)
         copies[(sku, tag)] = Copy(
             sku=sku, locale=tag, headline=headline, cta=cta,  # type: ignore[arg-type]
-            captions=captions, price=price, row=row_number,  # type: ignore[arg-type]
+            captions=captions, price=price, row=row_number, author=author,  # type: ignore[arg-type]
         ) if valid else None
     return copies
+
+
+def _copy_author(raw: str, where: str, problems: _Problems, column: str = "copy_author") -> Author | None:
+    """Who or what wrote the row (also brand.json's author): empty means unknown, never assumed human;
+    None after reporting a bad value."""
+    value = unicodedata.normalize("NFC", raw).strip()
+    if not value:
+        return Author("unknown")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        problems.add(where, f"{column} {value!r} contains a control character")
+        return None
+    try:
+        return Author.parse(value)
+    except ValueError as exc:
+        problems.add(where, f"{column} {exc}")
+        return None
 
 
 def _captions(raw: str, where: str, problems: _Problems) -> tuple[str, ...] | None:
@@ -611,13 +629,23 @@ def _read_brand(root: Path, problems: _Problems) -> BrandKit | None:
         elif key == "logo":
             logo = _image(root, value, at(key), problems)
             values[key] = str(logo) if logo else None
+        elif key == "logo_source":
+            values[key] = _photo_source(value, at(key), problems, column=key)
+        elif key == "author":
+            author = _copy_author(value, at(key), problems, column=key)
+            values[key] = str(author) if author else None
         else:
-            values[key] = _text({key: value}, key, at(key), problems)
-    if any(values.get(k) is None for k in BRAND_KEYS) or (data.get("logo") is not None and not values.get("logo")):
+            values[key] = _text({key: value}, key, at(key), problems, required=key in BRAND_KEYS)
+    if any(values.get(k) is None for k in BRAND_KEYS) or \
+            any(data.get(k) is not None and values.get(k) is None for k in BRAND_OPTIONAL) or \
+            (data.get("logo") is not None and not values.get("logo")):
         return None
     return BrandKit(
         name=values["name"], primary_color=values["primary_color"],  # type: ignore[arg-type]
         secondary_color=values["secondary_color"], text_color=values["text_color"],  # type: ignore[arg-type]
         font_family=values["font_family"],  # type: ignore[arg-type]
         logo=Path(values["logo"]) if values.get("logo") else None,  # type: ignore[arg-type]
+        logo_source=values.get("logo_source") or None, logo_owner=values.get("logo_owner") or "",
+        logo_licence=values.get("logo_licence") or "",
+        author=Author.parse(values.get("author") or "unknown"),
     )

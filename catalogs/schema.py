@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from foundation.primitives import Author
+
 ASPECT_RATIOS = ("9:16", "1:1", "16:9")
 
 
@@ -51,6 +53,8 @@ class Copy:
     captions: tuple[str, ...]
     price: Decimal | None = None   # price in the locale's currency when it differs from the product's
     row: int = 0
+    # Who or what wrote this row's text (column copy_author); a missing column or value is unknown, never human.
+    author: Author = Author("unknown")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,11 @@ class BrandKit:
     text_color: str
     font_family: str       # "Noto Sans" family; the script-specific face is chosen per locale
     logo: Path | None = None
+    # What brand.json says about the logo, as the photo columns say about a photo (docs/catalogs.md).
+    logo_source: str | None = None     # an IPTC digital source type IRI, or "unknown"
+    logo_owner: str = ""
+    logo_licence: str = ""
+    author: Author = Author("unknown")    # who chose the brand kit (key "author", the copy_author syntax)
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,11 @@ __all__ = [
 ACTIONS: tuple[str, ...] = (
     "brief_written", "copy_written", "prompt_authored", "parameters_set", "generation_run",
     "candidate_picked", "candidate_rejected", "edit_applied", "approval", "publication",
+    "input_recorded", "brand_kit_applied",
 )
-ACTOR_KINDS: tuple[str, ...] = ("human", "system")
+# "unknown": the record does not say whether a person or a system acted (copy whose author the catalog
+# does not name). Journals written before it existed hold only "human" and "system" and verify unchanged.
+ACTOR_KINDS: tuple[str, ...] = ("human", "system", "unknown")
 # Detail keys an event must carry so that the authorship report can say what happened.
 # Checked at write time: a journal is append-only, so an incomplete event could never be fixed.
 REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
@@ -55,6 +58,7 @@ REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
     "candidate_rejected": ("candidate",),
     "copy_written": ("segment", "text"),
     "edit_applied": ("segment",),
+    "input_recorded": ("role", "file", "origin"),
 }
 GENESIS_HASH = "0" * 64
 _APPEND_ATTEMPTS = 5
@@ -96,13 +100,13 @@ class JournalEvent:
     `detail` holds what a reader needs (prompt text, parameters, reason, ...)."""
     variant_key: str
     actor: str                                   # a person's id, or the system component's name
-    actor_kind: str                              # "human" or "system"
+    actor_kind: str                              # one of ACTOR_KINDS: "human", "system" or "unknown"
     action: str                                  # one of ACTIONS
     asset_id: str | None = None
     inputs: Mapping[str, Any] = field(default_factory=dict)
     outputs: Mapping[str, Any] = field(default_factory=dict)
     detail: Mapping[str, Any] = field(default_factory=dict)
-    at: datetime | None = None                   # when it happened (timezone-aware); default: now
+    at: datetime | None = None                   # when the decision happened (timezone-aware); default: now
     event_id: str | None = None                  # default: a new uuid4
 
 
@@ -226,6 +230,14 @@ class Journal:
             query = query.where(journal_table.c.variant_key == variant_key)
         if asset_id is not None:
             query = query.where(journal_table.c.asset_id == asset_id)
+        with self.engine.connect() as conn:
+            return [_recorded(dict(r)) for r in conn.execute(query).mappings()]
+
+    def events_at(self, seqs: Sequence[int]) -> list[RecordedEvent]:
+        """The events with these seq numbers, in seq order (those that do not exist are left out)."""
+        if not seqs:
+            return []
+        query = select(journal_table).where(journal_table.c.seq.in_(sorted(set(seqs)))).order_by(journal_table.c.seq)
         with self.engine.connect() as conn:
             return [_recorded(dict(r)) for r in conn.execute(query).mappings()]
 

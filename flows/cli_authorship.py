@@ -58,7 +58,9 @@ def verify(home, ledger):
 @home_option
 @ledger_option
 def report(asset_id, fmt, home, ledger):
-    """Human contributions, AI material to exclude, and the process evidence of ASSET_ID.
+    """Human contributions, AI-generated or machine-written material to exclude, third-party material (the
+    photo with its owner and licence), material of unknown origin, and the process evidence of ASSET_ID,
+    each decision at the time it was made (docs/compliance.md, "Authorship report").
 
     \b
     Examples:
@@ -115,12 +117,13 @@ def takes(as_json, home, ledger):
         pick = human_pick(journal, listing.parent.name)
         rows.append({"set": listing.parent.name, "sku": data["sku"], "takes": len(data["takes"]),
                      "sheet": str(listing.parent / "takes.png"),
-                     "picked": None if pick is None else {"candidate": pick.candidate, "by": pick.actor, "reason": pick.reason}})
+                     "picked": _picked(pick)})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        state = f"picked take {r['picked']['candidate']} by {r['picked']['by']}" if r["picked"] else "awaiting a pick"
+        state = (f"picked take {r['picked']['candidate']} by {r['picked']['by']} at {r['picked']['at']}"
+                 if r["picked"] else "awaiting a pick")
         click.echo(f"{r['set']}  {r['sku']:20} {r['takes']} takes  {state}\n    sheet: {r['sheet']}")
     if not rows:
         click.echo("no candidate sets (render with --candidates K to make some)")
@@ -152,7 +155,7 @@ def show(candidate_set, candidate, as_json, home, ledger):
         takes_ = [takes_[candidate]]
     pick_ = human_pick(journal, candidate_set)
     doc = {"set": candidate_set, "sku": data["sku"], "sheet": str(settings.home / "candidates" / candidate_set / "takes.png"),
-           "picked": None if pick_ is None else {"candidate": pick_.candidate, "by": pick_.actor, "reason": pick_.reason},
+           "picked": _picked(pick_),
            "takes": takes_}
     if as_json:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -162,6 +165,14 @@ def show(candidate_set, candidate, as_json, home, ledger):
     for t in takes_:
         params = ", ".join(f"{k}={v}" for k, v in sorted(t["params"].items()))
         click.echo(f"take {t['take']}: {t['backend']}  {params}")
+
+
+def _picked(pick) -> dict | None:
+    """A person's pick as listed: which take, by whom, why, and when they made it (UTC)."""
+    if pick is None:
+        return None
+    return {"candidate": pick.candidate, "by": pick.actor, "reason": pick.reason,
+            "at": pick.at.isoformat(timespec="seconds") if pick.at else None}
 
 
 def _listing(settings, candidate_set: str) -> dict:
@@ -205,13 +216,15 @@ def pick(candidate_set, candidate, actor, reason, home, ledger):
 @click.argument("locale")
 @click.option("--field", required=True, type=click.Choice(["headline", "cta", "captions"]))
 @click.option("--text", required=True, help="The new text (captions: lines separated by ' | ').")
-@click.option("--by", "actor", required=True, help="Editor's name (recorded in the journal).")
+@click.option("--by", "actor", required=True,
+              help="Editor's name: the journal records the edit as this person's, at this time.")
 @click.option("--note", default="", help="Why (recorded).")
 @home_option
 @ledger_option
 def edit(catalog, sku, locale, field, text, actor, note, home, ledger):
     """Edit one overlay copy field of SKU in LOCALE as a person: the catalog row is rewritten and the
-    edit journaled; the next render re-renders exactly that locale's variants of SKU.
+    edit journaled as NAME's; the next render re-renders exactly that locale's variants of SKU. The row's
+    copy_author stays: the authorship report shows the author's text and the person's edit of it.
 
     \b
     Examples:

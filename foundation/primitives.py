@@ -6,6 +6,8 @@
 - `atomic_path`, `write_text_atomic`, `write_json_atomic`, `move_atomic`: a file appears
   complete or not at all, and no temporary file is left behind on failure.
 - `SourceType`: the IPTC digital-source-type vocabulary, as one closed type.
+- `Author`: who or what wrote a piece of text (a person, a team, a machine-translation engine,
+  a language model, or unknown), parsed from the catalog's `copy_author` syntax.
 - `Outcome`: what happened to one planned variant, as one closed type.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from importlib import metadata
@@ -26,7 +29,7 @@ from typing import Any
 
 __all__ = [
     "canonical_json", "sha256_text", "sha256_file", "atomic_path", "write_bytes_atomic", "write_text_atomic", "write_json_atomic",
-    "move_atomic", "SourceType", "IPTC_SOURCE_TYPES", "Outcome", "pipeline_version",
+    "move_atomic", "SourceType", "IPTC_SOURCE_TYPES", "Author", "AUTHOR_KINDS", "Outcome", "pipeline_version",
 ]
 
 
@@ -180,6 +183,44 @@ def variant_source_type(backend: str, *, task: str | None = None, photo: SourceT
             return SourceType.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
         return SourceType.TRAINED_ALGORITHMIC_MEDIA
     raise ValueError(f"backend {backend!r}: no digital source type rule (expected 'motion' or 'diffusers')")
+
+
+# Who or what wrote a text: "person:NAME", "team:NAME", "mt:ENGINE", "llm:MODEL" or "unknown".
+AUTHOR_KINDS = ("person", "team", "mt", "llm", "unknown")
+_HUMAN_AUTHORS = frozenset({"person", "team"})
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who or what wrote a text (docs/compliance.md, "Who wrote the copy"). Only a person or a team is a
+    human author; a machine-translation engine or a language model is a system; "unknown" is neither."""
+    kind: str                 # one of AUTHOR_KINDS
+    name: str = ""            # the person, team, engine or model; "" for unknown
+
+    @classmethod
+    def parse(cls, value: str) -> Author:
+        """From "kind:name" or "unknown"; ValueError naming the value and the syntax."""
+        text = " ".join(value.split())
+        if text == "unknown":
+            return cls("unknown")
+        kind, sep, name = text.partition(":")
+        kind, name = kind.strip(), name.strip()
+        if not sep or kind not in AUTHOR_KINDS or kind == "unknown" or not name:
+            raise ValueError(f"{value!r} is not 'unknown' or KIND:NAME with KIND one of person, team, mt, llm "
+                             f"(e.g. 'person:Li Wei', 'mt:DeepL', 'llm:gpt-4o')")
+        return cls(kind, name)
+
+    @property
+    def human(self) -> bool:
+        return self.kind in _HUMAN_AUTHORS
+
+    @property
+    def actor_kind(self) -> str:
+        """How the authorship journal records this author: "human", "system" or "unknown"."""
+        return "human" if self.human else "unknown" if self.kind == "unknown" else "system"
+
+    def __str__(self) -> str:
+        return "unknown" if self.kind == "unknown" else f"{self.kind}:{self.name}"
 
 
 class Outcome(str, Enum):

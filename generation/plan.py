@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable
 from catalogs.schema import BrandKit, Catalog, Locale, Product
 from generation.compose import format_price
 from generation.layout import output_size
-from foundation.primitives import canonical_json, pipeline_version, sha256_file, sha256_text
+from foundation.primitives import Author, canonical_json, pipeline_version, sha256_file, sha256_text
 from foundation.records import VariantSpec
 
 PROMPT_TEMPLATES = Path(__file__).parent / "prompts" / "default.json"
@@ -49,6 +49,7 @@ class VariantPlan:
     candidate_set: str           # names the product's takes; a reviewer picks within it
     pick: int | None             # a reviewer's recorded pick, or None (automatic or awaiting review)
     inputs_json: str = ""        # canonical JSON of every input; variant_key is its sha256
+    copy_author: Author = Author("unknown")   # who or what wrote the copy row (catalog column copy_author)
 
     @property
     def asset_id(self) -> str:
@@ -89,12 +90,15 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
                     "rules": rules_digest(locale.rule_profile) if rules_digest else None,
                     "headline": copy.headline, "cta": copy.cta, "captions": copy.captions,
                     "price": str(amount), "currency": currency,
-                    "brand": asdict(catalog.brand) | {"logo": _logo_hash(catalog)},
+                    "brand": _brand_inputs(catalog),
                     # what the catalog says of the photo changes the manifest: only when it says something,
                     # so the keys of catalogs without these columns stay as they were
                     **({"photo": {"source": product.photo_source, "owner": product.photo_owner,
                                   "licence": product.photo_licence}}
                        if product.photo_source or product.photo_owner or product.photo_licence else {}),
+                    # who wrote the copy changes the journal and the signed authorship claim; likewise only
+                    # when the catalog names someone
+                    **({"copy_author": str(copy.author)} if copy.author.kind != "unknown" else {}),
                 }
                 inputs_json = canonical_json(inputs)
                 key = sha256_text(inputs_json)
@@ -108,9 +112,16 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
                 name = f"{product.sku}_{locale.tag}_{aspect.replace(':', 'x')}.mp4"
                 plans.append(VariantPlan(key, product, locale, spec, out_dir / product.sku / name,
                                          photo_hashes[product.sku], copy.row, catalog.brand, candidate_set, pick,
-                                         inputs_json))
+                                         inputs_json, copy.author))
     return tuple(plans)
 
 
-def _logo_hash(catalog: Catalog) -> str | None:
-    return sha256_file(catalog.brand.logo) if catalog.brand.logo else None
+def _brand_inputs(catalog: Catalog) -> dict:
+    """The brand kit as a variant-key input: the logo by its content; what brand.json says of the logo only
+    when it says something, so the keys of brand kits without those keys stay as they were."""
+    brand = asdict(catalog.brand) | {"logo": sha256_file(catalog.brand.logo) if catalog.brand.logo else None}
+    brand["author"] = str(catalog.brand.author) if catalog.brand.author.kind != "unknown" else ""
+    for key in ("logo_source", "logo_owner", "logo_licence", "author"):
+        if not brand[key]:
+            del brand[key]
+    return brand

@@ -36,9 +36,10 @@ def photo_used(base: BaseClip) -> bool:
 def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVariant,
                      extra_actions: tuple[Action, ...] = (),
                      extra_assertions: tuple[tuple[str, str], ...] = (),
-                     photo: InputProvenance | None = None) -> ManifestSpec:
+                     photo: InputProvenance | None = None, logo: InputProvenance | None = None) -> ManifestSpec:
     """photo: the product photo's own provenance (provenance.inputs), read before rendering; needed
-    whenever the photo is an input (photo_used)."""
+    whenever the photo is an input (photo_used). logo: the brand logo's, when the brand kit names one: it is
+    described in com.tessera.variant, not an ingredient, since its pixels are not in the frames."""
     spec = plan.spec
     base_params = json.loads(base.params_json)
     localize = Action("c2pa.edited", AGENT, parameters_json=canonical_json({
@@ -85,6 +86,9 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
         # The photo's provenance with the source of each claim: its own manifest/XMP, or the catalog's columns.
         variant["photo"] = {"file": plan.product.photo.name, **photo.to_dict(),
                             "owner": plan.product.photo_owner or None, "licence": plan.product.photo_licence or None}
+    if logo is not None and plan.brand.logo is not None:
+        variant["brand_logo"] = {"file": plan.brand.logo.name, **logo.to_dict(), "owner": plan.brand.logo_owner or None,
+                                 "licence": plan.brand.logo_licence or None, "in_frames": False}
     return ManifestSpec(
         title=plan.output_path.name, asset_id=spec.asset_id, digital_source_type=dst,
         actions=first + (localize,) + extra_actions + (encode,),

@@ -144,6 +144,7 @@ class PlannedVariant:
 INPUT_NAMES = {"headline": "copy.headline", "cta": "copy.cta", "captions": "copy.captions", "price": "copy.price",
                "currency": "copy.price", "photo_sha256": "photo", "duration_s": "product.duration_s",
                "rules": "rule", "rule_profile": "rule", "pick": "pick", "brand": "brand",
+               "copy_author": "copy.copy_author",
                "pipeline": "Tessera version", "prompt_templates": "prompt templates"}
 
 

@@ -17,13 +17,13 @@ from compliance import (
     BaseAssessment, ai_flags, apply_labels, decide, gate_report, hold_for_review, publish_block, quarantine,
     supersede_review, verify_shipped, with_compliance,
 )
-from compliance.record import Pick, Take, record_decisions
-from foundation.primitives import Outcome, pipeline_version
+from compliance.record import InputRecord, Pick, Take, record_decisions
+from foundation.primitives import Outcome, pipeline_version, sha256_file
 from foundation.records import BaseClip, FrameHook
 from generation import render_variant
 from generation.plan import VariantPlan
 from pipeline.manifest import generative_system, photo_used, source_type_of, variant_manifest
-from provenance.inputs import input_provenance
+from provenance.inputs import InputProvenance, input_provenance
 from pipeline.publish import Publication, publish
 from pipeline.workspace import Workspace
 from provenance.soft_binding import durable_marks, manifest_parts
@@ -72,6 +72,8 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         t0 = time.perf_counter()
         photo = (input_provenance(plan.product.photo, ws.trust_anchors, catalog_source=plan.product.photo_source)
                  if photo_used(base) else None)
+        logo = (input_provenance(plan.brand.logo, ws.trust_anchors, catalog_source=plan.brand.logo_source,
+                                 catalog_field="logo_source") if plan.brand.logo else None)
         source_type = source_type_of(base, photo)
         ai_generated, ai_modified = ai_flags(source_type.value if source_type else None)
         decision = decide(chosen.assessment, region_profile=plan.locale.rule_profile, region=plan.locale.region,
@@ -106,8 +108,11 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         record_decisions(ws.journal, variant_key=plan.variant_key, asset_id=plan.asset_id, takes=list(chosen.takes),
                          pick=chosen.pick, copy={"headline": plan.spec.headline, "cta": plan.spec.cta,
                                                  "captions": " | ".join(plan.spec.captions)},
-                         copy_source=f"copy author (catalog copy row {plan.copy_row}, {plan.spec.locale})",
-                         photo_sha256=plan.photo_sha256, sku=plan.spec.sku, locale=plan.spec.locale)
+                         copy_author=plan.copy_author, copy_row=plan.copy_row,
+                         photo_sha256=plan.photo_sha256 if photo is not None else None,
+                         sku=plan.spec.sku, locale=plan.spec.locale,
+                         footage_source_type=source_type.value if source_type else None,
+                         inputs=input_records(plan, base, photo, logo), brand=brand_record(plan))
         authorship = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(ws.journal, plan.variant_key)))
         times["journal"] = time.perf_counter() - t0
         # 5. The manifest: what happened, the soft bindings (watermark payload, fingerprints) that find it
@@ -115,7 +120,8 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         t_manifest = time.perf_counter()
         watermarked, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
         manifest = with_compliance(variant_manifest(plan, base, rendered, extra_actions=(watermarked,),
-                                                    extra_assertions=soft + (authorship,), photo=photo), decision)
+                                                    extra_assertions=soft + (authorship,), photo=photo,
+                                                    logo=logo), decision)
         pub = Publication(asset_id=plan.asset_id, variant_key=plan.variant_key, run_id=run_id, sku=plan.spec.sku,
                           locale=plan.spec.locale, aspect=plan.spec.aspect, base_clip_key=base.key,
                           output_path=plan.output_path, watermark_payload=marks.payload,
@@ -132,6 +138,36 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
     finally:
         staging.unlink(missing_ok=True)
     return outcome(plan, Outcome.RENDERED, seconds=times)
+
+
+def input_records(plan: VariantPlan, base: BaseClip, photo: InputProvenance | None,
+                  logo: InputProvenance | None) -> tuple[InputRecord, ...]:
+    """The variant's input files for the journal: the product photo where it is an input (photo_used), the
+    brand logo the brand kit names (read for its provenance; Tessera does not draw it into the frames)."""
+    out = []
+    if photo is not None:
+        if base.backend == "motion":
+            in_frames, use = True, "its pixels are in every frame (a virtual camera move over it)"
+        elif json.loads(base.params_json).get("composited_photo"):
+            in_frames, use = True, "the image-to-video model's conditioning image, composited into the frames"
+        else:
+            in_frames, use = False, "the image-to-video model's conditioning image; its pixels are not in the frames"
+        out.append(InputRecord("product photo", plan.product.photo.name, plan.photo_sha256, photo.to_dict(),
+                               plan.product.photo_owner, plan.product.photo_licence,
+                               f"products.csv row {plan.product.row}", in_frames, use))
+    if logo is not None and plan.brand.logo is not None:
+        out.append(InputRecord("brand logo", plan.brand.logo.name, sha256_file(plan.brand.logo), logo.to_dict(),
+                               plan.brand.logo_owner, plan.brand.logo_licence, "brand.json", False,
+                               "named by the brand kit; not drawn into the frames"))
+    return tuple(out)
+
+
+def brand_record(plan: VariantPlan) -> dict:
+    """The brand kit and aspect ratio the layout applies, as the catalog records them."""
+    b = plan.brand
+    return {"name": b.name, "primary_color": b.primary_color, "secondary_color": b.secondary_color,
+            "text_color": b.text_color, "font_family": b.font_family, "author": str(b.author),
+            "aspect": plan.spec.aspect, "aspect_catalog": f"locales.csv row {plan.locale.row}"}
 
 
 def _timed(hook: FrameHook, times: dict[str, float], name: str) -> FrameHook:

@@ -1,12 +1,12 @@
-"""The provenance of an input file (a product photo), read from the file itself before rendering.
+"""The provenance of an input file (a product photo, the brand logo), read from the file itself before rendering.
 
 Where each claim comes from, strongest first:
 1. the file's own C2PA manifest: validated; its digital source type is the photo's. A manifest that fails
    validation (Invalid, or unreadable) stops the product with InputProvenanceError, unless the catalog
-   says to treat the photo as unknown (photo_source "unknown");
+   says to treat the file as unknown (photo_source, or brand.json's logo_source, "unknown");
 2. an IPTC `Iptc4xmpExt:DigitalSourceType` in the file's XMP (what Firefly, Midjourney, Imagen and
    most generators write), where there is no manifest;
-3. the catalog's photo_source column;
+3. the catalog's photo_source column (brand.json's logo_source for the logo);
 4. none of these: unknown provenance (source_type None). Never assumed to be a camera capture.
 """
 from __future__ import annotations
@@ -52,17 +52,19 @@ class InputProvenance:
                 "signer": self.signer, "note": self.note}
 
 
-def input_provenance(path: Path, anchors_pem: bytes | None, *, catalog_source: str | None = None) -> InputProvenance:
-    """What the file at path says it is (module docstring for the order). catalog_source: the catalog's
-    photo_source (an IPTC IRI, "unknown", or None when the catalog says nothing)."""
+def input_provenance(path: Path, anchors_pem: bytes | None, *, catalog_source: str | None = None,
+                     catalog_field: str = "photo_source") -> InputProvenance:
+    """What the file at path says it is (module docstring for the order). catalog_source: what the catalog
+    says of it (an IPTC IRI, "unknown", or None when the catalog says nothing), in catalog_field (named in
+    the error: "photo_source" for a product photo, "logo_source" of brand.json for the logo)."""
     path = Path(path)
     st = path.stat()
-    return _read(str(path.resolve()), st.st_size, st.st_mtime_ns, anchors_pem, catalog_source)
+    return _read(str(path.resolve()), st.st_size, st.st_mtime_ns, anchors_pem, catalog_source, catalog_field)
 
 
 @functools.lru_cache(maxsize=256)
 def _read(path_s: str, size: int, mtime_ns: int, anchors_pem: bytes | None,
-          catalog_source: str | None) -> InputProvenance:
+          catalog_source: str | None, catalog_field: str) -> InputProvenance:
     path = Path(path_s)
     # 1. Its own C2PA manifest.
     report = read_c2pa(path, anchors_pem)
@@ -80,7 +82,7 @@ def _read(path_s: str, size: int, mtime_ns: int, anchors_pem: bytes | None,
         if catalog_source != "unknown":
             raise InputProvenanceError(
                 f"{path.name}: its C2PA manifest fails validation ({report.state}: {why}); fix or replace the "
-                f"photo, or set photo_source to 'unknown' in the catalog to use it as unknown provenance")
+                f"file, or set {catalog_field} to 'unknown' in the catalog to use it as unknown provenance")
         return InputProvenance(path, None, "unknown", report.state,
                                note=f"its C2PA manifest fails validation ({why}); the catalog says treat as unknown")
     # 2. IPTC XMP.

@@ -217,7 +217,19 @@ CASES = [
          "copy.csv row 9, column 'captions'", "control character(s) U+001B"),
     Case("copy-empty-caption-line", cell("copy", 11, "captions", "Only one | "),
          "copy.csv row 11, column 'captions'", "empty caption line"),
+    Case("copy-author-no-kind", cell("copy", 5, "copy_author", "Li Wei"),
+         "copy.csv row 5, column 'copy_author'", "copy_author 'Li Wei' is not 'unknown' or KIND:NAME"),
+    Case("copy-author-unknown-kind", cell("copy", 6, "copy_author", "robot:GPT"),
+         "copy.csv row 6, column 'copy_author'", "copy_author 'robot:GPT' is not 'unknown' or KIND:NAME"),
+    Case("copy-author-no-name", cell("copy", 7, "copy_author", "mt: "),
+         "copy.csv row 7, column 'copy_author'", "copy_author 'mt:' is not 'unknown' or KIND:NAME"),
+    Case("copy-author-human-is-not-a-kind", cell("copy", 8, "copy_author", "human:Jonas"),
+         "copy.csv row 8, column 'copy_author'", "copy_author 'human:Jonas'"),
     # brand kit
+    Case("brand-bad-author", brand(author="Harbor design"),
+         "brand.json, key 'author'", "author 'Harbor design' is not 'unknown' or KIND:NAME"),
+    Case("brand-bad-logo-source", brand(logo_source="camera"),
+         "brand.json, key 'logo_source'", "logo_source 'camera' is not 'unknown' or an IPTC digital source type"),
     Case("brand-bad-color", brand(primary_color="teal"),
          "brand.json, key 'primary_color'", "color 'teal' is not #RRGGBB"),
     Case("brand-missing-key", brand(font_family=None), "brand.json, key 'font_family'", "missing"),
@@ -295,3 +307,14 @@ def test_symlink_inside_the_catalog_is_fine(editable: EditableCatalog) -> None:
     os.symlink("coffee.jpg", editable.root / "photos" / "alias.jpg")
     editable.set("products", 2, "photo", "photos/alias.jpg")
     assert editable.load().products[1].photo == (editable.root / "photos" / "coffee.jpg").resolve()
+
+
+def test_copy_without_an_author_is_unknown_never_human(editable: EditableCatalog) -> None:
+    editable.set("copy", 2, "copy_author", "")
+    editable.set("copy", 3, "copy_author", "person:  Li   Wei ")
+    copies = editable.load().copy
+    assert (copies[1].author.kind, copies[1].author.human) == ("unknown", False)
+    assert (copies[2].author.kind, copies[2].author.name, str(copies[2].author)) == ("person", "Li Wei",
+                                                                                       "person:Li Wei")
+    drop_column("copy", "copy_author")(editable)
+    assert {c.author.kind for c in editable.load().copy} == {"unknown"}

@@ -123,6 +123,14 @@ def test_sample_brand(sample_dir: Path) -> None:
         assert re.fullmatch(r"#[0-9A-F]{6}", color)
     assert len({brand.primary_color, brand.secondary_color, brand.text_color}) == 3
     assert brand.logo is None
+    assert (brand.author.kind, brand.author.human) == ("team", True)
+
+
+def test_sample_copy_names_who_wrote_it_people_and_machines(sample_dir: Path) -> None:
+    authors = {c.locale: c.author for c in load_catalog(sample_dir).copy}
+    assert authors["en-US"].human and authors["de-DE"].kind == "team"
+    assert (authors["ja-JP"].kind, authors["ja-JP"].name) == ("mt", "DeepL")
+    assert not authors["ar-SA"].human and authors["ar-SA"].actor_kind == "system"
 
 
 def test_sample_photos_say_what_they_are_who_owns_them_and_under_which_licence(

@@ -1,5 +1,6 @@
 """Candidates, a person's pick and edit, the journal and its reports, through real renders."""
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -85,8 +86,12 @@ def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed_own):
     set_id = json.loads(_cli(settings.home, "review", "takes", "--json").output)[0]["set"]
     assert _cli(settings.home, "review", "pick", set_id, "--candidate", "2", "--by", "Mei Chen",
                 "--reason", "warmest light on the crema").exit_code == 0
+    picked_at = _journal(settings).events(variant_key=f"set:{set_id}")[0].at.isoformat(timespec="seconds")
+    listed = json.loads(_cli(settings.home, "review", "takes", "--json").output)[0]["picked"]
+    assert (listed["candidate"], listed["by"], listed["at"]) == (2, "Mei Chen", picked_at)
     assert _cli(settings.home, "review", "edit", str(catalog), SKU, "de-DE", "--field", "headline",
                 "--text", "Frisch geröstet, jeden Morgen", "--by", "Jonas Weber").exit_code == 0
+    time.sleep(1.1)    # the render comes later than the pick: the report keeps the pick's own time
     # Picked is not yet approved: every variant waits, unsigned, for a person's approval.
     second = run_render(catalog, root / "out", settings)
     assert (second.rendered, second.awaiting_pick, second.review, second.failed) == (0, 0, 2, 0)
@@ -108,6 +113,17 @@ def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed_own):
     data = json.loads(_cli(settings.home, "authorship", "report", de.asset_id, "--format", "json").output)
     selection = data["selection"]
     assert selection["human_selection"] is True and selection["actor"] == "Mei Chen" and selection["candidate"] == 2
+    assert selection["at"] == picked_at and selection["of"] == 4
+    assert f"Mei Chen selected candidate 2 of 4 at {picked_at}" in md
+    assert data["process"]["events"][0]["seq"] == 1          # the journal's first event: the pick itself
+    # The demo photo is third-party material with its owner and licence; its footage is not AI-generated.
+    photo = next(m for m in data["third_party_material"]["material"] if m["material"] == "product photo")
+    assert (photo["file"], photo["licence"]) == ("coffee.jpg", "CC0 1.0") and "Rachel Michetti" in photo["owner"]
+    classes = {s["segment"]: s["classification"] for s in data["segments"]}
+    assert classes["footage"] == "third_party" and "AI-generated: candidate" not in md
+    # de-DE copy is the Berlin copy desk's (a team: human); Jonas Weber's edit is his.
+    assert classes["copy:cta"] == "human" and classes["copy:headline"] == "human"
+    assert ("Berlin copy desk", "copy_written") in [(c["actor"], c["action"]) for c in data["human_contributions"]]
     assert sorted(r["candidate"] for r in selection["rejected"]) == [0, 1, 3]
     assert {r["by"] for r in selection["rejected"]} == {"Mei Chen"}
     # The signed manifest carries the authorship assertion with the journal head.
@@ -118,6 +134,7 @@ def test_pick_edit_and_report_name_the_people_and_what_they_did(reviewed_own):
     assertion = next(a["data"] for a in manifest["manifests"][manifest["active_manifest"]]["assertions"]
                      if a["label"] == "com.tessera.authorship")
     assert any(c["action"] == "approval" for c in assertion["human_contributions"])
+    assert {s["segment"]: s["classification"] for s in assertion["segments"]}["footage"] == "third_party"
     verify = _cli(settings.home, "authorship", "verify")
     assert verify.exit_code == 0 and "intact" in verify.output
     replay = _cli(settings.home, "authorship", "replay", de.asset_id)
@@ -134,6 +151,19 @@ def test_an_unattended_run_claims_no_human_selection(tmp_path):
     data = json.loads(_cli(settings.home, "authorship", "report", asset, "--format", "json").output)
     assert data["selection"]["human_selection"] is False
     assert "no human selection" in _cli(settings.home, "authorship", "report", asset).output.lower()
+
+
+@pytest.mark.slow
+def test_machine_translated_copy_is_reported_as_machine_written(tmp_path):
+    catalog = small_catalog(tmp_path / "catalog", locales=("ja-JP",), aspects="1:1")
+    settings = Settings.build(home=tmp_path / "home", options=RenderOptions(short_side=288))
+    asset = run_render(catalog, tmp_path / "out", settings).outcomes[0].asset_id
+    md = _cli(settings.home, "authorship", "report", asset).output
+    assert "machine-translated by DeepL" in md and "## Human contributions" in md
+    data = json.loads(_cli(settings.home, "authorship", "report", asset, "--format", "json").output)
+    excluded = {x["segment"] for x in data["exclude_from_claim"]["material"]}
+    assert excluded == {"copy:headline", "copy:cta", "copy:captions"}          # not the footage
+    assert not [c for c in data["human_contributions"] if c["action"] == "copy_written"]
 
 
 @pytest.mark.slow

@@ -111,3 +111,13 @@ def test_review_edit_accepts_a_locale_tag_in_any_case(tmp_path):
     copy = pd.read_csv(catalog / "copy.csv", dtype=str, keep_default_na=False)
     row = copy[(copy["sku"] == "ESP-BLEND-1KG") & (copy["locale"] == "de-DE")]
     assert row["headline"].tolist() == ["Frisch geröstet"]
+    assert row["copy_author"].tolist() == ["team:Berlin copy desk"]   # the row's author stays; the edit is journaled
+    from compliance.journal import Journal
+    from pipeline.settings import Settings
+    from provenance import load_credentials
+    from provenance.ledger import Ledger
+    settings = Settings.build(home=tmp_path / "h")
+    (edit,) = Journal.from_credentials(Ledger(settings.ledger_url).engine,
+                                       load_credentials(settings.signing)).events(variant_key="copy:ESP-BLEND-1KG:de-DE")
+    assert (edit.action, edit.actor, edit.actor_kind, edit.detail["after"]) == \
+        ("edit_applied", "Jonas Weber", "human", "Frisch geröstet")

@@ -93,6 +93,7 @@ def test_changed_inputs_names_model_and_settings_apart():
         == ["settings"]
     assert changed_inputs(base, {**base, "options": {"short_side": 720, "diffusion": {"model": "b", "revision": "1"}}}) \
         == ["model"]
+    assert changed_inputs(base, {**base, "copy_author": "mt:DeepL"}) == ["copy.copy_author"]
 
 
 def test_nightly_dry_run_plans_like_render_without_a_prefect_server(rendered, monkeypatch):

@@ -119,6 +119,13 @@ def test_a_text_to_video_variant_has_no_photo_ingredient(tmp_path):
     assert actions[0]["digitalSourceType"].endswith("/trainedAlgorithmicMedia")
     assert actions[0]["parameters"]["task"] == "t2v" and actions[0]["parameters"]["image_sha256"] is None
     assert not any(a["action"] == "c2pa.opened" for a in actions)
+    # The authorship report excludes the generated footage and lists no photo: none was an input.
+    from compliance.authorship import authorship_report
+    from pipeline.workspace import Workspace
+    report = json.loads(authorship_report(Workspace(settings).journal, asset_id, fmt="json"))
+    excluded = {x["segment"]: x["why"] for x in report["exclude_from_claim"]["material"]}
+    assert "trainedAlgorithmicMedia" in excluded["footage"]
+    assert [m["material"] for m in report["third_party_material"]["material"]] == []
 
 
 @pytest.mark.slow

@@ -95,6 +95,16 @@ def test_an_ai_made_photo_makes_the_variant_ai_derived_with_the_region_labels(ca
     assert "AI生成" in [label["text"] for label in _compliance(cn)["visible_labels"]]
     assert count_key(outs["zh-CN"], "AIGC") == 1
     assert count_key(outs["de-DE"], "AIGC") == 0
+    # The authorship report says the same: the camera move over an AI-made photo is AI-made footage.
+    footage = _footage(settings, summary.outcomes[0].asset_id)
+    assert footage["classification"] == "ai_generated" and "itself AI-made" in footage["origin"]
+
+
+def _footage(settings, asset_id: str) -> dict:
+    from compliance.authorship import authorship_report
+    from pipeline.workspace import Workspace
+    data = json.loads(authorship_report(Workspace(settings).journal, asset_id, fmt="json"))
+    return next(s for s in data["segments"] if s["segment"] == "footage")
 
 
 def test_the_photos_own_manifest_is_the_ingredients_manifest(c2pa_photo):
@@ -120,6 +130,8 @@ def test_a_photo_without_provenance_is_unknown_with_no_ai_labels_and_no_camera_c
         assert "digitalCapture" not in report.manifest_json
         assert report.assertion("com.tessera.variant")["photo"]["origin"] == "unknown"
         assert _compliance(report)["visible_labels"] == [] and count_key(out, "AIGC") == 0
+    footage = _footage(settings, summary.outcomes[0].asset_id)
+    assert footage["classification"] == "unknown" and "of unknown provenance" in footage["origin"]
 
 
 def test_a_photo_whose_manifest_fails_validation_stops_unless_the_catalog_says_unknown(tmp_path):
@@ -134,6 +146,9 @@ def test_a_photo_whose_manifest_fails_validation_stops_unless_the_catalog_says_u
         input_provenance(tampered, anchors, catalog_source=AI.replace("trainedAlgorithmicMedia", "digitalCapture"))
     unknown = input_provenance(tampered, anchors, catalog_source="unknown")
     assert (unknown.source_type, unknown.origin) == (None, "unknown")
+    # The brand logo is read the same way; the message names brand.json's key.
+    with pytest.raises(InputProvenanceError, match="set logo_source to 'unknown'"):
+        input_provenance(tampered, anchors, catalog_source=None, catalog_field="logo_source")
 
 
 def test_the_catalog_source_counts_only_where_the_file_says_nothing(tmp_path):
@@ -143,3 +158,33 @@ def test_the_catalog_source_counts_only_where_the_file_says_nothing(tmp_path):
     xmp = _xmp_ai_photo(src, tmp_path / "xmp.jpg")
     assert xmp_source_type(xmp) == AI
     assert (input_provenance(xmp, None, catalog_source=capture).source_type) == AI
+
+
+def test_the_brand_logo_is_read_for_its_provenance_and_recorded_as_third_party_material(tmp_path):
+    from click.testing import CliRunner
+
+    from flows.cli import cli
+
+    catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
+    _xmp_ai_photo(catalog / "photos" / "chelsea.jpg", catalog / "logo.jpg")
+    brand = json.loads((catalog / "brand.json").read_text())
+    brand.update(logo="logo.jpg", logo_owner="Harbor & Pine Ltd.", logo_licence="used by its owner")
+    (catalog / "brand.json").write_text(json.dumps(brand))
+    settings = Settings.build(home=tmp_path / "home", options=RenderOptions(short_side=240))
+    summary = run_render(catalog, tmp_path / "out", settings)
+    assert (summary.rendered, summary.failed) == (1, 0), [o.reason for o in summary.outcomes]
+    out = Path(summary.outcomes[0].path)
+    report = read_c2pa(out, load_credentials(settings.signing).anchors_pem)
+    logo = report.assertion("com.tessera.variant")["brand_logo"]
+    assert (logo["file"], logo["source_type"], logo["origin"], logo["in_frames"]) == ("logo.jpg", AI, "xmp", False)
+    assert logo["owner"] == "Harbor & Pine Ltd."
+    # Not drawn into the frames: not an ingredient, and it does not make the variant AI content.
+    store = json.loads(report.manifest_json)
+    titles = [i.get("title") for i in store["manifests"][store["active_manifest"]]["ingredients"]]
+    assert "logo.jpg" not in titles and report.digital_source_type.endswith("digitalCapture")
+    data = json.loads(CliRunner().invoke(cli, ["authorship", "report", summary.outcomes[0].asset_id, "--format",
+                                               "json", "--home", str(settings.home)]).output)
+    listed = {m["material"]: m for m in data["third_party_material"]["material"]}
+    assert listed["brand logo"]["owner"] == "Harbor & Pine Ltd." and listed["brand logo"]["in_asset"] is False
+    assert "trainedAlgorithmicMedia" in listed["brand logo"]["provenance"]
+    assert listed["product photo"]["licence"] == "CC0 1.0"

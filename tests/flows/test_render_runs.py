@@ -50,4 +50,5 @@ def test_a_variant_killed_while_signing_is_resumed_with_each_decision_once_and_n
     journal = Workspace(settings).journal
     for o in again.outcomes:
         kinds = Counter(e.action for e in journal.events(asset_id=o.asset_id))
-        assert kinds == {"copy_written": 3, "generation_run": 1, "candidate_picked": 1, "publication": 1}, o.asset_id
+        assert kinds == {"input_recorded": 1, "brand_kit_applied": 1, "copy_written": 3, "generation_run": 1,
+                         "candidate_picked": 1, "publication": 1}, o.asset_id
