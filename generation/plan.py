@@ -112,5 +112,10 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
     return tuple(plans)
 
 
+def output_folder(output_path: Path) -> Path:
+    """The output folder (--out) a planned output path lies in: plans write <out>/<sku>/<file>."""
+    return Path(output_path).parent.parent
+
+
 def _logo_hash(catalog: Catalog) -> str | None:
     return sha256_file(catalog.brand.logo) if catalog.brand.logo else None
