@@ -25,6 +25,7 @@ from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
 from generation.contact_sheet import write_candidate_sheets
 from generation.plan import VariantPlan, plan_variants
 from pipeline.check import check_run
+from pipeline.lock import run_scope
 from pipeline.settings import Settings
 from pipeline.variant import VariantOutcome, outcome
 from pipeline.workspace import Workspace
@@ -104,6 +105,7 @@ def catalog_identity(catalog_dir: Path) -> str:
 def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, int] | None = None,
              checked: Catalog | None = None, only: Selection = EVERYTHING) -> RunPlan:
     """Load and check everything before any output exists, then plan and find what to render.
+    The caller holds render_lock(home, out_dir, shard).
     checked: the catalog as check_run returned it (the CLI checks before the flow starts); else checked here.
     only: the products and locales to render (the rest of the catalog is neither rendered nor retired)."""
     settings = ws.settings
@@ -122,8 +124,11 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     # What made each key, so that a later plan can say which input changed (see preview_run).
     ws.ledger.record_inputs({p.variant_key: p.inputs_json for p in todo})
     skipped = tuple(outcome(p, Outcome.SKIPPED) for p in plans if p not in todo)
+    # 3. Close the rows of runs that were killed holding this render's lock (the caller holds it now).
+    scope = run_scope(settings.home, out, shard)
+    ws.ledger.close_interrupted(scope)
     run_id = uuid.uuid4().hex
-    ws.ledger.start_run(run_id, catalog_identity(catalog_dir), canonical_json(_settings_record(settings)))
+    ws.ledger.start_run(run_id, catalog_identity(catalog_dir), canonical_json(_settings_record(settings)), scope)
     return RunPlan(run_id, all_plans, plans, todo, skipped, catalog_identity(catalog_dir), out)
 
 

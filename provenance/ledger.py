@@ -50,6 +50,9 @@ runs = Table(
     Column("skipped", Integer, nullable=False, default=0),
     Column("failed", Integer, nullable=False, default=0),
     Column("settings_json", Text, nullable=False),
+    # The render lock the run held (pipeline.lock.run_scope: host, home, output folder, shard): a row still
+    # running with the scope of a lock another process now holds belongs to a run that is dead.
+    Column("lock_scope", Text),
 )
 
 # One row per variant key and output folder (migration 0004 made the key so).
@@ -147,30 +150,26 @@ class Ledger:
         upgrade_to_head(self.engine)
 
     # runs -------------------------------------------------------------------
-    def start_run(self, run_id: str, catalog: str, settings_json: str) -> None:
+    def start_run(self, run_id: str, catalog: str, settings_json: str, lock_scope: str | None = None) -> None:
         with self.engine.begin() as c:
-            c.execute(insert(runs).values(run_id=run_id, started_at=_now(), catalog=catalog,
-                                          status="running", settings_json=settings_json))
+            c.execute(insert(runs).values(run_id=run_id, started_at=_now(), catalog=catalog, status="running",
+                                          settings_json=settings_json, lock_scope=lock_scope))
 
     def finish_run(self, run_id: str, *, status: str, rendered: int, skipped: int, failed: int) -> None:
         with self.engine.begin() as c:
             c.execute(update(runs).where(runs.c.run_id == run_id).values(
                 finished_at=_now(), status=status, rendered=rendered, skipped=skipped, failed=failed))
 
-    def running_runs(self) -> list[tuple[str, str, str]]:
-        """(run_id, catalog, settings_json) of every run still marked running."""
-        with self.engine.connect() as c:
-            rows = c.execute(select(runs.c.run_id, runs.c.catalog, runs.c.settings_json)
-                             .where(runs.c.status == "running")).all()
-        return [(r[0], r[1], r[2]) for r in rows]
-
-    def close_interrupted(self, run_ids: list[str]) -> None:
-        """Mark runs that ended without closing their row (killed) as interrupted, now."""
-        if not run_ids:
-            return
+    def close_interrupted(self, lock_scope: str) -> list[str]:
+        """Runs still marked running under this lock scope become interrupted (finished now); the caller
+        holds that lock, so none of them is alive. Their run ids."""
+        where = and_(runs.c.status == "running", runs.c.lock_scope == lock_scope)
         with self.engine.begin() as c:
-            c.execute(update(runs).where(runs.c.run_id.in_(run_ids), runs.c.status == "running")
-                      .values(status="interrupted", finished_at=_now()))
+            ids = list(c.execute(select(runs.c.run_id).where(where)).scalars())
+            if ids:
+                c.execute(update(runs).where(where, runs.c.run_id.in_(ids))
+                          .values(status="interrupted", finished_at=_now()))
+        return ids
 
     # assets -----------------------------------------------------------------
     def record_asset(self, rec: AssetRecord, manifest_label: str, manifest_json: str) -> None:

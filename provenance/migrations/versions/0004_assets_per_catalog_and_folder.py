@@ -1,4 +1,5 @@
-"""assets and manifests per output folder: catalog and output_dir columns, key (variant_key, output_dir).
+"""assets and manifests per output folder: catalog and output_dir columns, key (variant_key, output_dir);
+runs.lock_scope, the render lock a run held (so that a killed run's row can be closed).
 
 A catalog rendered into a second --out gets rows of its own there instead of repointing the
 first folder's rows; a render retires only rows of its catalog and folder. Existing rows get
@@ -48,6 +49,8 @@ def _asset_columns() -> list[sa.Column]:
 
 def upgrade() -> None:
     conn = op.get_bind()
+    if "lock_scope" not in {c["name"] for c in sa.inspect(conn).get_columns("runs")}:
+        op.add_column("runs", sa.Column("lock_scope", sa.Text))
     # A ledger adopted from before migrations was made by create_all with today's schema: keep it.
     if "output_dir" in {c["name"] for c in sa.inspect(conn).get_columns("assets")}:
         return
@@ -94,6 +97,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("runs", "lock_scope")   # SQLite 3.35+ drops a column in place (a copy would break the FKs)
     # One row per asset id again: the row that speaks for it (active first, then the newest) is kept.
     conn = op.get_bind()
     new = sa.MetaData()
