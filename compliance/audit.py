@@ -17,6 +17,22 @@ file we recorded: re-encoded, or a claim copied onto other bytes). A ledger reco
 whose asset id differs from the one the manifest claims is a contradiction in our
 own records: fail. Without a lookup no ledger check is made and in_ledger is false.
 
+Path check, when a `placement` (the ledger's path_record) is given: the file's resolved path
+and sha256 are compared with the rows recorded at that path and for that content (`location`):
+
+| the file | location | verdict | problem |
+| --- | --- | --- | --- |
+| at a recorded path, the recorded bytes | recorded | - | - |
+| at a path recorded for one asset, bytes of another asset of ours | swapped | fail | "swapped: ... the ledger records this content (asset X) at P" |
+| at a recorded path, bytes the ledger does not record there | replaced | fail | "replaced: ... not the file the ledger records at this path" |
+| ours, at an unrecorded path inside a recorded output folder | moved | warn | "moved: the ledger records this content (asset X) at P" |
+| ours, outside every recorded output folder (a delivered copy) | copy | - | - (recorded_path says where the original is) |
+
+A file at a path the ledger records is what the ledger says, or the record is contradicted
+(fail, like a manifest claiming another asset). A signed file of ours copied out of the output
+folder (to a delivery folder, a download) is a faithful copy and keeps its verdict; inside an
+output folder an unrecorded name for our content is worth a look (warn).
+
 Region labels, when a rule profile is known for a file (`region=`, else `profile_lookup(asset
 id)` -- the profile our ledger recorded --, else the profile our own compliance assertion
 records in a valid manifest): every rule of that profile in force on `as_of` gets a status in
@@ -108,6 +124,8 @@ class AuditRecord:
     recovery: dict | None = None        # original asset id, signer, source type, what changed
     trust_anchor: str | None = None     # the anchor the signer chains to (Trusted files only)
     development_signer: bool = False    # signed by a Tessera development CA (trusted in its own home only)
+    location: str | None = None         # recorded, swapped, replaced, moved, copy; None: not ours, or not checked
+    recorded_path: str | None = None    # where the ledger records this content, when not at this path
 
     def to_dict(self) -> dict[str, Any]:
         region = {} if self.region is None else {"region": self.region, "labels": dict(self.labels)}
@@ -130,6 +148,8 @@ class AuditRecord:
             "recovery": self.recovery,
             "trust_anchor": self.trust_anchor,
             "development_signer": self.development_signer,
+            "location": self.location,
+            "recorded_path": self.recorded_path,
         }
 
 
@@ -137,7 +157,8 @@ def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
                 lookup: Callable[[str], str | None] | None, region: str | None = None,
                 as_of: date | None = None, profile_lookup: Callable[[str], str | None] | None = None,
                 recover: Callable[[Path], Any] | None = None, limits: Limits = Limits(),
-                child_init: Callable[[], None] | None = None, trust: TrustList | None = None) -> list[AuditRecord]:
+                child_init: Callable[[], None] | None = None, trust: TrustList | None = None,
+                placement: Callable[[Path, str | None], Any] | None = None) -> list[AuditRecord]:
     """Audit files and directories (recursively, media files and special entries, sorted), one record each.
 
     region: check every file's labels against this rule profile ("CN", "EU", ...); else the
@@ -147,6 +168,7 @@ def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
     limits: time and memory each file's audit may take. child_init: run in each file's child
     process first (e.g. a ledger engine dropping the connections it shares with the parent).
     trust: the named anchors and allowed EKUs (see provenance.trust_list); without it, anchors_pem.
+    placement: (resolved path, sha256) -> the ledger's PathRecord, for the path check (see above).
     """
     if region is not None:
         profile_for(region)   # an unknown profile is an error before any file is read
@@ -154,7 +176,7 @@ def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
     trusted = trust if trust is not None else trust_list_from_pem(anchors_pem)
 
     def one(path: Path) -> AuditRecord:
-        record = _audit_file(path, trusted, lookup, region, day, profile_lookup)
+        record = _audit_file(path, trusted, lookup, region, day, profile_lookup, placement)
         return _with_recovery(record, recover) if recover is not None else record
 
     records = []
@@ -315,7 +337,8 @@ def _entry_record(path: Path, verdict: str, problem: str) -> AuditRecord:
 
 def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None] | None,
                 region: str | None = None, as_of: date | None = None,
-                profile_lookup: Callable[[str], str | None] | None = None) -> AuditRecord:
+                profile_lookup: Callable[[str], str | None] | None = None,
+                placement: Callable[[Path, str | None], Any] | None = None) -> AuditRecord:
     report = read_c2pa(path, trust.pem or None, trust.ekus)
     try:
         sha = sha256_file(path)
@@ -356,6 +379,11 @@ def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None
                             f"this file as {ledger_id}")
             verdict = "fail"
 
+    location, recorded_path, place_problem, place_verdict = _placement(path, sha, placement)
+    if place_problem is not None:
+        problems.append(place_problem)
+        verdict = _worse(verdict, place_verdict)
+
     # Region labels: the profile asked for, else the one recorded for this asset, else our manifest's.
     valid = _validates(report)
     profile = region
@@ -385,7 +413,36 @@ def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None
         labels=labels,
         trust_anchor=anchor.name if anchor is not None else None,
         development_signer=development,
+        location=location,
+        recorded_path=recorded_path,
     )
+
+
+def _placement(path: Path, sha: str | None, placement: Callable[[Path, str | None], Any] | None
+               ) -> tuple[str | None, str | None, str | None, str]:
+    """(location, recorded path, problem, verdict) of the path check (see the table above)."""
+    if placement is None or sha is None:
+        return None, None, None, "pass"
+    where = _identity(path)
+    rec = placement(where, sha)
+    here = rec.at_path
+    if here is not None and here.sha256 == sha:
+        return "recorded", None, None, "pass"
+    ours = rec.by_content[0] if rec.by_content else None
+    if here is not None:
+        if ours is not None and ours.output_path != where:
+            return "swapped", str(ours.output_path), (
+                f"swapped: this path is recorded for asset {here.asset_id} ({here.sku} {here.locale} {here.aspect}), "
+                f"but the file is asset {ours.asset_id}: the ledger records this content at {ours.output_path}"), "fail"
+        return "replaced", None, (
+            f"replaced: not the file the ledger records at this path (asset {here.asset_id}, sha256 "
+            f"{here.sha256[:16]}...; this file's is {sha[:16]}...)"), "fail"
+    if ours is None:
+        return None, None, None, "pass"
+    if rec.in_output_dir:
+        return "moved", str(ours.output_path), (
+            f"moved: the ledger records this content (asset {ours.asset_id}) at {ours.output_path}"), "warn"
+    return "copy", str(ours.output_path), None, "pass"
 
 
 def _which_anchor(path: Path, trust: TrustList):

@@ -58,6 +58,8 @@ def cli() -> None:
 @click.option("--cert-chain", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM certificate chain (leaf first).")
 @click.option("--private-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production PEM private key.")
 @click.option("--tsa-url", help="RFC 3161 time-stamp authority URL.")
+@click.option("--allow-insecure-key", is_flag=True,
+              help="Sign with a production key file that group or others can read (refused otherwise).")
 @click.option("--dry-run", is_flag=True, help="Print the plan (per variant: render, skip or retire, and why) and render nothing.")
 @click.option("--sku", "skus", multiple=True, help="Only this product (repeatable). Nothing else is rendered or retired.")
 @click.option("--locale", "locales", multiple=True, help="Only this locale tag, any case (repeatable).")
@@ -65,7 +67,8 @@ def cli() -> None:
 @home_option
 @ledger_option
 def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, require_review, backend, model, revision, task, steps, frames,
-           gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, dry_run, skus, locales, verbose, home, ledger):
+           gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, allow_insecure_key, dry_run, skus, locales,
+           verbose, home, ledger):
     """Render every product x locale x aspect ratio of CATALOG into signed MP4 variants.
 
     Unchanged variants (same inputs, file intact) are skipped. The catalog, rules, credentials and
@@ -97,7 +100,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
     options = RenderOptions(short_side=short_side, backend=backend, diffusion=diffusion, candidates=candidates,
                             require_review=require_review)
     settings = _settings(home, ledger, defer_create=True, cert_chain=cert_chain, private_key=private_key,
-                         tsa_url=tsa_url, options=options, workers=workers,
+                         tsa_url=tsa_url, allow_insecure_key=allow_insecure_key, options=options, workers=workers,
                          as_of=(as_of.date() if as_of else date.today()))
     # 1. Everything the input can get wrong, before Prefect starts: one clean message, exit 1.
     try:

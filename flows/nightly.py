@@ -43,7 +43,7 @@ from foundation.primitives import Outcome, write_json_atomic
 from generation.plan import RenderOptions, VariantPlan, plan_variants
 from pipeline.audit import audit, audit_counts
 from pipeline.progress import Count, GenerationStep, Lines, Progress, VariantDone, as_progress
-from pipeline.render import preview_run, shard_of
+from pipeline.render import catalog_identity, preview_run, shard_of
 from pipeline.settings import Settings
 from pipeline.workspace import Workspace
 from provenance.ledger import Ledger, redacted_url
@@ -271,11 +271,13 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     runs = _wait_for_runs(started_runs, timeout_s=shard_wait_s, on_final=shard_done, on_poll=report)
 
     # 4. One row per variant: from the shard's own result, else from the ledger.
-    rows = _variant_rows(plans, shards, runs, ledger, since=started, planned=planned)
+    rows = _variant_rows(plans, shards, runs, ledger, since=started, planned=planned,
+                         scope=(catalog_identity(job.catalog), job.out.resolve()))
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
 
     # 5. Retire, once, what the catalog no longer has (files are kept).
-    retired = ledger.retire_absent({(p.spec.sku, p.spec.locale, p.spec.aspect) for p in plans})
+    retired = ledger.retire_absent({(p.spec.sku, p.spec.locale, p.spec.aspect) for p in plans},
+                                   catalog=catalog_identity(job.catalog), output_dir=job.out.resolve())
 
     # 6. Audit the output folder against the ledger.
     audit = audit_output(job)
@@ -330,10 +332,12 @@ def _wait_for_runs(run_ids: dict[int, UUID], *, timeout_s: float, on_final, on_p
 
 
 def _variant_rows(plans: tuple[VariantPlan, ...], shards: int, runs: dict[int, FlowRun], ledger: Ledger,
-                  since: datetime, planned: dict[tuple[str, str, str], str] | None = None) -> list[dict[str, Any]]:
+                  since: datetime, planned: dict[tuple[str, str, str], str] | None = None,
+                  scope: tuple[str, Path] | None = None) -> list[dict[str, Any]]:
     """One row per planned (sku, locale, aspect): the shard's own outcome, else what the ledger shows.
     planned: why each variant was to be rendered (the dry-run reasons taken before the shards ran);
-    a rendered row with no reason of its own gets that one ("copy.headline changed")."""
+    a rendered row with no reason of its own gets that one ("copy.headline changed").
+    scope: (catalog identity, output folder) whose ledger rows are this run's; None: any."""
     planned = planned or {}
     results: dict[int, dict[str, Any]] = {}
     reasons: dict[int, str] = {}
@@ -348,7 +352,8 @@ def _variant_rows(plans: tuple[VariantPlan, ...], shards: int, runs: dict[int, F
             reasons[i] = f"shard {state.name if state else 'never started'}: {state.message if state else ''}".strip()
     outcomes = {(o["sku"], o["locale"], o["aspect"]): (o, r["host"], r["worker"])
                 for r in results.values() for o in r["outcomes"]}
-    active = {(a.sku, a.locale, a.aspect): a for a in ledger.active_assets()}
+    catalog, out = scope if scope is not None else (None, None)
+    active = {(a.sku, a.locale, a.aspect): a for a in ledger.active_assets(catalog=catalog, output_dir=out)}
     rows = []
     for p in plans:
         i, triple = shard_of(p.product.sku, shards), (p.spec.sku, p.spec.locale, p.spec.aspect)

@@ -125,3 +125,9 @@ def _brand_inputs(catalog: Catalog) -> dict:
         if not brand[key]:
             del brand[key]
     return brand
+
+
+def output_folder(output_path: Path) -> Path:
+    """The output folder (--out) a planned output path lies in: plans write <out>/<sku>/<file>."""
+    return Path(output_path).parent.parent
+

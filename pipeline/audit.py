@@ -1,8 +1,9 @@
 """The audit every door runs: the CLI, the audit deployment and the nightly run's audit step.
 
 One function, so that the same file gets the same row whichever way it is asked: the
-ledger lookup by content hash, the rule profile our ledger recorded, and the recovery of
-a stripped copy by watermark and fingerprints are always wired in.
+ledger lookup by content hash, the path check (is this the file the ledger records at this
+path?), the rule profile our ledger recorded, and the recovery of a stripped copy by
+watermark and fingerprints are always wired in.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def audit(ws: Workspace, paths: Sequence[Path], *, region: str | None = None,
     return audit_paths([Path(p) for p in paths], anchors_pem=None, trust=ws.trust_list, lookup=ledger.asset_id_for_sha256,
                        region=region, as_of=as_of, profile_lookup=ledger_profile_lookup(ledger),
                        recover=recoverer(ledger, ws.existing_watermark_key), limits=limits,
-                       child_init=lambda: ledger.engine.dispose(close=False))
+                       child_init=lambda: ledger.engine.dispose(close=False), placement=ledger.path_record)
 
 
 def audit_counts(records: Sequence[AuditRecord]) -> dict[str, int]:

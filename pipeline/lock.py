@@ -12,11 +12,24 @@ from pathlib import Path
 
 from foundation.primitives import sha256_text
 
-__all__ = ["RenderLocked", "render_lock"]
+__all__ = ["RenderLocked", "render_lock", "run_scope"]
 
 
 class RenderLocked(RuntimeError):
     """Another render holds the lock; the message names its pid, host and start time."""
+
+
+def _scope(out_dir: Path, shard: tuple[int, int] | None) -> str:
+    return f"{Path(out_dir).resolve()}|{'all' if shard is None else f'{shard[0]}/{shard[1]}'}"
+
+
+def run_scope(home: Path, out_dir: Path, shard: tuple[int, int] | None = None) -> str:
+    """The lock a render holds, as its runs row records it: host, home, output folder and shard.
+
+    Whoever holds render_lock(home, out_dir, shard) knows that no other process on this host does,
+    so a row still `running` with this scope is a run that was killed (see Ledger.close_interrupted).
+    The host is part of it because the lock protects only within one host."""
+    return f"{socket.gethostname()}|{Path(home).resolve()}|{_scope(out_dir, shard)}"
 
 
 @contextmanager
@@ -25,7 +38,7 @@ def render_lock(home: Path, out_dir: Path, shard: tuple[int, int] | None = None)
 
     A lock on a file system shared by several hosts protects only within each host; across hosts
     the nightly run gives each shard to one worker."""
-    scope = f"{Path(out_dir).resolve()}|{'all' if shard is None else f'{shard[0]}/{shard[1]}'}"
+    scope = _scope(out_dir, shard)
     folder = Path(home) / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"render-{sha256_text(scope)[:16]}.lock"

@@ -14,6 +14,7 @@ from typing import Any
 
 from compliance.record import record_publication
 from foundation.primitives import sha256_file
+from generation.plan import output_folder
 from pipeline.workspace import Workspace
 from provenance import ManifestSpec, sign_file
 from provenance.ledger import AssetRecord
@@ -66,7 +67,8 @@ def publish(ws: Workspace, staged: Path, manifest: ManifestSpec, pub: Publicatio
     record = AssetRecord(asset_id=pub.asset_id, variant_key=pub.variant_key, run_id=pub.run_id, sku=pub.sku,
                          locale=pub.locale, aspect=pub.aspect, output_path=pub.output_path,
                          sha256=sha256_file(pub.output_path), manifest_label=signed.label,
-                         base_clip_key=pub.base_clip_key, created_at=datetime.now(timezone.utc))
+                         base_clip_key=pub.base_clip_key, created_at=datetime.now(timezone.utc),
+                         output_dir=output_folder(pub.output_path))   # the catalog is the run's
     ws.ledger.record_asset(record, signed.label, signed.manifest_json)
     ws.soft_bindings.record(pub.asset_id, pub.watermark_payload, pub.fingerprints)
     # 3. The journal: one event shape for every publication.

@@ -25,12 +25,14 @@ from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
 from generation.contact_sheet import write_candidate_sheets
 from generation.plan import VariantPlan, plan_variants
 from pipeline.check import check_run
+from pipeline.lock import run_scope
 from pipeline.progress import GenerationStep, Progress
 from pipeline.settings import Settings
 from pipeline.variant import VariantOutcome, outcome
 from pipeline.workspace import Workspace
 
-__all__ = ["EVERYTHING", "PlannedVariant", "RunPlan", "RunSummary", "Selection", "changed_inputs", "plan_run",
+__all__ = ["EVERYTHING", "PlannedVariant", "RunPlan", "RunSummary", "Selection", "catalog_identity", "changed_inputs",
+           "plan_run",
            "preview_run", "remove_leftovers", "open_backend", "make_takes", "choose_take", "assess", "finish_run",
            "shard_of"]
 
@@ -42,6 +44,8 @@ class RunPlan:
     plans: tuple[VariantPlan, ...]         # this run's (one shard's, or all)
     todo: tuple[VariantPlan, ...]          # to render: new, changed, or their file is not intact
     skipped: tuple[VariantOutcome, ...]    # unchanged and intact
+    catalog: str = ""                      # catalog_identity of the catalog
+    out_dir: Path = Path()                 # the resolved output folder
 
     def first_plan_per_product(self) -> dict[str, VariantPlan]:
         """One plan per product still to render: its base clip is shared by all its variants."""
@@ -92,9 +96,17 @@ class Selection:
 EVERYTHING = Selection()
 
 
+def catalog_identity(catalog_dir: Path) -> str:
+    """Which catalog a ledger row belongs to: its resolved folder (what runs.catalog records).
+    A catalog moved or reached by another path is another catalog: its rows are neither retired
+    nor reused by renders of the old path (output paths are absolute too, so nothing would skip)."""
+    return str(Path(catalog_dir).resolve())
+
+
 def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, int] | None = None,
              checked: Catalog | None = None, only: Selection = EVERYTHING) -> RunPlan:
     """Load and check everything before any output exists, then plan and find what to render.
+    The caller holds render_lock(home, out_dir, shard).
     checked: the catalog as check_run returned it (the CLI checks before the flow starts); else checked here.
     only: the products and locales to render (the rest of the catalog is neither rendered nor retired)."""
     settings = ws.settings
@@ -105,14 +117,20 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     # Opened now, not by the first variant: a missing key, registry or face model fails the run here.
     for _ in (ws.watermark_key, ws.registries, ws.face_models):
         pass
-    # 2. Skip every variant whose key is recorded and whose file is intact.
+    # 2. Skip every variant whose key is recorded and whose file is intact; one retired earlier (its
+    #    locale or product was dropped, now back) is active again.
+    out = Path(out_dir).resolve()
     todo = tuple(p for p in plans if not ws.ledger.is_intact(p.variant_key, p.output_path))
+    ws.ledger.activate([p.variant_key for p in plans if p not in todo], out)
     # What made each key, so that a later plan can say which input changed (see preview_run).
     ws.ledger.record_inputs({p.variant_key: p.inputs_json for p in todo})
     skipped = tuple(outcome(p, Outcome.SKIPPED) for p in plans if p not in todo)
+    # 3. Close the rows of runs that were killed holding this render's lock (the caller holds it now).
+    scope = run_scope(settings.home, out, shard)
+    ws.ledger.close_interrupted(scope)
     run_id = uuid.uuid4().hex
-    ws.ledger.start_run(run_id, str(Path(catalog_dir).resolve()), canonical_json(_settings_record(settings)))
-    return RunPlan(run_id, all_plans, plans, todo, skipped)
+    ws.ledger.start_run(run_id, catalog_identity(catalog_dir), canonical_json(_settings_record(settings)), scope)
+    return RunPlan(run_id, all_plans, plans, todo, skipped, catalog_identity(catalog_dir), out)
 
 
 def _plans(ws: Workspace, catalog: Catalog, out_dir: Path, shard: tuple[int, int] | None,
@@ -169,8 +187,9 @@ def preview_run(ws: Workspace, catalog: Catalog, out_dir: Path, only: Selection 
     """The plan of a render without rendering: per variant render, skip or retire, and why.
     Writes nothing (the catalog is the one check_run returned)."""
     all_plans, plans = _plans(ws, catalog, Path(out_dir), None, only)
-    # The recorded variant each (sku, locale, aspect) has now, to compare the new plan with.
-    current = {(a.sku, a.locale, a.aspect): a for a in ws.ledger.active_assets()}
+    # The recorded variant each (sku, locale, aspect) of this catalog has now in this folder.
+    current = {(a.sku, a.locale, a.aspect): a
+               for a in ws.ledger.active_assets(catalog=catalog_identity(catalog.root), output_dir=Path(out_dir).resolve())}
     lines: list[PlannedVariant] = []
     for p in plans:
         line = lambda action, reason: PlannedVariant(p.asset_id, p.spec.sku, p.spec.locale, p.spec.aspect,  # noqa: E731
@@ -264,7 +283,8 @@ def finish_run(ws: Workspace, run: RunPlan, outcomes: list[VariantOutcome], stag
                started: float, *, retire: bool, progress: Callable[[str], None]) -> RunSummary:
     """Retire what the catalog no longer has (whole-catalog runs only), close the run in the ledger."""
     if retire:
-        retired = ws.ledger.retire_absent({(p.spec.sku, p.spec.locale, p.spec.aspect) for p in run.all_plans})
+        retired = ws.ledger.retire_absent({(p.spec.sku, p.spec.locale, p.spec.aspect) for p in run.all_plans},
+                                          catalog=run.catalog, output_dir=run.out_dir)
         if retired:
             progress(f"retired {len(retired)} assets no longer in the catalog (files kept)")
     counts = {s.value: sum(o.status == s for o in outcomes) for s in Outcome}

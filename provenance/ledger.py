@@ -5,10 +5,16 @@ default, PostgreSQL (`postgresql://...`, driven by psycopg 3) serves several ren
 A variant is identified by its variant key (a hash of every input), so the ledger answers
 "was this exact variant already made, and is its file intact?".
 
+Every asset row belongs to a catalog (the resolved catalog folder of the run that made it) and
+an output folder (the render's --out): one row per variant key and output folder, so rendering
+a catalog into a second folder adds that folder's rows and keeps the first one's, and a render
+retires only rows of its own catalog and folder. The asset id (hash of the variant key) is the
+same in every folder: it is what the watermark and the manifest carry.
+
 Schema changes are alembic revisions under provenance/migrations/; opening a ledger upgrades
 it to head under a database lock (PostgreSQL advisory lock, SQLite write lock), so workers
 that start together migrate once. Writers may run at once on several hosts: an asset is
-upserted on its unique variant key (INSERT ... ON CONFLICT), never read-then-written.
+upserted on its unique (variant key, output folder) (INSERT ... ON CONFLICT), never read-then-written.
 """
 from __future__ import annotations
 
@@ -20,8 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
-    create_engine, event, func, insert, inspect, select, update,
+    Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
+    UniqueConstraint, and_, case, create_engine, event, func, insert, inspect, select, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -39,27 +45,35 @@ runs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Column("catalog", Text, nullable=False),
-    Column("status", String(16), nullable=False),          # running, completed, failed
+    Column("status", String(16), nullable=False),          # running, completed, failed, interrupted
     Column("rendered", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     Column("failed", Integer, nullable=False, default=0),
     Column("settings_json", Text, nullable=False),
+    # The render lock the run held (pipeline.lock.run_scope: host, home, output folder, shard): a row still
+    # running with the scope of a lock another process now holds belongs to a run that is dead.
+    Column("lock_scope", Text),
 )
 
+# One row per variant key and output folder (migration 0004 made the key so).
 assets = Table(
     "assets", metadata,
-    Column("asset_id", String(64), primary_key=True),
-    Column("variant_key", String(64), nullable=False, unique=True),
+    Column("asset_id", String(64), nullable=False),
+    Column("variant_key", String(64), nullable=False),
     Column("run_id", String(64), ForeignKey("runs.run_id"), nullable=False),
     Column("sku", String(128), nullable=False),
     Column("locale", String(35), nullable=False),
     Column("aspect", String(8), nullable=False),
-    Column("output_path", Text, nullable=False),
+    Column("output_path", Text, nullable=False, index=True),
     Column("sha256", String(64), nullable=False, index=True),
     Column("manifest_label", Text, nullable=False),
     Column("base_clip_key", String(64), nullable=False),
     Column("status", String(16), nullable=False, default="active"),   # active, superseded, retired
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("catalog", Text, nullable=False),        # the catalog identity (see catalog_identity)
+    Column("output_dir", Text, nullable=False),     # the render's resolved --out folder
+    PrimaryKeyConstraint("asset_id", "output_dir", name="pk_assets"),
+    UniqueConstraint("variant_key", "output_dir", name="uq_assets_variant_output"),
 )
 
 # What made each variant key: the plan's inputs as canonical JSON (the key is their sha256), so a later
@@ -72,9 +86,13 @@ variant_inputs = Table(
 
 manifests = Table(
     "manifests", metadata,
-    Column("asset_id", String(64), ForeignKey("assets.asset_id"), primary_key=True),
+    Column("asset_id", String(64), nullable=False),
+    Column("output_dir", Text, nullable=False),
     Column("label", Text, nullable=False),
     Column("manifest_json", Text, nullable=False),
+    PrimaryKeyConstraint("asset_id", "output_dir", name="pk_manifests"),
+    ForeignKeyConstraint(["asset_id", "output_dir"], ["assets.asset_id", "assets.output_dir"],
+                         name="fk_manifests_assets"),
 )
 
 
@@ -92,6 +110,22 @@ class AssetRecord:
     base_clip_key: str
     created_at: datetime
     status: str = "active"
+    catalog: str = ""                 # "": the catalog of the row's run (runs.catalog)
+    output_dir: Path | None = None    # None: the file's folder
+
+    @property
+    def folder(self) -> Path:
+        """The output folder the row belongs to."""
+        return self.output_dir if self.output_dir is not None else self.output_path.parent
+
+
+@dataclass(frozen=True)
+class PathRecord:
+    """What the ledger records about one file the audit reads: where its content is recorded,
+    and which asset is recorded at its path."""
+    by_content: tuple[AssetRecord, ...]   # rows whose sha256 is the file's (any folder, any status)
+    at_path: AssetRecord | None           # the current (not superseded) row at the file's path
+    in_output_dir: bool                   # the file lies inside an output folder the ledger records
 
 
 
@@ -116,43 +150,61 @@ class Ledger:
         upgrade_to_head(self.engine)
 
     # runs -------------------------------------------------------------------
-    def start_run(self, run_id: str, catalog: str, settings_json: str) -> None:
+    def start_run(self, run_id: str, catalog: str, settings_json: str, lock_scope: str | None = None) -> None:
         with self.engine.begin() as c:
-            c.execute(insert(runs).values(run_id=run_id, started_at=_now(), catalog=catalog,
-                                          status="running", settings_json=settings_json))
+            c.execute(insert(runs).values(run_id=run_id, started_at=_now(), catalog=catalog, status="running",
+                                          settings_json=settings_json, lock_scope=lock_scope))
 
     def finish_run(self, run_id: str, *, status: str, rendered: int, skipped: int, failed: int) -> None:
         with self.engine.begin() as c:
             c.execute(update(runs).where(runs.c.run_id == run_id).values(
                 finished_at=_now(), status=status, rendered=rendered, skipped=skipped, failed=failed))
 
+    def close_interrupted(self, lock_scope: str) -> list[str]:
+        """Runs still marked running under this lock scope become interrupted (finished now); the caller
+        holds that lock, so none of them is alive. Their run ids."""
+        where = and_(runs.c.status == "running", runs.c.lock_scope == lock_scope)
+        with self.engine.begin() as c:
+            ids = list(c.execute(select(runs.c.run_id).where(where)).scalars())
+            if ids:
+                c.execute(update(runs).where(where, runs.c.run_id.in_(ids))
+                          .values(status="interrupted", finished_at=_now()))
+        return ids
+
     # assets -----------------------------------------------------------------
     def record_asset(self, rec: AssetRecord, manifest_label: str, manifest_json: str) -> None:
-        """Insert or replace the asset of a variant key together with its manifest copy.
+        """Insert or replace the asset of a variant key in its output folder, with its manifest copy.
 
-        One transaction of upserts: two writers recording the same variant key at once leave
-        one row (the later write wins), never a duplicate and never a unique-key error.
+        One transaction of upserts: two writers recording the same key and folder at once leave
+        one row (the later write wins), never a duplicate and never a unique-key error. The row's
+        catalog, when the record names none, is its run's.
         """
+        out = str(rec.folder)
         row = dict(asset_id=rec.asset_id, variant_key=rec.variant_key, run_id=rec.run_id, sku=rec.sku,
                    locale=rec.locale, aspect=rec.aspect, output_path=str(rec.output_path), sha256=rec.sha256,
                    manifest_label=rec.manifest_label, base_clip_key=rec.base_clip_key, status=rec.status,
-                   created_at=rec.created_at)
-        asset = self._insert(assets).values(**row)
-        asset = asset.on_conflict_do_update(index_elements=[assets.c.variant_key],
-                                            set_={k: asset.excluded[k] for k in row if k != "variant_key"})
-        manifest = self._insert(manifests).values(asset_id=rec.asset_id, label=manifest_label,
+                   created_at=rec.created_at, output_dir=out)
+        manifest = self._insert(manifests).values(asset_id=rec.asset_id, output_dir=out, label=manifest_label,
                                                   manifest_json=manifest_json)
-        manifest = manifest.on_conflict_do_update(index_elements=[manifests.c.asset_id],
+        manifest = manifest.on_conflict_do_update(index_elements=[manifests.c.asset_id, manifests.c.output_dir],
                                                   set_={"label": manifest.excluded.label,
                                                         "manifest_json": manifest.excluded.manifest_json})
         with self.engine.begin() as c:
             if self.engine.dialect.name == "postgresql":
-                # PostgreSQL's ON CONFLICT covers one unique index (variant_key); two writers inserting
-                # the same new key at once can still collide on the other (asset_id, the primary key):
-                # "duplicate key ... assets_pkey" in CI. One lock per key makes them take turns.
-                c.execute(select(func.pg_advisory_xact_lock(func.hashtext(rec.variant_key))))
+                # PostgreSQL's ON CONFLICT covers one unique index (variant_key, output_dir); two writers
+                # inserting the same new key at once can still collide on the other (the primary key):
+                # "duplicate key ... pkey" in CI. One lock per key and folder makes them take turns.
+                c.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"{rec.variant_key}|{out}"))))
+            catalog = rec.catalog or c.execute(select(runs.c.catalog).where(runs.c.run_id == rec.run_id)).scalar()
+            if catalog is None:
+                raise ValueError(f"asset {rec.asset_id}: run {rec.run_id} is not in the ledger")
+            asset = self._insert(assets).values(**row, catalog=catalog)
+            asset = asset.on_conflict_do_update(
+                index_elements=[assets.c.variant_key, assets.c.output_dir],
+                set_={k: asset.excluded[k] for k in (*row, "catalog") if k not in ("variant_key", "output_dir")})
             # An older variant written to the same path is replaced on disk: mark it, keep its record.
-            c.execute(update(assets).where(assets.c.output_path == str(rec.output_path), assets.c.status == "active",
+            c.execute(update(assets).where(assets.c.output_path == str(rec.output_path),
+                                           assets.c.status.in_(("active", "retired")),
                                            assets.c.variant_key != rec.variant_key).values(status="superseded"))
             c.execute(asset)
             c.execute(manifest)
@@ -173,51 +225,101 @@ class Ledger:
                             .where(variant_inputs.c.variant_key == variant_key)).scalar()
         return json.loads(raw) if raw is not None else None
 
-    def asset_by_key(self, variant_key: str) -> AssetRecord | None:
+    def _first(self, *where) -> AssetRecord | None:
+        """The row matching `where` that speaks for the asset: an active one first, then the newest."""
         with self.engine.connect() as c:
-            row = c.execute(select(assets).where(assets.c.variant_key == variant_key)).mappings().first()
+            row = c.execute(select(assets).where(*where).order_by(*_PREFERRED)).mappings().first()
         return _asset(row) if row else None
 
+    def asset_by_key(self, variant_key: str, output_dir: Path | None = None) -> AssetRecord | None:
+        """The row of a variant key (in `output_dir`, or the one that speaks for it in any folder)."""
+        folder = () if output_dir is None else (assets.c.output_dir == str(output_dir),)
+        return self._first(assets.c.variant_key == variant_key, *folder)
+
     def asset_by_sha256(self, sha256: str) -> AssetRecord | None:
-        with self.engine.connect() as c:
-            row = c.execute(select(assets).where(assets.c.sha256 == sha256)).mappings().first()
-        return _asset(row) if row else None
+        return self._first(assets.c.sha256 == sha256)
 
     def asset_id_for_sha256(self, sha256: str) -> str | None:
         """The audit's lookup: our asset id for a file's bytes, or None."""
         rec = self.asset_by_sha256(sha256)
         return rec.asset_id if rec else None
 
-    def asset(self, asset_id: str) -> AssetRecord | None:
-        with self.engine.connect() as c:
-            row = c.execute(select(assets).where(assets.c.asset_id == asset_id)).mappings().first()
-        return _asset(row) if row else None
+    def asset(self, asset_id: str, output_dir: Path | None = None) -> AssetRecord | None:
+        """An asset's row (in `output_dir`, or the one that speaks for it in any folder)."""
+        folder = () if output_dir is None else (assets.c.output_dir == str(output_dir),)
+        return self._first(assets.c.asset_id == asset_id, *folder)
 
-    def manifest_json(self, asset_id: str) -> str | None:
+    def manifest_json(self, asset_id: str, output_dir: Path | None = None) -> str | None:
+        """The stored manifest of an asset (in `output_dir`, or of the row that speaks for it)."""
+        rec = self.asset(asset_id, output_dir)
+        if rec is None:
+            return None
         with self.engine.connect() as c:
-            return c.execute(select(manifests.c.manifest_json).where(manifests.c.asset_id == asset_id)).scalar()
+            return c.execute(select(manifests.c.manifest_json).where(
+                manifests.c.asset_id == asset_id, manifests.c.output_dir == str(rec.folder))).scalar()
 
     def is_intact(self, variant_key: str, output_path: Path) -> bool:
-        """True when the variant key is recorded for this output path and the file still hashes the same."""
-        rec = self.asset_by_key(variant_key)
-        if rec is None or rec.output_path != Path(output_path) or not rec.output_path.is_file():
+        """True when the variant key is recorded at this output path (not superseded there) and the file
+        still hashes the same. A retired row counts: planned again, it is made active (activate)."""
+        rec = self._first(assets.c.variant_key == variant_key, assets.c.output_path == str(output_path),
+                          assets.c.status != "superseded")
+        if rec is None or not rec.output_path.is_file():
             return False
         return sha256_file(rec.output_path) == rec.sha256
 
-    def retire_absent(self, planned: set[tuple[str, str, str]]) -> list[str]:
-        """Mark active assets whose (sku, locale, aspect) is no longer planned as retired; files are kept."""
-        gone = [a.asset_id for a in self.active_assets() if (a.sku, a.locale, a.aspect) not in planned]
+    def activate(self, variant_keys: list[str], output_dir: Path) -> list[str]:
+        """Rows of these keys in `output_dir` that were retired become active again (planned again,
+        their files intact); the asset ids made active."""
+        if not variant_keys:
+            return []
+        where = and_(assets.c.variant_key.in_(variant_keys), assets.c.output_dir == str(output_dir),
+                     assets.c.status == "retired")
+        with self.engine.begin() as c:
+            ids = list(c.execute(select(assets.c.asset_id).where(where)).scalars())
+            if ids:
+                c.execute(update(assets).where(where).values(status="active"))
+        return ids
+
+    def retire_absent(self, planned: set[tuple[str, str, str]], *, catalog: str, output_dir: Path) -> list[str]:
+        """Mark active assets of this catalog and output folder whose (sku, locale, aspect) is no longer
+        planned as retired; files are kept. Other catalogs' and folders' rows are not this render's."""
+        gone = [a.asset_id for a in self.active_assets(catalog=catalog, output_dir=output_dir)
+                if (a.sku, a.locale, a.aspect) not in planned]
         if gone:
             with self.engine.begin() as c:
                 # status == active again: an asset re-recorded meanwhile by a render keeps its state.
-                c.execute(update(assets).where(assets.c.asset_id.in_(gone), assets.c.status == "active")
+                c.execute(update(assets).where(assets.c.asset_id.in_(gone), assets.c.status == "active",
+                                               assets.c.catalog == catalog, assets.c.output_dir == str(output_dir))
                           .values(status="retired"))
         return gone
 
-    def active_assets(self) -> list[AssetRecord]:
+    def active_assets(self, *, catalog: str | None = None, output_dir: Path | None = None) -> list[AssetRecord]:
+        """Active rows, of one catalog and/or output folder when given."""
+        where = [assets.c.status == "active"]
+        if catalog is not None:
+            where.append(assets.c.catalog == catalog)
+        if output_dir is not None:
+            where.append(assets.c.output_dir == str(output_dir))
         with self.engine.connect() as c:
-            rows = c.execute(select(assets).where(assets.c.status == "active")).mappings().all()
+            rows = c.execute(select(assets).where(*where)).mappings().all()
         return [_asset(r) for r in rows]
+
+    def path_record(self, path: Path, sha256: str | None) -> PathRecord:
+        """The audit's path check: rows with this content, the row at this (resolved) path, and
+        whether the path lies inside a recorded output folder."""
+        path = Path(path)
+        with self.engine.connect() as c:
+            by_content = c.execute(select(assets).where(assets.c.sha256 == sha256).order_by(*_PREFERRED)
+                                   ).mappings().all() if sha256 else []
+            here = c.execute(select(assets).where(assets.c.output_path == str(path), assets.c.status != "superseded")
+                             .order_by(*_PREFERRED)).mappings().first()
+            folders = c.execute(select(assets.c.output_dir).distinct()).scalars().all()
+        inside = any(path.is_relative_to(folder) for folder in folders)
+        return PathRecord(tuple(_asset(r) for r in by_content), _asset(here) if here else None, inside)
+
+
+# Which of several rows speaks for an asset: an active one, then the newest.
+_PREFERRED = (case((assets.c.status == "active", 0), else_=1), assets.c.created_at.desc())
 
 
 def redacted_url(url: str) -> str:
@@ -309,7 +411,7 @@ def _asset(row) -> AssetRecord:
         asset_id=row["asset_id"], variant_key=row["variant_key"], run_id=row["run_id"], sku=row["sku"],
         locale=row["locale"], aspect=row["aspect"], output_path=Path(row["output_path"]), sha256=row["sha256"],
         manifest_label=row["manifest_label"], base_clip_key=row["base_clip_key"], created_at=row["created_at"],
-        status=row["status"],
+        status=row["status"], catalog=row["catalog"], output_dir=Path(row["output_dir"]),
     )
 
 

@@ -104,7 +104,7 @@ def test_malformed_catalog_stops_before_any_output(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_changed_price_re_renders_that_product_only_and_a_dropped_locale_is_retired(tmp_path):
+def test_a_changed_price_re_renders_that_product_only_and_a_dropped_locale_is_retired_until_it_is_back(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("en-US", "de-DE"), aspects="1:1", products=2)
     settings = Settings.build(home=tmp_path / "home", options=RenderOptions(short_side=288), workers=2)
     first = run_render(catalog, tmp_path / "out", settings)
@@ -121,6 +121,7 @@ def test_a_changed_price_re_renders_that_product_only_and_a_dropped_locale_is_re
     assert (second.rendered, second.skipped, second.failed) == (2, 2, 0)
     assert {o.sku for o in second.outcomes if o.status == "rendered"} == {changed}
     # de-DE leaves the catalog: its assets are retired in the ledger, their files stay.
+    tables = {name: pd.read_csv(catalog / name, dtype=str, keep_default_na=False) for name in ("locales.csv", "copy.csv")}
     for name, column in (("locales.csv", "tag"), ("copy.csv", "locale")):
         table = pd.read_csv(catalog / name, dtype=str, keep_default_na=False)
         table[table[column] != "de-DE"].to_csv(catalog / name, index=False)
@@ -130,3 +131,10 @@ def test_a_changed_price_re_renders_that_product_only_and_a_dropped_locale_is_re
     de = [o for o in second.outcomes if o.locale == "de-DE"]
     assert {ledger.asset(o.asset_id).status for o in de} == {"retired"} and all(Path(o.path).is_file() for o in de)
     assert {a.locale for a in ledger.active_assets()} == {"en-US"}
+    # de-DE comes back unchanged: its variants are intact, so they are skipped, and active again.
+    for name, table in tables.items():
+        table.to_csv(catalog / name, index=False)
+    fourth = run_render(catalog, tmp_path / "out", settings)
+    assert (fourth.rendered, fourth.skipped) == (0, 4)
+    assert {ledger.asset(o.asset_id).status for o in de} == {"active"}
+    assert {a.locale for a in ledger.active_assets()} == {"en-US", "de-DE"}

@@ -4,13 +4,15 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from sqlalchemy import select
 
 import pipeline.publish
 from flows.render import run_render
 from generation.plan import RenderOptions
-from pipeline.lock import RenderLocked, render_lock
+from pipeline.lock import RenderLocked, render_lock, run_scope
 from pipeline.settings import Settings
 from pipeline.workspace import Workspace
+from provenance.ledger import Ledger, runs
 
 from flow_catalogs import small_catalog
 
@@ -52,3 +54,24 @@ def test_a_variant_killed_while_signing_is_resumed_with_each_decision_once_and_n
         kinds = Counter(e.action for e in journal.events(asset_id=o.asset_id))
         assert kinds == {"input_recorded": 1, "brand_kit_applied": 1, "copy_written": 3, "generation_run": 1,
                          "candidate_picked": 1, "publication": 1}, o.asset_id
+
+
+def test_a_run_left_running_by_a_killed_render_is_closed_by_the_next_render_holding_its_lock(tmp_path):
+    catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
+    settings = Settings.build(home=tmp_path / "home", options=RenderOptions(short_side=288))
+    out = tmp_path / "out"
+    ledger = Ledger(settings.ledger_url)
+    mine = run_scope(settings.home, out)
+    # Rows a killed render left at running, and rows of renders this one's lock says nothing about.
+    scopes = {"killed": mine, "other-folder": run_scope(settings.home, tmp_path / "out2"),
+              "other-shard": run_scope(settings.home, out, (0, 2)),
+              "other-host": "elsewhere" + mine[mine.index("|"):],
+              "other-home": run_scope(tmp_path / "home2", out), "no-scope": None}
+    for run_id, scope in scopes.items():
+        ledger.start_run(run_id, str(catalog), "{}", scope)
+    summary = run_render(catalog, out, settings, progress=lambda _: None)
+    with ledger.engine.connect() as c:
+        rows = {r.run_id: (r.status, r.finished_at is not None) for r in c.execute(select(runs))}
+    assert rows.pop("killed") == ("interrupted", True)
+    assert rows.pop(summary.run_id) == ("completed", True)
+    assert rows == {run_id: ("running", False) for run_id in scopes if run_id != "killed"}

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_HOME
+from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_API_URL, PREFECT_HOME
 from pydantic import ValidationError
 
 from flow_catalogs import small_catalog
+from production_ca_for_flows import make_production_ca
+from provenance import read_c2pa
 from flows.deploy import apply_to_pools, tessera_deployments
 from flows.nightly import RenderJob
 from pipeline.render import _settings_record
@@ -114,3 +116,21 @@ def test_a_read_only_home_is_one_line_and_exit_2_for_audit_and_render(tmp_path):
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip().splitlines() == want
     assert not (tmp_path / "out").exists()
+
+
+def test_render_refuses_a_production_key_others_can_read_unless_allowed(tmp_path):
+    _, chain, key = make_production_ca(tmp_path / "secure")
+    key.chmod(0o644)
+    catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
+    home, out = tmp_path / "home", tmp_path / "out"
+    args = ("render", catalog, "--out", out, "--home", home, "--short-side", "288", "--cert-chain", chain,
+            "--private-key", key)
+    refused = _cli(*args)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"{key}: private key is readable by others (mode 644)" in refused.stderr
+    assert "--allow-insecure-key" in refused.stderr and "Traceback" not in refused.stderr
+    assert not out.exists()
+    # The test session's Prefect server: a render process starting its own can time out on a busy host.
+    allowed = _cli(*args, "--allow-insecure-key", env={"PREFECT_API_URL": PREFECT_API_URL.value()})
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert [read_c2pa(f, None).signer for f in out.rglob("*.mp4")] == ["Acme Ads GmbH"]

@@ -61,3 +61,52 @@ def test_runs_are_closed_with_counts(ledger, tmp_path):
     with engine.connect() as c:
         row = c.execute(text("select status, rendered, skipped, failed, finished_at from runs")).one()
     assert row[:4] == ("completed", 3, 2, 0) and row[4] is not None
+
+
+def _in(folder: Path, key: str, content: bytes, run: str = "run1") -> AssetRecord:
+    """The record of variant `key` rendered into output folder `folder` (<out>/<sku>/<file>)."""
+    out = folder / "SKU-1" / f"{key}.mp4"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(content)
+    return AssetRecord(asset_id=f"tsr-{key}", variant_key=key, run_id=run, sku="SKU-1", locale="de-DE",
+                       aspect=key, output_path=out, sha256=sha256_file(out), manifest_label="urn:c2pa:1",
+                       base_clip_key="base1", created_at=datetime.now(timezone.utc), output_dir=folder)
+
+
+def test_a_second_output_folder_adds_rows_and_keeps_the_first_folders_row_and_manifest(ledger, tmp_path):
+    first, second = _in(tmp_path / "out1", "k1", b"one"), _in(tmp_path / "out2", "k1", b"two")
+    ledger.record_asset(first, "urn:c2pa:1", '{"folder": 1}')
+    ledger.record_asset(second, "urn:c2pa:2", '{"folder": 2}')
+    assert ledger.is_intact("k1", first.output_path) and ledger.is_intact("k1", second.output_path)
+    assert ledger.manifest_json("tsr-k1", tmp_path / "out1") == '{"folder": 1}'
+    assert ledger.manifest_json("tsr-k1", tmp_path / "out2") == '{"folder": 2}'
+    assert {(a.output_dir, a.catalog) for a in ledger.active_assets()} == {(tmp_path / "out1", "catalogs/x"),
+                                                                          (tmp_path / "out2", "catalogs/x")}
+
+
+def test_retiring_touches_only_the_catalog_and_folder_rendered_and_a_key_planned_again_is_active(ledger, tmp_path):
+    ledger.start_run("run2", "catalogs/y", "{}")
+    a = _in(tmp_path / "out", "a", b"a")
+    b = _in(tmp_path / "out", "b", b"b", run="run2")
+    a2 = _in(tmp_path / "out2", "a", b"a in out2")
+    for rec in (a, b, a2):
+        ledger.record_asset(rec, "urn:c2pa:1", "{}")
+    # Catalog x's render of out plans nothing of b (catalog y's) and nothing of out2: only a retires.
+    assert ledger.retire_absent(set(), catalog="catalogs/x", output_dir=tmp_path / "out") == ["tsr-a"]
+    assert {(r.variant_key, r.output_dir) for r in ledger.active_assets()} == {("b", tmp_path / "out"),
+                                                                               ("a", tmp_path / "out2")}
+    # Planned again and intact: skipped, and active again.
+    assert ledger.is_intact("a", a.output_path)
+    assert ledger.activate(["a"], tmp_path / "out") == ["tsr-a"]
+    assert ledger.asset_by_key("a", tmp_path / "out").status == "active"
+
+
+def test_path_record_tells_where_content_is_recorded_and_what_is_recorded_at_a_path(ledger, tmp_path):
+    a, b = _in(tmp_path / "out", "a", b"a"), _in(tmp_path / "out", "b", b"b")
+    ledger.record_asset(a, "urn:c2pa:1", "{}")
+    ledger.record_asset(b, "urn:c2pa:1", "{}")
+    at_a = ledger.path_record(a.output_path, b.sha256)      # b's bytes where a is recorded: swapped
+    assert at_a.at_path.asset_id == "tsr-a" and [r.asset_id for r in at_a.by_content] == ["tsr-b"]
+    assert at_a.in_output_dir
+    elsewhere = ledger.path_record(tmp_path / "delivery" / "x.mp4", a.sha256)
+    assert elsewhere.at_path is None and not elsewhere.in_output_dir and elsewhere.by_content[0].asset_id == "tsr-a"

@@ -1,13 +1,19 @@
 """The ledger schema comes from alembic revisions; opening a ledger brings it to head."""
+from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, insert, text
 
 from compliance.journal import metadata as journal_metadata
-from provenance.ledger import Ledger, head_revision, metadata, runs
+from provenance.ledger import MIGRATIONS_DIR, Ledger, head_revision, metadata, runs
+
+from ledger_0003 import ledger_at_0003
 
 
 def test_migrations_build_exactly_the_schema_the_code_declares(tmp_path):
@@ -39,3 +45,36 @@ def test_a_ledger_from_a_newer_tessera_is_refused_not_touched(tmp_path):
         c.execute(text("update alembic_version set version_num = '9999_future'"))
     with pytest.raises(RuntimeError, match="9999_future.*same Tessera version"):
         Ledger(url)
+
+
+def test_migration_0004_gives_existing_rows_their_run_catalog_and_output_folder(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger_at_0003(url, "/srv/out")
+    led = Ledger(url)
+    a, b = led.asset("tsr-a"), led.asset("tsr-b")
+    assert (a.catalog, a.output_dir, a.status) == ("/cat", Path("/srv/out"), "active")
+    assert (b.catalog, b.output_dir, b.status) == ("/cat", Path("/srv/out"), "retired")
+    assert led.manifest_json("tsr-a") == '{"asset": "tsr-a"}' and led.manifest_json("tsr-b") == '{"asset": "tsr-b"}'
+    with led.engine.connect() as c:
+        assert compare_metadata(MigrationContext.configure(c), [metadata, journal_metadata]) == []
+
+
+def test_migration_0004_downgrades_to_one_row_per_key(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger_at_0003(url, "/srv/out")
+    led = Ledger(url)
+    second = replace(led.asset("tsr-a"), output_dir=Path("/srv/out2"), output_path=Path("/srv/out2/SKU-1/tsr-a.mp4"))
+    led.record_asset(second, "urn:c2pa:y", '{"asset": "tsr-a", "folder": 2}')
+    assert len(led.active_assets()) == 2
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with led.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+        conn.commit()
+        rows = conn.execute(text("select asset_id, output_path from assets order by asset_id")).all()
+        kept = conn.execute(text("select manifest_json from manifests where asset_id = 'tsr-a'")).scalar()
+    assert [r[0] for r in rows] == ["tsr-a", "tsr-b"]
+    assert kept in ('{"asset": "tsr-a"}', '{"asset": "tsr-a", "folder": 2}')
+    led.engine.dispose()
+    assert Ledger(url).asset("tsr-a").output_dir is not None          # and up again

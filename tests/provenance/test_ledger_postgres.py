@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from compliance.journal import Journal, JournalEvent
 from compliance.journal import metadata as journal_metadata
 from foundation.primitives import sha256_file
 from provenance.ledger import AssetRecord, Ledger, assets, head_revision, manifests, metadata
+
+from ledger_0003 import ledger_at_0003
 
 WRITERS = 4
 KEYS = 24
@@ -126,7 +129,8 @@ def test_same_schema_and_behaviour_on_postgres(pg_url, tmp_path):
     assert led.is_intact("k1", rec.output_path)
     led.record_asset(rec, "urn:c2pa:2", '{"v": 2}')             # re-recording replaces row and manifest
     assert len(led.active_assets()) == 1 and led.manifest_json("tsr-k1") == '{"v": 2}'
-    assert led.retire_absent({("SKU-2", "de-DE", "9:16")}) == ["tsr-k1"]
+    assert led.retire_absent({("SKU-2", "de-DE", "9:16")}, catalog="catalogs/y", output_dir=tmp_path) == []
+    assert led.retire_absent({("SKU-2", "de-DE", "9:16")}, catalog="catalogs/x", output_dir=tmp_path) == ["tsr-k1"]
     assert led.active_assets() == [] and led.asset("tsr-k1").status == "retired"
     led.finish_run("run-0", status="completed", rendered=1, skipped=0, failed=0)
     Ledger(pg_url)                                               # reopening an up-to-date ledger migrates nothing
@@ -203,8 +207,8 @@ def test_concurrent_writers_keep_every_asset_once_and_every_journal_event(backen
 
 @pytest.mark.slow
 def test_writers_recording_one_new_key_at_the_same_instant_never_collide(pg_url, tmp_path):
-    """ON CONFLICT (variant_key) does not cover the other unique index (asset_id): writers that
-    insert the same new key at the same instant failed with 'duplicate key ... assets_pkey' (seen
+    """ON CONFLICT (variant_key, output_dir) does not cover the other unique index (the primary key): writers
+    that insert the same new key at the same instant failed with 'duplicate key ... assets_pkey' (seen
     once in CI; without the lock this test failed each of the 4 times it ran) until record_asset
     took a per-key lock."""
     writers, rounds = 8, 150
@@ -224,3 +228,19 @@ def test_writers_recording_one_new_key_at_the_same_instant_never_collide(pg_url,
     with ledgers[0].engine.connect() as c:
         assert c.execute(select(func.count()).select_from(assets)).scalar() == rounds
         assert c.execute(select(func.count()).select_from(manifests)).scalar() == rounds
+
+
+def test_migration_0004_on_postgres_keeps_rows_and_adds_a_second_folder(pg_url, tmp_path):
+    ledger_at_0003(pg_url, "/srv/out")
+    led = Ledger(pg_url)
+    with led.engine.connect() as c:
+        assert compare_metadata(MigrationContext.configure(c), [metadata, journal_metadata]) == []
+    a = led.asset("tsr-a")
+    assert (a.catalog, a.output_dir, led.manifest_json("tsr-a")) == ("/cat", Path("/srv/out"), '{"asset": "tsr-a"}')
+    # The same variant recorded in a second folder is a second row; the first keeps its row and manifest.
+    second = _record(tmp_path, "ka", 0)
+    led.start_run("run-0", "/cat", "{}")
+    led.record_asset(replace(second, asset_id="tsr-a", output_dir=tmp_path), "urn:c2pa:2", '{"folder": 2}')
+    assert led.manifest_json("tsr-a", Path("/srv/out")) == '{"asset": "tsr-a"}'
+    assert led.manifest_json("tsr-a", tmp_path) == '{"folder": 2}'
+    assert {r.output_dir for r in led.active_assets(catalog="/cat")} == {Path("/srv/out"), tmp_path}
