@@ -14,6 +14,7 @@ from typing import Any
 
 from compliance.record import record_publication
 from foundation.primitives import sha256_file
+from pipeline.seal import seal_rows
 from pipeline.workspace import Workspace
 from provenance import ManifestSpec, sign_file
 from provenance.ledger import AssetRecord
@@ -69,8 +70,10 @@ def publish(ws: Workspace, staged: Path, manifest: ManifestSpec, pub: Publicatio
                          base_clip_key=pub.base_clip_key, created_at=datetime.now(timezone.utc))
     ws.ledger.record_asset(record, signed.label, signed.manifest_json)
     ws.soft_bindings.record(pub.asset_id, pub.watermark_payload, pub.fingerprints)
-    # 3. The journal: one event shape for every publication.
+    # 3. The journal: one event shape for every publication, then the seal of the rows just written
+    #    (what a writer to the database without the signing key cannot forge; see pipeline.seal).
     record_publication(ws.journal, variant_key=pub.variant_key, asset_id=pub.asset_id, output_sha256=record.sha256,
                        output_path=pub.output_path, approved_by=approved_by)
+    seal_rows(ws.journal, ws.ledger.engine, [("asset", pub.asset_id), ("soft_binding", pub.asset_id)])
     times["record"] = times.get("record", 0.0) + time.perf_counter() - t0
     return record
