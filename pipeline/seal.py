@@ -112,7 +112,7 @@ def seal_rows(journal: Journal, engine: Engine, rows: Iterable[tuple[str, str]],
     The first seal of a ledger made before seals adopts its rows first (see adopt_unsealed)."""
     rows = list(rows)
     if not adopted:
-        adopt_unsealed(journal, engine)
+        adopt_unsealed(journal, engine, besides=rows)
     current = _current(engine, rows)
     sealed = [{"kind": kind, "key": key, "values": current.get((kind, key))} for kind, key in rows]
     if not sealed:
@@ -123,13 +123,14 @@ def seal_rows(journal: Journal, engine: Engine, rows: Iterable[tuple[str, str]],
     journal.append(JournalEvent(SEAL_KEY, SEALER, "system", SEAL_ACTION, detail=detail))
 
 
-def adopt_unsealed(journal: Journal, engine: Engine) -> int:
-    """A ledger with rows and no seal at all (made before seals): seal every row as found, once.
-    Returns the number of rows adopted (0 when the ledger has seals already or is empty)."""
+def adopt_unsealed(journal: Journal, engine: Engine, besides: Iterable[tuple[str, str]] = ()) -> int:
+    """A ledger with rows and no seal at all (made before seals): seal every row as found, once
+    (`besides`: rows about to be sealed as written). Returns the number of rows adopted (0 when
+    the ledger has seals already or no other rows)."""
     with engine.connect() as c:
         if c.execute(select(journal_table.c.seq).where(journal_table.c.variant_key == SEAL_KEY).limit(1)).first():
             return 0
-    rows = sorted(_current(engine))
+    rows = sorted(set(_current(engine)) - set(besides))
     if rows:
         seal_rows(journal, engine, rows, adopted=True)
     return len(rows)

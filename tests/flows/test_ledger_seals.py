@@ -177,3 +177,30 @@ def test_registry_entries_are_sealed_and_an_altered_one_is_named(home, tmp_path)
         db.execute("UPDATE protected_works SET owner = 'nobody'")
     verify = _verify(root)
     assert verify.returncode == 1 and "protected work #1 altered: owner differs from its seal" in verify.stderr
+
+
+def test_a_ledger_made_before_seals_is_reported_then_adopted_by_the_next_seal(tmp_path):
+    from datetime import datetime, timezone
+
+    from provenance.ledger import AssetRecord, Ledger
+    from provenance.soft_binding import SoftBindingStore
+
+    home = tmp_path / "home"
+    ledger = Ledger(Settings.build(home=home).ledger_url)     # rows as an older Tessera wrote them: no seal
+    ledger.start_run("r1", "catalog", "{}")
+    ledger.record_asset(AssetRecord("tsr-" + "a" * 24, "a" * 64, "r1", "SKU", "de-DE", "1x1", tmp_path / "a.mp4",
+                                    "b" * 64, "urn:c2pa:x", "c" * 64, datetime.now(timezone.utc)), "urn:c2pa:x", "{}")
+    SoftBindingStore(ledger.engine).record("tsr-" + "a" * 24, 7, [1, 2, 3])
+    legacy = _verify(tmp_path)
+    assert legacy.returncode == 0, legacy.stderr
+    assert "ledger NOT sealed: 2 rows made before seals (sealed from the next render on)" in legacy.stdout
+    image = tmp_path / "work.png"
+    Image.fromarray(np.random.default_rng(4).integers(0, 255, (240, 320, 3), dtype=np.uint8)).save(image)
+    assert _cli("protected", "add", image, "--title", "Poster", "--owner", "Studio X", "--home", home).returncode == 0
+    adopted = _verify(tmp_path)
+    assert adopted.returncode == 0, adopted.stderr
+    assert "ledger intact: 3 rows match their seals; rows found unsealed were adopted at seq 1" in adopted.stdout
+    with _db(home) as db:
+        db.execute("UPDATE fingerprints SET hash = '0000000000000009' WHERE seq = 2")
+    altered = _verify(tmp_path)
+    assert altered.returncode == 1 and f"soft binding of tsr-{'a' * 24} altered: fingerprints differs" in altered.stderr
