@@ -95,14 +95,16 @@ class LedgerIntegrity:
         return "; ".join(found) or None
 
     def summary(self) -> str:
+        rows = f"{self.rows} row{'' if self.rows == 1 else 's'}"
         if self.journal is None:
             return "ledger seals not checked: no signer certificate in this home"
         if not self.sealed:
-            return f"ledger NOT sealed: {self.rows} rows made before seals (sealed from the next render on)"
+            return (f"ledger NOT sealed: {rows} made before seals (sealed from the next render on)" if self.rows
+                    else "ledger empty: no row to seal yet")
         if self.intact:
             adopted = f"; rows found unsealed were adopted at seq {self.adopted_at}" if self.adopted_at else ""
-            return f"ledger intact: {self.rows} rows match their seals{adopted}"
-        return f"ledger NOT intact: {len(self.problems)} problems"
+            return f"ledger intact: {rows} {'matches its seal' if self.rows == 1 else 'match their seals'}{adopted}"
+        return f"ledger NOT intact: {len(self.problems)} problem{'' if len(self.problems) == 1 else 's'}"
 
 
 # writing --------------------------------------------------------------------------------

@@ -204,3 +204,21 @@ def test_a_ledger_made_before_seals_is_reported_then_adopted_by_the_next_seal(tm
         db.execute("UPDATE fingerprints SET hash = '0000000000000009' WHERE seq = 2")
     altered = _verify(tmp_path)
     assert altered.returncode == 1 and f"soft binding of tsr-{'a' * 24} altered: fingerprints differs" in altered.stderr
+
+
+def test_a_removed_registry_entry_put_back_by_hand_is_named(tmp_path):
+    home = tmp_path / "home"
+    image = tmp_path / "work.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 255, (240, 320, 3), dtype=np.uint8)).save(image)
+    for title in ("Poster", "Flyer"):
+        assert _cli("protected", "add", image, "--title", title, "--owner", "Studio X", "--home", home).returncode == 0
+    with _db(home) as db:
+        removed = db.execute("SELECT * FROM protected_works WHERE id = 1").fetchone()
+    assert _cli("protected", "remove", "1", "--home", home).returncode == 0
+    intact = _verify(tmp_path)
+    assert intact.returncode == 0 and "ledger intact: 1 row matches its seal" in intact.stdout, intact.stderr
+    with _db(home) as db:
+        db.execute("INSERT INTO protected_works VALUES (?, ?, ?, ?, ?)", removed)
+    verify = _verify(tmp_path)
+    assert verify.returncode == 1
+    assert "protected work #1 not sealed (it was removed at seq " in verify.stderr
