@@ -43,7 +43,7 @@ __all__ = [
 ACTIONS: tuple[str, ...] = (
     "brief_written", "copy_written", "prompt_authored", "parameters_set", "generation_run",
     "candidate_picked", "candidate_rejected", "edit_applied", "approval", "publication",
-    "input_recorded", "brand_kit_applied",
+    "input_recorded", "brand_kit_applied", "ledger_sealed",
 )
 # "unknown": the record does not say whether a person or a system acted (copy whose author the catalog
 # does not name). Journals written before it existed hold only "human" and "system" and verify unchanged.
@@ -59,6 +59,7 @@ REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
     "copy_written": ("segment", "text"),
     "edit_applied": ("segment",),
     "input_recorded": ("role", "file", "origin"),
+    "ledger_sealed": ("rows",),
 }
 GENESIS_HASH = "0" * 64
 _APPEND_ATTEMPTS = 5
@@ -162,12 +163,13 @@ def head_message(seq: int, head_hash: str, signed_at: datetime) -> bytes:
 class Journal:
     """Append-only authorship journal in the ledger database; safe across threads and processes."""
 
-    def __init__(self, engine: Engine, signer_key_pem: bytes, cert_chain_pem: bytes):
+    def __init__(self, engine: Engine, signer_key_pem: bytes | None, cert_chain_pem: bytes):
+        """signer_key_pem None: a journal that reads and verifies but cannot append (an audit's)."""
         self.engine = engine
-        self._key = _load_signing_key(signer_key_pem)
+        self._key = _load_signing_key(signer_key_pem) if signer_key_pem is not None else None
         self._cert_chain_pem = cert_chain_pem
         self._cert = _leaf_certificate(cert_chain_pem)
-        if _public_der(self._cert.public_key()) != _public_der(self._key.public_key()):
+        if self._key is not None and _public_der(self._cert.public_key()) != _public_der(self._key.public_key()):
             raise ValueError("signer_key_pem does not match the first certificate of cert_chain_pem")
         self._sqlite = engine.dialect.name == "sqlite"
         metadata.create_all(engine)
@@ -176,10 +178,17 @@ class Journal:
     def from_credentials(cls, engine: Engine, creds: Credentials) -> Journal:
         return cls(engine, creds.private_key_pem, creds.cert_chain_pem)
 
+    @classmethod
+    def for_verifying(cls, engine: Engine, cert_chain_pem: bytes) -> Journal:
+        """A journal checked against its signer's certificate alone (no private key needed)."""
+        return cls(engine, None, cert_chain_pem)
+
     # writing ----------------------------------------------------------------
     def append(self, event: JournalEvent) -> RecordedEvent:
         """Validate, chain, store and re-sign the head, all in one transaction."""
         # 1. Refuse bad events before touching the database: nothing is recorded on refusal.
+        if self._key is None:
+            raise ValueError("this journal was opened for verifying only (no signing key): it cannot append")
         fields = _validated_fields(event)
         # 2. Chain and store; a lost race for the next seq (IntegrityError) is retried.
         for attempt in range(1, _APPEND_ATTEMPTS + 1):
@@ -214,6 +223,7 @@ class Journal:
         return _recorded(row)
 
     def _write_head(self, conn: Connection, seq: int, head_hash: str) -> None:
+        assert self._key is not None, "append() refuses a verify-only journal first"
         signed_at = _now()
         values = dict(seq=seq, hash=head_hash, signed_at=signed_at,
                       signature=self._key.sign(head_message(seq, head_hash, signed_at), ec.ECDSA(hashes.SHA256())),

@@ -161,7 +161,9 @@ def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors
     """Audit media files or folders: C2PA state, source type, signer, ledger match, verdict.
 
     Every media file, and every entry that cannot be read as one (FIFO, device, symlink loop,
-    unreadable folder), gets one row, each within the time and memory limits.
+    unreadable folder), gets one row, each within the time and memory limits. The ledger's
+    seals are checked first: a file whose ledger row was altered, deleted or forged fails
+    naming the row; any other ledger problem is one more fail row, for the ledger.
 
     Exit status: 0 when no file fails, 1 when any fails, 2 for usage errors (an unknown
     --region, a missing or read-only home, a ledger that cannot be opened).

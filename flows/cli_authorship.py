@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from flows.cli_common import _settings, home_option, ledger_option
+from flows.cli_common import _settings, home_option, ledger_option, shown
 
 
 def _journal(home, ledger):
@@ -34,22 +34,34 @@ def authorship() -> None:
 @home_option
 @ledger_option
 def verify(home, ledger):
-    """Recompute the journal's hash chain and head signature; name the first altered event.
+    """Recompute the journal's hash chain and head signature, then compare every ledger row
+    (assets, manifest copies, soft bindings, registry entries) with its seal in the journal;
+    name the first altered event and every altered, missing or unsealed row.
+
+    Exit status: 0 intact (a ledger made before seals is reported, not failed), 1 otherwise.
 
     \b
     Examples:
       tessera authorship verify
       tessera authorship verify --ledger postgresql+psycopg://tessera@db/tessera
     """
+    from pipeline.seal import verify_ledger
+
     journal, _ = _journal(home, ledger)
     result = journal.verify()
-    if result.ok:
-        head = journal.head()
-        click.echo(f"journal intact: {head.seq if head else 0} events, head {head.hash[:16] if head else '-'}")
-        return
-    where = f"event seq {result.first_bad_seq}" if result.first_bad_seq is not None else "journal head"
-    click.echo(f"journal NOT intact at {where}: {result.problem}", err=True)
-    sys.exit(1)
+    if not result.ok:
+        where = f"event seq {result.first_bad_seq}" if result.first_bad_seq is not None else "journal head"
+        click.echo(f"journal NOT intact at {where}: {result.problem}", err=True)
+        sys.exit(1)
+    head = journal.head()
+    click.echo(f"journal intact: {head.seq if head else 0} events, head {head.hash[:16] if head else '-'}")
+    integrity = verify_ledger(journal, journal.engine)
+    if integrity.problems:
+        click.echo(integrity.summary(), err=True)
+        for problem in integrity.problems:
+            click.echo(f"  {shown(problem.text)}", err=True)
+        sys.exit(1)
+    click.echo(integrity.summary())
 
 
 @authorship.command()

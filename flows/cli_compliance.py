@@ -23,6 +23,13 @@ def _engine(home, ledger):
     return _workspace(home, ledger).ledger.engine
 
 
+def _seal(ws, kind: str, entry_id: int) -> None:
+    """Seal the registry entry just added or removed in the journal (see pipeline.seal)."""
+    from pipeline.seal import seal_rows
+
+    seal_rows(ws.journal, ws.ledger.engine, [(kind, str(entry_id))])
+
+
 def _echo_json(value) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
@@ -82,7 +89,8 @@ def likeness_add(name, photo, watch, regions, products, expires, record_ref, rea
         raise click.ClickException(f"{photo}: not a readable image: {exc}") from None
     except (NoSingleFaceError, LikenessModelError) as exc:
         raise click.ClickException(f"{photo}: {exc}") from None
-    registry = LikenessRegistry(_engine(home, ledger))
+    ws = _workspace(home, ledger)
+    registry = LikenessRegistry(ws.ledger.engine)
     try:
         if watch:
             entry = registry.add_watch(name, vec, reason=reason, added_by=added_by)
@@ -91,6 +99,7 @@ def likeness_add(name, photo, watch, regions, products, expires, record_ref, rea
                                          record_ref=record_ref)
     except (ValueError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
+    _seal(ws, "watch" if watch else "consent", entry)
     click.echo(f"{'watch' if watch else 'consent'} #{entry}: {name}")
 
 
@@ -140,10 +149,12 @@ def likeness_remove(entry_id, watch, home, ledger):
     from compliance.registry import LikenessRegistry
 
     kind = "watch" if watch else "consent"
+    ws = _workspace(home, ledger)
     try:
-        LikenessRegistry(_engine(home, ledger)).remove(kind, entry_id)
+        LikenessRegistry(ws.ledger.engine).remove(kind, entry_id)
     except KeyError as exc:
         raise click.ClickException(exc.args[0]) from None
+    _seal(ws, kind, entry_id)
     click.echo(f"removed {kind} #{entry_id}")
 
 
@@ -177,10 +188,12 @@ def protected_add(image, title, owner, home, ledger):
     """
     from compliance.protected_works import ProtectedWorkError, ProtectedWorksRegistry
 
+    ws = _workspace(home, ledger)
     try:
-        work = ProtectedWorksRegistry(_engine(home, ledger)).add_work(image, title, owner)
+        work = ProtectedWorksRegistry(ws.ledger.engine).add_work(image, title, owner)
     except (ProtectedWorkError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    _seal(ws, "protected_work", work)
     click.echo(f"protected work #{work}: {title} ({owner})")
 
 
@@ -221,10 +234,12 @@ def protected_remove(work_id, home, ledger):
     """
     from compliance.protected_works import ProtectedWorksRegistry
 
+    ws = _workspace(home, ledger)
     try:
-        ProtectedWorksRegistry(_engine(home, ledger)).remove(work_id)
+        ProtectedWorksRegistry(ws.ledger.engine).remove(work_id)
     except KeyError as exc:
         raise click.ClickException(exc.args[0]) from None
+    _seal(ws, "protected_work", work_id)
     click.echo(f"removed protected work #{work_id}")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from compliance.record import record_publication
 from foundation.primitives import sha256_file
 from generation.plan import output_folder
+from pipeline.seal import asset_key, seal_rows
 from pipeline.workspace import Workspace
 from provenance import ManifestSpec, sign_file
 from provenance.ledger import AssetRecord
@@ -71,8 +72,10 @@ def publish(ws: Workspace, staged: Path, manifest: ManifestSpec, pub: Publicatio
                          output_dir=output_folder(pub.output_path))   # the catalog is the run's
     ws.ledger.record_asset(record, signed.label, signed.manifest_json)
     ws.soft_bindings.record(pub.asset_id, pub.watermark_payload, pub.fingerprints)
-    # 3. The journal: one event shape for every publication.
+    # 3. The journal: one event shape for every publication, then the seal of the rows just written
+    #    (what a writer to the database without the signing key cannot forge; see pipeline.seal).
     record_publication(ws.journal, variant_key=pub.variant_key, asset_id=pub.asset_id, output_sha256=record.sha256,
                        output_path=pub.output_path, approved_by=approved_by)
+    seal_rows(ws.journal, ws.ledger.engine, [("asset", asset_key(pub.asset_id, record.folder)), ("soft_binding", pub.asset_id)])
     times["record"] = times.get("record", 0.0) + time.perf_counter() - t0
     return record

@@ -23,10 +23,11 @@ from foundation.records import BaseClip
 from provenance.ledger import redacted_url
 from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
 from generation.contact_sheet import write_candidate_sheets
-from generation.plan import VariantPlan, plan_variants
+from generation.plan import VariantPlan, output_folder, plan_variants
 from pipeline.check import check_run
 from pipeline.lock import run_scope
 from pipeline.progress import GenerationStep, Progress
+from pipeline.seal import adopt_unsealed, asset_key, sealed_keys
 from pipeline.settings import Settings
 from pipeline.variant import VariantOutcome, outcome
 from pipeline.workspace import Workspace
@@ -117,10 +118,15 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     # Opened now, not by the first variant: a missing key, registry or face model fails the run here.
     for _ in (ws.watermark_key, ws.registries, ws.face_models):
         pass
-    # 2. Skip every variant whose key is recorded and whose file is intact; one retired earlier (its
-    #    locale or product was dropped, now back) is active again.
+    # 2. A ledger made before seals is sealed as found, once; then skip every variant whose key is
+    #    recorded and sealed and whose file is intact (a run killed between recording and sealing
+    #    left an unsealed row: that variant is made again). One retired earlier (its locale or
+    #    product was dropped, now back) is active again.
     out = Path(out_dir).resolve()
-    todo = tuple(p for p in plans if not ws.ledger.is_intact(p.variant_key, p.output_path))
+    adopt_unsealed(ws.journal, ws.ledger.engine)
+    sealed = sealed_keys(ws.journal, "asset")
+    todo = tuple(p for p in plans
+                 if asset_key(p.asset_id, output_folder(p.output_path)) not in sealed or not ws.ledger.is_intact(p.variant_key, p.output_path))
     ws.ledger.activate([p.variant_key for p in plans if p not in todo], out)
     # What made each key, so that a later plan can say which input changed (see preview_run).
     ws.ledger.record_inputs({p.variant_key: p.inputs_json for p in todo})

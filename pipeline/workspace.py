@@ -16,7 +16,7 @@ from compliance import Registries, open_registries
 from compliance.journal import Journal
 from compliance.likeness import FaceModels
 from pipeline.settings import Settings
-from provenance import Credentials, TrustList, load_credentials, trust_list, watermark_key
+from provenance import Credentials, TrustList, load_credentials, signer_chain, trust_list, watermark_key
 from provenance.ledger import Ledger
 from provenance.soft_binding import SoftBindingStore
 
@@ -65,6 +65,17 @@ class Workspace:
     @property
     def journal(self) -> Journal:
         return self._once("_journal", lambda: Journal.from_credentials(self.ledger.engine, self.credentials))
+
+    @property
+    def verifying_journal(self) -> Journal | None:
+        """The journal checked against this home's signer certificate, without loading (or creating)
+        the private key: what an audit verifies with. None when the home has no signer yet."""
+        def make() -> Journal | None:
+            if "_journal" in self.__dict__:
+                return self.journal
+            chain = signer_chain(self.settings.signing)
+            return Journal.for_verifying(self.ledger.engine, chain) if chain is not None else None
+        return self._once("_verifying_journal", make)
 
     @property
     def watermark_key(self) -> bytes:

@@ -25,8 +25,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from provenance.spec import Credentials, SigningConfig, TrustAnchor, TrustList
 from foundation.primitives import write_bytes_atomic
 
-__all__ = ["CredentialError", "is_development_signer", "load_credentials", "trust_anchors", "trust_list",
-           "trust_list_from_pem"]
+__all__ = ["CredentialError", "is_development_signer", "load_credentials", "signer_chain", "trust_anchors",
+           "trust_list", "trust_list_from_pem"]
 
 DEV_ORG = "Tessera Development"
 DEV_CA_VALIDITY = timedelta(days=3650)
@@ -63,6 +63,14 @@ def load_credentials(cfg: SigningConfig, *, now: datetime | None = None) -> Cred
             raise CredentialError(f"{folder}: cannot create development credentials ({e.strerror or e})") from e
         anchors = _read_anchors(root_path) + extra_anchors
     return _load_pair(chain_path, key_path, anchors, cfg.tsa_url, now)
+
+
+def signer_chain(cfg: SigningConfig) -> bytes | None:
+    """The signing certificate chain (PEM) this home signs with, read without its private key and
+    never created: what a verifier (the audit) checks the journal's signed head against. None when
+    the home has no signer yet."""
+    path = cfg.cert_chain if cfg.cert_chain is not None else cfg.home / "credentials" / "dev-signer.pem"
+    return _read(path) if path.is_file() else None
 
 
 def trust_anchors(cfg: SigningConfig) -> bytes:

@@ -2,10 +2,13 @@
 
 Used by the audit when a video has no valid manifest of its own. Both keys are looked up in
 the ledger; if they agree the original asset, its stored manifest and what changed are
-reported; if they disagree that is reported, and nothing is claimed.
+reported; if they disagree that is reported, and nothing is claimed. A soft-binding or asset
+row the caller cannot verify (`distrust(asset_id)` gives the reason: altered, unsealed) is
+never used: the key that led to it is ignored, and the problem says so.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,21 +41,37 @@ class Recovery:
         return d
 
 
+Distrust = Callable[[str], str | None]     # asset id -> why its ledger rows must not be used, or None
+
+
 def recover(path: Path, *, key: bytes | None, ledger: Ledger, store: SoftBindingStore,
-            index: FingerprintIndex) -> Recovery:
+            index: FingerprintIndex, distrust: Distrust | None = None) -> Recovery:
     path = Path(path)
     problems: list[str] = []
+    doubt = distrust or (lambda _asset_id: None)
     # 1. The watermark names an asset through its payload (no key: this home never marked anything).
     wm = detect_file(path, key=key) if key else None
     wm_asset = store.asset_for_payload(wm.payload) if wm and wm.found else None
     if wm and wm.found and wm_asset is None:
         problems.append(f"watermark payload {wm.payload:016x} is not in the ledger")
+    if wm_asset is not None and (why := doubt(wm_asset)):
+        problems.append(f"watermark payload {wm.payload:016x} leads to {wm_asset}, whose ledger rows do not "
+                        f"verify: ignored ({why})")
+        wm_asset = None
     watermark = {"found": bool(wm and wm.found), "asset_id": wm_asset, "confidence": round(wm.confidence, 3) if wm else 0.0}
 
-    # 2. The fingerprints vote for the asset whose frames the copy's frames match.
+    # 2. The fingerprints vote for the asset whose frames the copy's frames match (verified rows only).
     prints = fingerprint_file(path, per_second=PER_SECOND)
-    matches = index.query(prints, max_distance=MAX_DISTANCE) if prints else []
-    best = matches[0] if matches and matches[0].votes >= max(2, MIN_VOTE_SHARE * len(prints)) else None
+    enough = max(2, MIN_VOTE_SHARE * len(prints))
+    best = None
+    for match in index.query(prints, max_distance=MAX_DISTANCE) if prints else []:
+        if match.votes < enough:
+            break
+        if why := doubt(match.asset_id):
+            problems.append(f"fingerprints match {match.asset_id}, whose ledger rows do not verify: ignored ({why})")
+            continue
+        best = match
+        break
     fp = ({"asset_id": best.asset_id, "distance": int(best.best_distance), "votes": int(best.votes),
            "frames": len(prints)} if best else None)
 
@@ -79,7 +98,7 @@ def recover(path: Path, *, key: bytes | None, ledger: Ledger, store: SoftBinding
                     changes=_changes(path, original), problems=tuple(problems))
 
 
-def recoverer(ledger: Ledger, key: bytes | None):
+def recoverer(ledger: Ledger, key: bytes | None, distrust: Distrust | None = None):
     """recover() bound to one ledger, its fingerprint index built on first need (one per audit)."""
     store = SoftBindingStore(ledger.engine)
     index: list[FingerprintIndex] = []
@@ -87,7 +106,7 @@ def recoverer(ledger: Ledger, key: bytes | None):
     def run(path: Path) -> Recovery:
         if not index:
             index.append(store.fingerprint_index())
-        return recover(path, key=key, ledger=ledger, store=store, index=index[0])
+        return recover(path, key=key, ledger=ledger, store=store, index=index[0], distrust=distrust)
     return run
 
 

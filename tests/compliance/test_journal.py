@@ -130,7 +130,8 @@ def test_every_listed_action_is_accepted(journal):
                "generation_run": {"model": "m", "model_version": "1", "candidate": "c1", "parameters": {}},
                "candidate_picked": {"candidate": "c1"}, "candidate_rejected": {"candidate": "c2"},
                "copy_written": {"segment": "copy:headline", "text": "Hi"}, "edit_applied": {"segment": "footage"},
-               "input_recorded": {"role": "product photo", "file": "a.jpg", "origin": "unknown"}}
+               "input_recorded": {"role": "product photo", "file": "a.jpg", "origin": "unknown"},
+               "ledger_sealed": {"rows": []}}
     for action in ACTIONS:
         journal.append(_event(action, **details.get(action, {})))
     assert [e.action for e in journal.events()] == list(ACTIONS)
