@@ -23,8 +23,8 @@ from provenance.watermark import detect_file
 
 MAX_DISTANCE = 10        # bits of 64: pHash distance under which two frames match
 MIN_VOTE_SHARE = 0.3     # share of the copy's sampled frames that must match one asset
-# Share of differing text-print bits under which a copy's text regions match an asset's: a re-encoded
-# or half-size copy of a sample variant measured 0.01-0.16, a locale sibling of the same layout 0.19-0.31.
+# Share of differing text-print bits under which a copy's text regions match an asset's: stripped copies
+# of the 54 demo variants measured 0.002-0.061; 365 of 369 same-layout pairs of other assets are above it.
 TEXT_MAX_DISTANCE = 0.18
 MAX_CANDIDATES = 5       # look-alikes listed in similar_to
 SIMILAR_NOTE = "similar content, not proof of origin"
