@@ -119,9 +119,12 @@ class AuditRecord:
     region: str | None = None           # rule profile the labels were checked against; None: not checked
     labels: dict[str, str] = field(default_factory=dict)   # rule id -> ok|missing|too_small|too_short|not_applicable
     watermark: dict | None = None       # found, asset_id, confidence; None: not looked for (manifest valid)
-    fingerprint_match: dict | None = None
-    recovered: bool = False             # the original asset was found by watermark/fingerprints
+    fingerprint_match: dict | None = None   # the fingerprints agreeing with the watermark's asset (rank, distances)
+    recovered: bool = False             # the watermark payload named our asset, the fingerprints did not object
     recovery: dict | None = None        # original asset id, signer, source type, what changed
+    # Look-alikes by fingerprint when nothing is recovered: candidates with distances, each saying
+    # "similar content, not proof of origin"; never an asset id of this file, never our signer.
+    similar_to: tuple[dict, ...] = ()
     trust_anchor: str | None = None     # the anchor the signer chains to (Trusted files only)
     development_signer: bool = False    # signed by a Tessera development CA (trusted in its own home only)
     location: str | None = None         # recorded, swapped, replaced, moved, copy; None: not ours, or not checked
@@ -146,6 +149,7 @@ class AuditRecord:
             "fingerprint_match": self.fingerprint_match,
             "recovered": self.recovered,
             "recovery": self.recovery,
+            "similar_to": list(self.similar_to),
             "trust_anchor": self.trust_anchor,
             "development_signer": self.development_signer,
             "location": self.location,
@@ -208,7 +212,8 @@ def _with_recovery(record: AuditRecord, recover: Callable[[Path], Any]) -> Audit
                     "digital_source_type": found.digital_source_type, "changes": list(found.changes)}
         problems += (f"credentials recovered: a copy of our asset {found.asset_id} ({'; '.join(found.changes)})",)
     return replace(record, watermark=found.watermark, fingerprint_match=found.fingerprint_match,
-                   recovered=found.recovered, recovery=recovery, problems=problems, verdict=verdict)
+                   recovered=found.recovered, recovery=recovery, problems=problems, verdict=verdict,
+                   similar_to=tuple(c.to_dict() for c in found.similar_to))
 
 
 def ledger_profile_lookup(ledger: Any) -> Callable[[str], str | None]:

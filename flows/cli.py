@@ -284,7 +284,8 @@ def _audit_table(records) -> str:
     rows = [f"{'verdict':7} {'c2pa':8} {'asset':30} path"]
     for r in records:
         d = r.to_dict()
-        asset = d["asset_id"] or (f"{d['recovery']['asset_id']} (recovered)" if d["recovered"] else "-")
+        asset = d["asset_id"] or (f"{d['recovery']['asset_id']} (recovered)" if d["recovered"]
+                                  else "- (similar content)" if d["similar_to"] else "-")
         # names and problems may hold terminal escapes or newlines (any file can be audited): escaped
         rows.append(f"{d['verdict']:7} {d['c2pa_state']:8} {shown(asset):30} {shown(d['path'])}")
         rows += [f"{'':17}- {shown(p)}" for p in d["problems"]]

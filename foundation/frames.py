@@ -19,7 +19,7 @@ import numpy as np
 
 from foundation.primitives import atomic_path
 
-__all__ = ["ClipError", "ffmpeg_exe", "write_clip", "read_clip", "probe", "duration_s"]
+__all__ = ["ClipError", "ffmpeg_exe", "write_clip", "read_clip", "probe", "duration_s", "picture_box"]
 
 
 def ffmpeg_exe() -> str:
@@ -95,12 +95,37 @@ def duration_s(path: Path) -> float:
     return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
 
 
-def read_clip(path: Path, *, size: tuple[int, int] | None = None,
-              max_seconds: float | None = None) -> Iterator[np.ndarray]:
-    """Yield RGB uint8 frames of any video file, optionally scaled to size=(w, h); with max_seconds,
-    only that much from the start (ffmpeg stops by itself: a reader that stops early makes it fail)."""
+def picture_box(path: Path, *, max_seconds: float = 12.0) -> tuple[int, int, int, int] | None:
+    """(x, y, w, h) of the picture inside black letterbox/pillarbox bars (ffmpeg's cropdetect over
+    the first `max_seconds`, union of every frame's picture), or None when there are no bars."""
+    width, height, _ = probe(path)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-t", f"{max_seconds:.3f}", "-i", str(path),
+                               "-vf", "cropdetect=limit=24:round=2:reset=0", "-f", "null", "-"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        text = _stderr_text(err)
+    if proc.returncode != 0:
+        raise ClipError(f"{path}: ffmpeg cropdetect failed: {text[-500:]}")
+    found = re.findall(r"crop=(\d+):(\d+):(\d+):(\d+)", text)
+    if not found:
+        return None
+    w, h, x, y = (int(v) for v in found[-1])
+    # Bars: at least 2 % of a side is black; a picture that fills the frame (or nearly) has none.
+    if w <= 0 or h <= 0 or (w >= 0.98 * width and h >= 0.98 * height):
+        return None
+    return x, y, w, h
+
+
+def read_clip(path: Path, *, size: tuple[int, int] | None = None, max_seconds: float | None = None,
+              crop: tuple[int, int, int, int] | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames of any video file, optionally cut to crop=(x, y, w, h) and then scaled
+    to size=(w, h); with max_seconds, only that much from the start (ffmpeg stops by itself: a
+    reader that stops early makes it fail)."""
     w, h, _ = probe(path)
     stream = ffmpeg.input(str(path))
+    if crop is not None:
+        x, y, w, h = crop
+        stream = stream.filter("crop", w, h, x, y)
     if size is not None:
         w, h = size
         stream = stream.filter("scale", w, h)

@@ -1,6 +1,7 @@
 """Generation: base clips from product photos (CPU motion), composition per locale and aspect, one final encode."""
 from foundation.frames import ffmpeg_exe, read_clip, write_clip
-from generation.compose import VariantJob, check_variant_text, format_price, render_variant, render_variants
+from generation.compose import (VariantJob, check_variant_text, format_price, render_variant, render_variants,
+                                text_regions)
 from generation.contact_sheet import contact_sheet
 from generation.fonts import GlyphError, check_coverage, font_for_locale
 from generation.layout import SAFE_ZONES, layout_for, output_size
@@ -12,6 +13,7 @@ __all__ = [
     "make_base_clip",
     "render_variant",
     "render_variants",
+    "text_regions",
     "check_variant_text",
     "VariantJob",
     "format_price",

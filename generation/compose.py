@@ -181,6 +181,15 @@ def _with_metadata(settings: dict[str, object], metadata: Mapping[str, str]) -> 
     return {**settings, "movflags": "+faststart+use_metadata_tags", "metadata": dict(sorted(metadata.items()))}
 
 
+def text_regions(spec: VariantSpec) -> tuple[tuple[float, float, float, float], ...]:
+    """Where the text boxes of `spec` lie (labels, headline, price, CTA, captions) as fractions
+    (x0, y0, x1, y1) of the frame: what differs between locale siblings, for their fingerprints."""
+    rtl = font_for_locale(spec.locale).direction == "rtl"
+    layout = layout_for(spec.aspect, spec.width, spec.height, rtl=rtl)
+    w, h = spec.width, spec.height
+    return tuple((b.x / w, b.y / h, b.right / w, b.bottom / h) for b in layout.text_boxes().values())
+
+
 def label_face(spec: VariantSpec) -> FontFace:
     """The one font face the labels of `spec` are drawn with (see face_for_labels)."""
     return face_for_labels(spec.labels, spec.locale)

@@ -18,6 +18,7 @@ from generation.plan import output_folder
 from pipeline.seal import asset_key, seal_rows
 from pipeline.workspace import Workspace
 from provenance import ManifestSpec, sign_file
+from provenance.fingerprint import TextPrints
 from provenance.ledger import AssetRecord
 
 __all__ = ["Publication", "publish"]
@@ -36,6 +37,7 @@ class Publication:
     output_path: Path
     watermark_payload: int
     fingerprints: tuple[int, ...]
+    text_prints: TextPrints | None = None     # the text regions' hashes (tell locale siblings apart)
 
     def to_record(self) -> dict[str, Any]:
         """JSON form kept in a held variant's report until a person approves it."""
@@ -43,12 +45,16 @@ class Publication:
         d["output_path"] = str(self.output_path)
         d["watermark_payload"] = f"{self.watermark_payload:016x}"
         d["fingerprints"] = [f"{h:016x}" for h in self.fingerprints]
+        d["text_prints"] = None if self.text_prints is None else self.text_prints.to_json()
         return d
 
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> Publication:
+        # A variant held before text prints existed has no "text_prints": it is published without them.
+        text = d.get("text_prints")
         return cls(**{**d, "output_path": Path(d["output_path"]), "watermark_payload": int(d["watermark_payload"], 16),
-                      "fingerprints": tuple(int(h, 16) for h in d["fingerprints"])})
+                      "fingerprints": tuple(int(h, 16) for h in d["fingerprints"]),
+                      "text_prints": None if text is None else TextPrints.from_json(text)})
 
 
 def publish(ws: Workspace, staged: Path, manifest: ManifestSpec, pub: Publication, *,
@@ -71,7 +77,7 @@ def publish(ws: Workspace, staged: Path, manifest: ManifestSpec, pub: Publicatio
                          base_clip_key=pub.base_clip_key, created_at=datetime.now(timezone.utc),
                          output_dir=output_folder(pub.output_path))   # the catalog is the run's
     ws.ledger.record_asset(record, signed.label, signed.manifest_json)
-    ws.soft_bindings.record(pub.asset_id, pub.watermark_payload, pub.fingerprints)
+    ws.soft_bindings.record(pub.asset_id, pub.watermark_payload, pub.fingerprints, text=pub.text_prints)
     # 3. The journal: one event shape for every publication, then the seal of the rows just written
     #    (what a writer to the database without the signing key cannot forge; see pipeline.seal).
     record_publication(ws.journal, variant_key=pub.variant_key, asset_id=pub.asset_id, output_sha256=record.sha256,

@@ -38,7 +38,7 @@ from compliance.protected_works import protected_works_table
 from compliance.registry import consent_table, watchlist_table
 from foundation.primitives import canonical_json, sha256_text
 from provenance.ledger import assets, manifests
-from provenance.soft_binding import fingerprints, watermarks
+from provenance.soft_binding import fingerprints, text_prints_table, watermarks
 
 __all__ = ["KINDS", "LedgerIntegrity", "adopt_unsealed", "asset_key", "seal_rows", "sealed_keys", "verify_ledger"]
 
@@ -236,9 +236,13 @@ def _current(engine: Engine, only: Iterable[tuple[str, str]] | None = None) -> d
                             key=lambda r: (r["asset_id"], r["seq"])):
                 prints.setdefault(r["asset_id"], []).append(r["hash"])
             marks = {r["asset_id"]: r["payload"] for r in rows(c, "soft_binding", watermarks, watermarks.c.asset_id)}
+            texts = ({r["asset_id"]: r["prints"] for r in rows(c, "soft_binding", text_prints_table,
+                                                                text_prints_table.c.asset_id)}
+                     if text_prints_table.name in tables else {})
             for asset_id in set(marks) | set(prints):
                 out[("soft_binding", asset_id)] = {"payload": marks.get(asset_id),
-                                                   "fingerprints": _value(prints.get(asset_id, []))}
+                                                   "fingerprints": _value(prints.get(asset_id, [])),
+                                                   "text_prints": _value(texts.get(asset_id))}
         for kind, table in (("watch", watchlist_table), ("consent", consent_table),
                             ("protected_work", protected_works_table)):
             if kind in want and table.name in tables:

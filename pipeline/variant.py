@@ -20,7 +20,7 @@ from compliance import (
 from compliance.record import InputRecord, Pick, Take, record_decisions
 from foundation.primitives import Outcome, pipeline_version, sha256_file
 from foundation.records import BaseClip, FrameHook
-from generation import render_variant
+from generation import render_variant, text_regions
 from generation.plan import VariantPlan
 from pipeline.manifest import generative_system, photo_used, source_type_of, variant_manifest
 from provenance.inputs import InputProvenance, input_provenance
@@ -85,7 +85,8 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         spec = apply_labels(plan.spec, decision)
         times["gate_decide"] = time.perf_counter() - t0
         # 2. Compose, watermark and fingerprint the raw frames, then encode once (unsigned, outside the output).
-        marks = durable_marks(payload_for_asset(plan.asset_id), ws.watermark_key, base.fps)
+        marks = durable_marks(payload_for_asset(plan.asset_id), ws.watermark_key, base.fps,
+                              text_regions=text_regions(spec))
         t0 = time.perf_counter()
         rendered = render_variant(base, spec, staging, frame_hook=_timed(marks.hook, times, "watermark_fingerprint"),
                                   crf=settings.options.crf, preset=settings.options.preset,
@@ -125,7 +126,7 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         pub = Publication(asset_id=plan.asset_id, variant_key=plan.variant_key, run_id=run_id, sku=plan.spec.sku,
                           locale=plan.spec.locale, aspect=plan.spec.aspect, base_clip_key=base.key,
                           output_path=plan.output_path, watermark_payload=marks.payload,
-                          fingerprints=tuple(marks.recorder.hashes))
+                          fingerprints=tuple(marks.recorder.hashes), text_prints=marks.recorder.text_prints())
         # 6. Hold it unsigned until a person approves it (tessera review approve publishes it), or publish.
         if check.verdict == "review":
             extra = {"run_id": run_id, "output_path": str(plan.output_path),

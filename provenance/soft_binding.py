@@ -2,7 +2,10 @@
 
 Each variant carries a watermark whose payload names its asset, and its fingerprints are kept;
 both go into the manifest (a `c2pa.soft-binding` assertion and a fingerprint assertion) and into
-this store, so an audit can find the stored manifest of a copy that lost its own.
+this store, so an audit can find the stored manifest of a copy that lost its own. The text prints
+(the variant's text regions, hashed on the same frames) are kept here too: they rank look-alike
+candidates (locale siblings share the picture, not the copy). An asset recorded before text prints
+existed has no `text_prints` row and is ranked by its whole-frame fingerprints alone.
 """
 from __future__ import annotations
 
@@ -11,12 +14,13 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from foundation.primitives import canonical_json
 from foundation.records import FrameHook
-from provenance.fingerprint import FingerprintIndex, FingerprintRecorder
+from provenance.fingerprint import FingerprintIndex, FingerprintRecorder, Region, TextPrints
 from provenance.spec import Action
 from provenance.watermark import watermark_hook
 
@@ -37,6 +41,13 @@ fingerprints = Table(
     Column("seq", Integer, primary_key=True),
     Column("hash", String(16), nullable=False),
 )
+# One row per asset: {"regions": [[x0, y0, x1, y1], ...], "hashes": [[256-bit hex per region], ...per frame]}.
+# A table of its own (created like the others), so ledgers with older rows need no migration.
+text_prints_table = Table(
+    "text_prints", soft_binding_metadata,
+    Column("asset_id", String(64), primary_key=True),
+    Column("prints", Text, nullable=False),
+)
 
 
 @dataclass
@@ -47,12 +58,13 @@ class DurableMarks:
     recorder: FingerprintRecorder
 
 
-def durable_marks(payload: int, key: bytes, fps: float) -> DurableMarks:
+def durable_marks(payload: int, key: bytes, fps: float, *, text_regions: tuple[Region, ...] = ()) -> DurableMarks:
     """Watermark each final frame in place (the composer's frames are its own), then fingerprint
     the marked frame (what is encoded, but for the text layers the composer puts back: a
-    mark-sized change the perceptual hash does not see)."""
+    mark-sized change the perceptual hash does not see). text_regions: where the variant's text
+    boxes are (fractions of the frame); their text prints tell it from its locale siblings."""
     mark = watermark_hook(payload, key, in_place=True)
-    recorder = FingerprintRecorder(fps, per_second=PER_SECOND)
+    recorder = FingerprintRecorder(fps, per_second=PER_SECOND, regions=text_regions)
     return DurableMarks(payload, lambda i, frame: recorder(i, mark(i, frame)), recorder)
 
 
@@ -82,14 +94,27 @@ class SoftBindingStore:
                 for index in table.indexes:
                     c.execute(CreateIndex(index, if_not_exists=True))
 
-    def record(self, asset_id: str, payload: int, hashes: tuple[int, ...] | list[int]) -> None:
+    def record(self, asset_id: str, payload: int, hashes: tuple[int, ...] | list[int],
+               text: TextPrints | None = None) -> None:
         with self.engine.begin() as c:
             c.execute(delete(watermarks).where(watermarks.c.asset_id == asset_id))
             c.execute(delete(fingerprints).where(fingerprints.c.asset_id == asset_id))
+            c.execute(delete(text_prints_table).where(text_prints_table.c.asset_id == asset_id))
             c.execute(insert(watermarks).values(asset_id=asset_id, payload=f"{payload:016x}"))
             if hashes:
                 c.execute(insert(fingerprints), [{"asset_id": asset_id, "seq": i, "hash": f"{h:016x}"}
                                                  for i, h in enumerate(hashes)])
+            if text is not None and text.hashes:
+                c.execute(insert(text_prints_table).values(asset_id=asset_id, prints=canonical_json(text.to_json())))
+
+    def text_prints(self, asset_ids: list[str]) -> dict[str, TextPrints]:
+        """The stored text prints of these assets (an asset recorded without any is left out)."""
+        if not asset_ids:
+            return {}
+        with self.engine.connect() as c:
+            rows = c.execute(select(text_prints_table.c.asset_id, text_prints_table.c.prints)
+                             .where(text_prints_table.c.asset_id.in_(asset_ids))).all()
+        return {asset_id: TextPrints.from_json(json.loads(prints)) for asset_id, prints in rows}
 
     def asset_for_payload(self, payload: int) -> str | None:
         with self.engine.connect() as c:

@@ -124,7 +124,8 @@ def test_records_serialise_to_plain_json(media, creds):
         "digital_source_type": rec.digital_source_type, "signer": "Tessera Development",
         "claimed_asset_id": ASSET_ID, "asset_id": None, "in_ledger": False, "verdict": "pass", "problems": [],
         "watermark": None, "fingerprint_match": None, "recovered": False, "recovery": None,
-        "trust_anchor": rec.trust_anchor, "development_signer": True, "location": None, "recorded_path": None,
+        "similar_to": [], "trust_anchor": rec.trust_anchor, "development_signer": True, "location": None,
+        "recorded_path": None,
     }
     assert rec.trust_anchor.startswith("Tessera Development Root CA (sha256 ")
     assert len(rec.sha256) == 64

@@ -150,3 +150,33 @@ def test_bad_inputs_are_named(tmp_path):
     np.savez(bad, hashes=np.arange(3, dtype=np.int64), owners=np.zeros(3, np.int32), asset_ids=np.array(["a"]))
     with pytest.raises(ValueError, match="not a fingerprint index"):
         FingerprintIndex.load(bad)
+
+
+def test_text_prints_tell_frames_apart_by_the_text_in_their_regions():
+    """Two frames alike but for the words on a plate: the whole-frame hash barely moves, the text
+    print of the plate's region does; the same frame re-hashed is at distance 0."""
+    from PIL import Image, ImageDraw
+
+    from provenance.fingerprint import FingerprintRecorder, text_distance
+
+    def frame(text: str) -> np.ndarray:
+        img = Image.new("RGB", (640, 360), "#0F4C5C")
+        draw = ImageDraw.Draw(img)
+        draw.rectangle((20, 20, 330, 340), fill="#C08040")
+        draw.rounded_rectangle((384, 60, 608, 150), radius=6, fill="#123456")
+        draw.text((396, 80), text, fill="#FFFFFF", font_size=28)
+        return np.asarray(img)
+
+    regions = ((0.6, 0.16, 0.95, 0.42),)
+    prints = {}
+    for text in ("Jetzt kaufen", "Comprar ahora"):
+        rec = FingerprintRecorder(24, regions=regions)
+        for i in range(24):
+            rec(i, frame(text))
+        prints[text] = rec.text_prints()
+    de, es = prints["Jetzt kaufen"], prints["Comprar ahora"]
+    assert de.regions == regions and len(de.hashes) == 2 and len(de.hashes[0]) == 1
+    assert text_distance(de.hashes, de.hashes) == 0.0
+    assert text_distance(es.hashes, de.hashes) > 0.18
+    assert text_distance((), de.hashes) is None
+    assert FingerprintRecorder(24).text_prints() is None

@@ -142,6 +142,36 @@ def test_payload_survives_attack_9x16_720p(portrait, name):
     assert result.found and result.payload == PAYLOAD, result
 
 
+# The picture fitted into a frame of the other aspect with black bars, as cross-posting does.
+BARS = {
+    "letterbox_into_9x16": ["-vf", "scale=720:-2,pad=720:1280:(ow-iw)/2:(oh-ih)/2:black"] + _X264,
+    "pillarbox_into_16x9": ["-vf", "scale=-2:720,pad=1280:720:(ow-iw)/2:(oh-ih)/2:black"] + _X264,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout_name,bars", [("landscape", "letterbox_into_9x16"), ("portrait", "pillarbox_into_16x9")])
+def test_payload_survives_black_bars_into_the_other_aspect(layout_name, bars, request, tmp_path):
+    marked = request.getfixturevalue(layout_name)["marked"]
+    boxed = tmp_path / f"{bars}.mp4"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(marked), *BARS[bars], "-threads", "2",
+                    str(boxed)], check=True)
+    result = detect_file(boxed, key=KEY)
+    assert result.found and result.payload == PAYLOAD, result
+
+
+def test_a_clip_without_bars_has_no_picture_box_and_bars_are_found(tmp_path):
+    from foundation.frames import picture_box
+
+    plain, boxed = tmp_path / "plain.mp4", tmp_path / "boxed.mp4"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=24",
+                    "-t", "1", "-pix_fmt", "yuv420p", str(plain)], check=True)
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(plain), "-vf", "pad=320:320:0:70:black",
+                    "-pix_fmt", "yuv420p", str(boxed)], check=True)
+    assert picture_box(plain) is None
+    assert picture_box(boxed) == (0, 70, 320, 180)
+
+
 @pytest.fixture(scope="module")
 def landscape1080(tmp_path_factory) -> Path:
     """16:9 at 1080p (short side 1080, as `tessera render --short-side 1080`), 3 s."""
@@ -183,7 +213,7 @@ def test_crc_pass_rate_matches_the_false_positive_design(landscape):
     """The derivation assumes the CRC check of a word decoded from unmarked video passes with
     probability 2^-24. Check its premise on real unmarked video: a check truncated to 8 of the 24
     bits must pass ~1/256 of the time (uniform residue) and the full check never, over 10,000 keys."""
-    assert len(wm.GRID_CELLS) * wm.MAX_DECODES * 2.0 ** -wm.CRC_BITS <= 1e-6    # the per-clip design bound
+    assert len(wm.GRID_CELLS) * wm.MAX_DECODES * 2 * 2.0 ** -wm.CRC_BITS <= 1e-6    # the per-clip design bound
     grid = file_stats(landscape["clean"]).grids[1]                              # 12288 cells: quicker layouts
     h, w = grid.mean_map.shape
     rows, cols = wm._grid(w, h, grid.cells)
