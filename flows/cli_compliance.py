@@ -256,11 +256,11 @@ def review_list(blocked, as_json, home, ledger):
       tessera review list
       tessera review list --blocked --json > blocked.json
     """
-    from compliance import ReviewError, held_items, pending_reviews
+    from compliance import ReviewError, pending_reviews
+    from pipeline.review import blocked_now
 
-    settings = _settings(home, ledger)
     try:
-        items = held_items(settings.quarantine_dir) if blocked else pending_reviews(settings.review_dir)
+        items = blocked_now(_workspace(home, ledger)) if blocked else pending_reviews(_settings(home, ledger).review_dir)
     except ReviewError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
