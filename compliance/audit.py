@@ -60,7 +60,7 @@ from typing import Any
 
 from compliance.decide import AI_SOURCE_TYPES, COMPLIANCE_LABEL, GateError, profile_for
 from compliance.mp4meta import Mp4MetaError, metadata_items
-from compliance.rules import ContentFacts, applicable_rules
+from compliance.rules import DEFAULT_RULES_DIR, ContentFacts, applicable_rules, known_profiles
 from compliance.verify import check_rules_on_file
 from foundation.frames import ClipError
 from foundation.limits import Limits, run_limited
@@ -137,7 +137,8 @@ def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
                 lookup: Callable[[str], str | None] | None, region: str | None = None,
                 as_of: date | None = None, profile_lookup: Callable[[str], str | None] | None = None,
                 recover: Callable[[Path], Any] | None = None, limits: Limits = Limits(),
-                child_init: Callable[[], None] | None = None, trust: TrustList | None = None) -> list[AuditRecord]:
+                child_init: Callable[[], None] | None = None, trust: TrustList | None = None,
+                rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> list[AuditRecord]:
     """Audit files and directories (recursively, media files and special entries, sorted), one record each.
 
     region: check every file's labels against this rule profile ("CN", "EU", ...); else the
@@ -147,14 +148,16 @@ def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
     limits: time and memory each file's audit may take. child_init: run in each file's child
     process first (e.g. a ledger engine dropping the connections it shares with the parent).
     trust: the named anchors and allowed EKUs (see provenance.trust_list); without it, anchors_pem.
+    rules_dir: where rule profiles are read (the package's folder, or it and the user's).
     """
+    known_profiles(rules_dir)   # a malformed rules file is an error (RuleFileError) before any file is read
     if region is not None:
-        profile_for(region)   # an unknown profile is an error before any file is read
+        profile_for(region, rules_dir)   # an unknown profile is an error before any file is read
     day = as_of or date.today()
     trusted = trust if trust is not None else trust_list_from_pem(anchors_pem)
 
     def one(path: Path) -> AuditRecord:
-        record = _audit_file(path, trusted, lookup, region, day, profile_lookup)
+        record = _audit_file(path, trusted, lookup, region, day, profile_lookup, rules_dir)
         return _with_recovery(record, recover) if recover is not None else record
 
     records = []
@@ -315,7 +318,8 @@ def _entry_record(path: Path, verdict: str, problem: str) -> AuditRecord:
 
 def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None] | None,
                 region: str | None = None, as_of: date | None = None,
-                profile_lookup: Callable[[str], str | None] | None = None) -> AuditRecord:
+                profile_lookup: Callable[[str], str | None] | None = None,
+                rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> AuditRecord:
     report = read_c2pa(path, trust.pem or None, trust.ekus)
     try:
         sha = sha256_file(path)
@@ -365,7 +369,8 @@ def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None
         profile = _recorded_profile(report)
     labels: dict[str, str] = {}
     if profile is not None and sha is not None:
-        labels, label_problems, label_verdict = _region_labels(path, profile, as_of or date.today(), report, valid)
+        labels, label_problems, label_verdict = _region_labels(path, profile, as_of or date.today(), report, valid,
+                                                              rules_dir)
         problems.extend(label_problems)
         verdict = _worse(verdict, label_verdict)
 
@@ -417,10 +422,11 @@ def _recorded_profile(report: C2paReport) -> str | None:
 
 
 def _region_labels(path: Path, profile_id: str, as_of: date, report: C2paReport,
-                   valid: bool) -> tuple[dict[str, str], list[str], str]:
+                   valid: bool, rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR
+                   ) -> tuple[dict[str, str], list[str], str]:
     """Per rule of the profile in force on as_of: its status on this file; problems and the verdict they give."""
     try:
-        profile = profile_for(profile_id)
+        profile = profile_for(profile_id, rules_dir)
     except GateError as exc:
         return {}, [f"labels not checked: {exc}"], "warn"
     rules = [r for r in profile.rules if r.in_force(as_of)]

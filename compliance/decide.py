@@ -12,7 +12,7 @@ gate has no filler for raises GateError naming it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -34,7 +34,10 @@ from compliance.rules import (
     Rule,
     applicable_rules,
     cn_aigc_metadata,
+    combined_profile,
     load_profiles,
+    rules_dir_tuple,
+    split_profiles,
     visible_labels,
 )
 from foundation.primitives import IPTC_SOURCE_TYPES, SourceType, canonical_json, sha256_text
@@ -81,7 +84,7 @@ class GateError(ValueError):
 # ---------------------------------------------------------------- rule profiles and their digest
 
 
-def rules_digest(profile_id: str, as_of: date, *, rules_dir: Path = DEFAULT_RULES_DIR) -> str:
+def rules_digest(profile_id: str, as_of: date, *, rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> str:
     """sha256 over the rules of `profile_id` in force on `as_of` (ids, effective dates, triggers,
     label and metadata requirements) and GATE_VERSION.
 
@@ -104,22 +107,30 @@ def rules_digest(profile_id: str, as_of: date, *, rules_dir: Path = DEFAULT_RULE
     return sha256_text(canonical_json(doc))
 
 
-def profile_for(profile_id: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Profile:
-    """The rule profile `profile_id` (GateError naming the known ones when there is none)."""
-    profiles = _profiles(Path(rules_dir), _dir_stamp(Path(rules_dir)))
-    if profile_id not in profiles:
-        raise GateError(f"rule profile {profile_id!r} is not one of {', '.join(sorted(profiles))} ({rules_dir})")
-    return profiles[profile_id]
+def profile_for(profile_id: str, rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> Profile:
+    """The rule profile `profile_id`, or the profiles "A;B" all together (combined_profile); GateError
+    naming the known ones when one is unknown. rules_dir: one folder or several (package, then user's)."""
+    dirs = rules_dir_tuple(rules_dir)
+    profiles = _profiles(dirs, tuple(_dir_stamp(d) for d in dirs))
+    codes = split_profiles(profile_id) if isinstance(profile_id, str) else ()
+    if not codes:
+        raise GateError(f"rule profile {profile_id!r}: expected one profile code or several separated by ';'")
+    unknown = [c for c in codes if c not in profiles]
+    if unknown:
+        raise GateError(f"rule profile {unknown[0]!r} is not one of {', '.join(sorted(profiles))} "
+                        f"({', '.join(map(str, dirs))}); a market with no specific rules can name BASELINE")
+    return combined_profile([profiles[c] for c in codes])
 
 
 def _dir_stamp(rules_dir: Path) -> tuple:
+    if not rules_dir.is_dir():
+        return ()
     return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(rules_dir.glob("*.json")))
 
 
 @lru_cache(maxsize=8)
-def _profiles(rules_dir: Path, stamp: tuple) -> dict[str, Profile]:
-    return load_profiles(rules_dir)   # re-read whenever a file changes (stamp is part of the key)
-
+def _profiles(rules_dirs: tuple[Path, ...], stamp: tuple) -> dict[str, Profile]:
+    return load_profiles(rules_dirs)   # re-read whenever a file changes (stamp is part of the key)
 
 
 # ---------------------------------------------------------------- the decision for one variant
@@ -222,13 +233,14 @@ def decide(
     ai_modified: bool = False,
     digital_source_type: str | None = None,
     created_at: datetime | None = None,
-    rules_dir: Path = DEFAULT_RULES_DIR,
+    rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR,
     generative_system: tuple[str, str] | None = None,
 ) -> VariantDecision:
     """Everything the region asks of one variant, and whether it may ship so far.
 
-    region_profile: rule profile ("EU", "CN", "US-CA"); region: the market ("DE"); a consent
-    covers the variant when it names either. digital_source_type, when given, is written into the
+    region_profile: rule profile ("EU", "CN", "US-CA"), or several a market names ("US-CA;US-NY"),
+    all of which apply; region: the market ("DE"); a consent covers the variant when it names the
+    market, or every one of its profiles. digital_source_type, when given, is written into the
     MP4 metadata as well (SOURCE_TYPE_KEY). created_at: the latent disclosure's creation time
     (default: now, UTC). generative_system: (name, version) of the system that made the pixels when it is
     not `system` (a diffusion model, or the generator of an AI-made input photo); the latent disclosure
@@ -351,11 +363,14 @@ def _judge(face: FaceSighting, a: BaseAssessment, *, profile: str, region: str, 
 
 
 def _consent_problems(c: ConsentEntry, *, profile: str, region: str, sku: str, as_of: date) -> tuple[str, ...]:
-    """Empty when the consent covers the variant; its regions may name the rule profile or the market."""
-    problems = c.scope_problems(region=profile, sku=sku, as_of=as_of)
-    if problems and not c.scope_problems(region=region, sku=sku, as_of=as_of):
+    """Empty when the consent covers the variant: its regions name the market, or every rule profile
+    the market has (a consent for US-CA alone does not cover a US-CA;US-NY market)."""
+    if not c.scope_problems(region=region, sku=sku, as_of=as_of):
         return ()
-    return problems
+    problems: list[str] = []
+    for code in split_profiles(profile):
+        problems.extend(p for p in c.scope_problems(region=code, sku=sku, as_of=as_of) if p not in problems)
+    return tuple(problems)
 
 
 def _grouped(faces: tuple[FaceVerdict, ...]) -> Iterator[tuple[Verdict, str]]:

@@ -4,16 +4,23 @@ Each profile file lists rules with their legal source and effective dates; code 
 only validates the files and selects the rules in force for a render date and a
 piece of content. Numbers the law does not give (house values) are said so in the
 rule's note.
+
+Profiles come from the package's folder plus the user's rules folders (the home's `rules/`,
+`--rules-dir`), all with the same schema; a profile code defined twice is an error naming
+both files. A market may name several profiles ("US-CA;US-NY", see combined_profile): all
+of them apply, and where two ask for the same visible label the stricter one holds.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Literal, get_args
+from typing import Any, Iterable, Literal, Sequence, get_args
 
 DEFAULT_RULES_DIR = Path(__file__).with_name("rules")
+# A locale's rule_profile may list several profiles, separated by this.
+PROFILE_SEPARATOR = ";"
 
 AppliesTo = Literal["any_ai", "realistic_people_or_scenes", "synthetic_performer", "deepfake"]
 Origin = Literal["any", "generated", "modified"]
@@ -133,34 +140,76 @@ class LabelRequirement:
 # ---------------------------------------------------------------- loading
 
 
-def load_profiles(rules_dir: Path = DEFAULT_RULES_DIR) -> dict[str, Profile]:
-    """Read and validate every <PROFILE>.json in rules_dir; keyed by profile code."""
-    rules_dir = Path(rules_dir)
-    files = sorted(rules_dir.glob("*.json"))
-    if not files:
-        raise RuleFileError(f"{rules_dir}: no rule files (*.json)")
+def load_profiles(rules_dirs: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> dict[str, Profile]:
+    """Read and validate every <PROFILE>.json in rules_dirs (one folder or several: the package's, then
+    the user's); keyed by profile code. RuleFileError names the file and field of the first fault."""
+    dirs = rules_dir_tuple(rules_dirs)
     profiles: dict[str, Profile] = {}
-    for path in files:
-        profile = _parse_profile(path)
-        profiles[profile.code] = profile
+    seen: dict[str, Path] = {}
+    for rules_dir in dirs:
+        if not rules_dir.is_dir():
+            raise RuleFileError(f"{rules_dir}: rules folder not found")
+        files = sorted(rules_dir.glob("*.json"))
+        if not files:
+            raise RuleFileError(f"{rules_dir}: no rule files (*.json)")
+        for path in files:
+            profile = _parse_profile(path)
+            if profile.code in seen:
+                raise RuleFileError(f"{path}: profile: {profile.code!r} is already defined by {seen[profile.code]}; "
+                                    f"give your profile its own code")
+            seen[profile.code] = path
+            profiles[profile.code] = profile
     return profiles
 
 
-def known_profiles(rules_dir: Path = DEFAULT_RULES_DIR) -> frozenset[str]:
-    return frozenset(load_profiles(rules_dir))
+def rules_dir_tuple(rules_dirs: Path | Sequence[Path]) -> tuple[Path, ...]:
+    """One folder or several, as a tuple of paths (what caches and settings keep)."""
+    if isinstance(rules_dirs, (str, Path)):
+        return (Path(rules_dirs),)
+    return tuple(Path(d) for d in rules_dirs)
+
+
+def known_profiles(rules_dirs: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> frozenset[str]:
+    return frozenset(load_profiles(rules_dirs))
+
+
+def split_profiles(profile_ids: str) -> tuple[str, ...]:
+    """"US-CA;US-NY" -> ("US-CA", "US-NY"): stripped, in order, each once."""
+    out: list[str] = []
+    for code in profile_ids.split(PROFILE_SEPARATOR):
+        code = code.strip()
+        if code and code not in out:
+            out.append(code)
+    return tuple(out)
+
+
+def combined_profile(profiles: Sequence[Profile]) -> Profile:
+    """Several profiles that all apply to one market, as one: every rule of each (a rule keeps its own
+    profile), baseline only if all are. One profile is returned as it is."""
+    if len(profiles) == 1:
+        return profiles[0]
+    if not profiles:
+        raise ValueError("combined_profile needs at least one profile")
+    return Profile(code=PROFILE_SEPARATOR.join(p.code for p in profiles),
+                   name=" + ".join(p.name for p in profiles),
+                   baseline=all(p.baseline for p in profiles),
+                   note=" ".join(f"{p.code}: {p.note}" for p in profiles),
+                   rules=tuple(r for p in profiles for r in p.rules))
 
 
 def _parse_profile(path: Path) -> Profile:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RuleFileError(f"{path.name}: not readable JSON: {exc}") from exc
-    where = _Where(path.name)
+        raise RuleFileError(f"{path}: not readable JSON: {exc}") from exc
+    where = _Where(str(path))
     _require_dict(doc, where)
     _no_unknown(doc, {"profile", "name", "baseline", "note", "rules"}, where)
     code = _str(doc, "profile", where)
     if code != path.stem:
-        raise RuleFileError(f"{path.name}: profile: {code!r} does not match the file name {path.stem!r}")
+        raise RuleFileError(f"{path}: profile: {code!r} does not match the file name {path.stem!r}")
+    if PROFILE_SEPARATOR in code or not code.strip() == code:
+        raise RuleFileError(f"{path}: profile: {code!r} may not contain {PROFILE_SEPARATOR!r} or spaces")
     baseline = doc.get("baseline", False)
     if not isinstance(baseline, bool):
         raise RuleFileError(f"{where.at('baseline')}: expected true/false, got {baseline!r}")
@@ -355,25 +404,32 @@ def _triggers(rule: Rule, c: ContentFacts) -> bool:
 
 
 def visible_labels(rules: Iterable[Rule], language: str) -> tuple[LabelRequirement, ...]:
-    """The visible labels `rules` require, with text in `language` (else the rule's default)."""
-    out = []
+    """The visible labels `rules` require, with text in `language` (else the rule's default).
+
+    Two rules (of one profile or of several a market names) asking for the same text get one label
+    that meets both: the longer duration, the larger height, at the start if either asks for it. It
+    keeps the first rule's id and position; different texts are all shown."""
+    out: dict[str, LabelRequirement] = {}
     for r in rules:
         spec = r.visible_label
         if spec is None:
             continue
-        out.append(
-            LabelRequirement(
-                rule_id=r.id,
-                profile=r.profile,
-                language=language,
-                text=spec.text_for(language),
-                position=spec.position,
-                min_duration_s=spec.min_duration_s,
-                min_height_frac=spec.min_height_frac,
-                at_start=spec.at_start,
-            )
+        req = LabelRequirement(
+            rule_id=r.id,
+            profile=r.profile,
+            language=language,
+            text=spec.text_for(language),
+            position=spec.position,
+            min_duration_s=spec.min_duration_s,
+            min_height_frac=spec.min_height_frac,
+            at_start=spec.at_start,
         )
-    return tuple(out)
+        first = out.get(req.text)
+        out[req.text] = req if first is None else replace(
+            first, min_duration_s=max(first.min_duration_s, req.min_duration_s),
+            min_height_frac=max(first.min_height_frac, req.min_height_frac),
+            at_start=first.at_start or req.at_start)
+    return tuple(out.values())
 
 
 def cn_aigc_metadata(

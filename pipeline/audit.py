@@ -26,7 +26,7 @@ def audit(ws: Workspace, paths: Sequence[Path], *, region: str | None = None,
     # Each file is audited in a forked child: it must open its own database connections, and
     # leave the parent's pooled ones alone (close=False: they stay the parent's to use).
     return audit_paths([Path(p) for p in paths], anchors_pem=None, trust=ws.trust_list, lookup=ledger.asset_id_for_sha256,
-                       region=region, as_of=as_of, profile_lookup=ledger_profile_lookup(ledger),
+                       region=region, as_of=as_of, profile_lookup=ledger_profile_lookup(ledger), rules_dir=ws.settings.rules_dirs,
                        recover=recoverer(ledger, ws.existing_watermark_key), limits=limits,
                        child_init=lambda: ledger.engine.dispose(close=False))
 

@@ -79,7 +79,7 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
                           ai_generated=ai_generated, ai_modified=ai_modified, asset_id=plan.asset_id,
                           provider=plan.brand.name, system="Tessera", system_version=pipeline_version(),
                           digital_source_type=source_type.value if source_type else None,
-                          generative_system=generative_system(base, photo))
+                          generative_system=generative_system(base, photo), rules_dir=settings.rules_dirs)
         spec = apply_labels(plan.spec, decision)
         times["gate_decide"] = time.perf_counter() - t0
         # 2. Compose, watermark and fingerprint the raw frames, then encode once (unsigned, outside the output).

@@ -35,7 +35,7 @@ def _ids(profile, day, content):
 
 
 def test_shipped_profiles(profiles):
-    assert known_profiles() == {"EU", "CN", "US-CA", "US-NY", "KR", "IN", "JP", "MX", "SA"}
+    assert known_profiles() == {"EU", "CN", "US-CA", "US-NY", "KR", "IN", "JP", "MX", "SA", "BASELINE"}
     for code in ("JP", "MX", "SA"):
         p = profiles[code]
         assert p.baseline and p.rules == ()
