@@ -101,6 +101,7 @@ def rules_digest(profile_id: str, as_of: date, *, rules_dir: Path | Sequence[Pat
         d = asdict(r)
         d.pop("note")
         d.pop("sources")
+        d.pop("applicability")
         d["machine_readable"] = [{k: v for k, v in m.items() if k != "note"} for m in d["machine_readable"]]
         rules.append(d)
     doc = {"gate": GATE_VERSION, "profile": profile.code, "baseline": profile.baseline, "rules": rules}
@@ -209,12 +210,26 @@ class VariantDecision:
         }
 
 
-def ai_flags(digital_source_type: str | None) -> tuple[bool, bool]:
-    """(ai_generated, ai_modified) from a base clip's IPTC digital source type."""
+def ai_flags(digital_source_type: str | None, *, conditioned_on: str | None = None) -> tuple[bool, bool]:
+    """(ai_generated, ai_modified) from a variant's IPTC digital source type and, for a model conditioned
+    on an input (image-to-video), that input's own source type.
+
+    A model that made the pixels from a real capture (i2v from a captured photo) altered that capture:
+    AI-modified, not generated. From text, from an AI-made image, or from an image of unknown provenance:
+    AI-generated (the broader claim, made where the input cannot be shown to be a capture). A camera move
+    over a captured photo is no AI at all: the variant's source type is the photo's own, neither flag."""
     if digital_source_type is None:
         return False, False
-    iri = digital_source_type if "://" in digital_source_type else IPTC + digital_source_type
-    return iri in AI_SOURCE_TYPES, False
+    if not _is_ai(digital_source_type):
+        return False, False
+    if conditioned_on is not None and SourceType.parse(conditioned_on).is_capture:
+        return False, True
+    return True, False
+
+
+def _is_ai(source_type: str) -> bool:
+    iri = source_type if "://" in source_type else IPTC + source_type
+    return iri in AI_SOURCE_TYPES
 
 
 def decide(
@@ -235,6 +250,8 @@ def decide(
     created_at: datetime | None = None,
     rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR,
     generative_system: tuple[str, str] | None = None,
+    photoreal_objects_or_scenes: bool = False,
+    advertising: bool = False,
 ) -> VariantDecision:
     """Everything the region asks of one variant, and whether it may ship so far.
 
@@ -244,7 +261,10 @@ def decide(
     MP4 metadata as well (SOURCE_TYPE_KEY). created_at: the latent disclosure's creation time
     (default: now, UTC). generative_system: (name, version) of the system that made the pixels when it is
     not `system` (a diffusion model, or the generator of an AI-made input photo); the latent disclosure
-    names it next to Tessera.
+    names it next to Tessera. ai_modified: a real capture altered by a model (ai_flags).
+    photoreal_objects_or_scenes: the backend renders photoreal objects or scenes (a product shot);
+    advertising: the variant is an advertisement. With the faces the likeness check finds, these are
+    the content facts the rules' `applies_to` and `requires` are evaluated over.
     """
     # 1. Inputs
     for name, value in (("region", region), ("language", language), ("sku", sku), ("asset_id", asset_id),
@@ -277,8 +297,11 @@ def decide(
         ai_generated=ai_generated, ai_modified=ai_modified,
         realistic_people=any(f.outcome != "ignored" for f in faces),
         synthetic_performer=synthetic,
-        # an AI-made realistic person, or a real person's likeness in AI content, could pass as authentic
-        deepfake=is_ai and (synthetic or real_likeness),
+        # EU AI Act Art. 3(60): AI content resembling existing persons, objects, places, entities or events
+        # that could pass as authentic: an AI-made realistic person, a real person's likeness, or a
+        # photoreal product or scene
+        deepfake=is_ai and (synthetic or real_likeness or photoreal_objects_or_scenes),
+        photoreal_objects_or_scenes=photoreal_objects_or_scenes, advertising=advertising,
     )
     in_force = tuple(r for r in profile.rules if r.in_force(as_of))
     rules = applicable_rules(profile, as_of=as_of, content=facts)
@@ -288,7 +311,7 @@ def decide(
     for req in labels:
         if req.position != "top-right":
             reasons[f"rule {req.rule_id} asks for its label at {req.position}; labels are drawn top-right only"] = "block"
-        if req.min_duration_s > assessment.duration_s + 1e-6:
+        if not req.whole_duration and req.min_duration_s > assessment.duration_s + 1e-6:
             reasons[f"rule {req.rule_id} asks for {req.min_duration_s:g} s of {req.text!r}; the clip is "
                     f"{assessment.duration_s:.2f} s"] = "block"
 
@@ -418,7 +441,7 @@ def _latent_disclosure(rules: Iterable[Rule], *, provider: str, system: str, sys
 
 def _label_json(r: LabelRequirement) -> dict[str, Any]:
     return {"rule_id": r.rule_id, "text": r.text, "position": r.position, "min_height_frac": r.min_height_frac,
-            "min_duration_s": r.min_duration_s, "at_start": r.at_start}
+            "min_duration_s": r.min_duration_s, "at_start": r.at_start, "whole_duration": r.whole_duration}
 
 
 def apply_labels(spec: VariantSpec, decision: VariantDecision) -> VariantSpec:

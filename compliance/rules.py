@@ -25,6 +25,9 @@ PROFILE_SEPARATOR = ";"
 AppliesTo = Literal["any_ai", "realistic_people_or_scenes", "synthetic_performer", "deepfake"]
 Origin = Literal["any", "generated", "modified"]
 Position = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+# Facts of a variant a rule may also require (`requires`), besides what `applies_to` says.
+Fact = Literal["ai_generated", "ai_modified", "photoreal_people", "photoreal_objects_or_scenes",
+               "synthetic_performer", "advertising", "deepfake"]
 MachineReadableKind = Literal["c2pa_manifest", "c2pa_assertion", "mp4_metadata_json", "watermark"]
 
 # GB 45438-2025 implicit label: the fields of the one JSON object under the `AIGC` key.
@@ -58,6 +61,7 @@ class LabelSpec:
     min_duration_s: float
     min_height_frac: float  # ink height of the text / short side of the frame
     at_start: bool
+    whole_duration: bool = False  # shown on every frame to the end (verified over the whole clip)
 
     def text_for(self, language: str) -> str:
         """Text for a BCP 47 tag: exact tag, then its primary subtag, then the default."""
@@ -89,6 +93,8 @@ class Rule:
     visible_label: LabelSpec | None
     machine_readable: tuple[MachineReadable, ...]
     note: str
+    applicability: str = ""         # when it applies, in words (the law's wording, summarised)
+    requires: tuple[Fact, ...] = ()  # facts that must also hold (e.g. "advertising")
 
     def in_force(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_until is None or on <= self.effective_until)
@@ -105,22 +111,33 @@ class Profile:
 
 @dataclass(frozen=True)
 class ContentFacts:
-    """What a variant is; decides which rules apply."""
+    """What a variant is; decides which rules apply. The gate derives it (compliance.decide): AI from the
+    backend and the inputs' provenance, people from the likeness check, scenes from the backend."""
 
     ai_generated: bool  # wholly made by a generative model
-    ai_modified: bool  # real footage altered with AI
-    realistic_people: bool  # realistic-looking people or real-world scenes
+    ai_modified: bool  # a real capture (photo or footage) altered by a generative model
+    realistic_people: bool  # photoreal people: a face detected with a confident score
     synthetic_performer: bool  # a realistic AI-made person who is no real individual
-    deepfake: bool  # resembles real people, places or events and could pass as authentic
+    deepfake: bool  # AI content resembling existing persons, objects, places, entities or events
+    photoreal_objects_or_scenes: bool = False  # photoreal objects, places or scenes (a product shot)
+    advertising: bool = False  # the content is an advertisement (every Tessera variant is one)
 
     def __post_init__(self) -> None:
-        for name in ("ai_generated", "ai_modified", "realistic_people", "synthetic_performer", "deepfake"):
+        for name in ("ai_generated", "ai_modified", "realistic_people", "synthetic_performer", "deepfake",
+                     "photoreal_objects_or_scenes", "advertising"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"ContentFacts.{name} must be a bool, got {getattr(self, name)!r}")
         is_ai = self.ai_generated or self.ai_modified
         for name in ("synthetic_performer", "deepfake"):
             if getattr(self, name) and not is_ai:
                 raise ValueError(f"ContentFacts.{name}=True needs ai_generated or ai_modified")
+
+    @property
+    def photoreal_people(self) -> bool:
+        return self.realistic_people
+
+    def holds(self, fact: str) -> bool:
+        return bool(getattr(self, fact))
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,7 @@ class LabelRequirement:
     min_duration_s: float
     min_height_frac: float
     at_start: bool
+    whole_duration: bool = False
 
 
 # ---------------------------------------------------------------- loading
@@ -232,7 +250,8 @@ def _parse_rule(raw: Any, profile: str, where: "_Where") -> Rule:
     _require_dict(raw, where)
     _no_unknown(
         raw,
-        {"id", "sources", "effective_from", "effective_until", "applies_to", "origin", "visible_label", "machine_readable", "note"},
+        {"id", "sources", "effective_from", "effective_until", "applies_to", "origin", "visible_label", "machine_readable",
+         "note", "applicability", "requires"},
         where,
     )
     sources_raw = raw.get("sources")
@@ -260,6 +279,13 @@ def _parse_rule(raw: Any, profile: str, where: "_Where") -> Rule:
     note = raw.get("note", "")
     if not isinstance(note, str):
         raise RuleFileError(f"{where.at('note')}: expected a string, got {note!r}")
+    applicability = _str(raw, "applicability", where)   # when the rule applies, in words: required
+    requires = raw.get("requires", [])
+    if not isinstance(requires, list):
+        raise RuleFileError(f"{where.at('requires')}: expected a list of facts, got {requires!r}")
+    for i, fact in enumerate(requires):
+        if fact not in get_args(Fact):
+            raise RuleFileError(f"{where.at(f'requires[{i}]')}: {fact!r} is not one of {', '.join(get_args(Fact))}")
     return Rule(
         id=_str(raw, "id", where),
         profile=profile,
@@ -271,12 +297,14 @@ def _parse_rule(raw: Any, profile: str, where: "_Where") -> Rule:
         visible_label=label,
         machine_readable=machine,
         note=note,
+        applicability=applicability,
+        requires=tuple(requires),
     )
 
 
 def _parse_label(raw: Any, where: "_Where") -> LabelSpec:
     _require_dict(raw, where)
-    _no_unknown(raw, {"text", "position", "min_duration_s", "min_height_frac", "at_start"}, where)
+    _no_unknown(raw, {"text", "position", "min_duration_s", "min_height_frac", "at_start", "whole_duration"}, where)
     text = raw.get("text")
     if not isinstance(text, dict) or "default" not in text:
         raise RuleFileError(f"{where.at('text')}: expected an object with a \"default\" text, got {text!r}")
@@ -292,12 +320,18 @@ def _parse_label(raw: Any, where: "_Where") -> LabelSpec:
     at_start = raw.get("at_start")
     if not isinstance(at_start, bool):
         raise RuleFileError(f"{where.at('at_start')}: expected true/false, got {at_start!r}")
+    whole = raw.get("whole_duration", False)
+    if not isinstance(whole, bool):
+        raise RuleFileError(f"{where.at('whole_duration')}: expected true/false, got {whole!r}")
+    if whole and not at_start:
+        raise RuleFileError(f"{where.at('whole_duration')}: a label shown for the whole duration starts at the start")
     return LabelSpec(
         texts=tuple(sorted(text.items())),
         position=_choice(raw, "position", get_args(Position), where),
         min_duration_s=min_duration_s,
         min_height_frac=min_height_frac,
         at_start=at_start,
+        whole_duration=whole,
     )
 
 
@@ -388,6 +422,8 @@ def applicable_rules(profile: Profile, *, as_of: date, content: ContentFacts) ->
 
 
 def _triggers(rule: Rule, c: ContentFacts) -> bool:
+    if not all(c.holds(f) for f in rule.requires):
+        return False
     is_ai = c.ai_generated or c.ai_modified
     if rule.origin == "generated" and not c.ai_generated:
         return False
@@ -397,7 +433,7 @@ def _triggers(rule: Rule, c: ContentFacts) -> bool:
     if rule.applies_to == "any_ai":
         return is_ai
     if rule.applies_to == "realistic_people_or_scenes":
-        return is_ai and (c.realistic_people or c.synthetic_performer or c.deepfake)
+        return is_ai and (c.realistic_people or c.photoreal_objects_or_scenes or c.synthetic_performer or c.deepfake)
     if rule.applies_to == "synthetic_performer":
         return c.synthetic_performer
     return c.deepfake  # "deepfake"
@@ -423,12 +459,13 @@ def visible_labels(rules: Iterable[Rule], language: str) -> tuple[LabelRequireme
             min_duration_s=spec.min_duration_s,
             min_height_frac=spec.min_height_frac,
             at_start=spec.at_start,
+            whole_duration=spec.whole_duration,
         )
         first = out.get(req.text)
         out[req.text] = req if first is None else replace(
             first, min_duration_s=max(first.min_duration_s, req.min_duration_s),
             min_height_frac=max(first.min_height_frac, req.min_height_frac),
-            at_start=first.at_start or req.at_start)
+            at_start=first.at_start or req.at_start, whole_duration=first.whole_duration or req.whole_duration)
     return tuple(out.values())
 
 

@@ -24,6 +24,7 @@ WHO = dict(provider="Acme Coffee Inc.", system="Tessera", system_version="0.1.0"
 def _profile(code: str, text: str, *, seconds: float, height: float) -> dict:
     return {"profile": code, "name": f"Market {code}", "note": "a test market",
             "rules": [{"id": f"{code.lower()}-label", "sources": [{"title": "Test Act", "citation": "s. 1"}],
+                       "applicability": "AI content in this market",
                        "effective_from": "2026-01-01", "applies_to": "any_ai",
                        "visible_label": {"text": {"default": text}, "position": "top-right",
                                          "min_duration_s": seconds, "min_height_frac": height, "at_start": True}}]}
@@ -46,7 +47,7 @@ def test_an_en_us_market_with_us_ca_and_us_ny_gets_both_profiles_requirements(as
     registries = open_registries(create_engine(f"sqlite:///{tmp_path / 'ledger.db'}"))
     a = assess_base_clip(astronaut_clip, registries=registries, models=FaceModels.load())
     d = decide(a, region_profile="US-CA;US-NY", region="US", language="en", sku="SKU-1", as_of=ON,
-               ai_generated=True, asset_id="tsr-us-0001", **WHO)
+               ai_generated=True, asset_id="tsr-us-0001", advertising=True, **WHO)
     assert d.facts.synthetic_performer and d.verdict == "pass", d.reasons
     assert d.region_profile == "US-CA;US-NY"
     assert set(d.rules_applied) == {"us-ca-sb942-latent-disclosure", "us-ny-gbl-396b-synthetic-performer"}

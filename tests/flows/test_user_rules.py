@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow   # a whole render
 
 BR = {"profile": "BR", "name": "Brazil (house rules)", "note": "our own market profile",
       "rules": [{"id": "br-house-ai-label", "sources": [{"title": "House policy for Brazil", "citation": "2026-11"}],
-                 "effective_from": "2026-01-01", "applies_to": "any_ai",
+                 "effective_from": "2026-01-01", "applies_to": "any_ai", "applicability": "AI content in Brazil",
                  "visible_label": {"text": {"default": "CONTEÚDO GERADO POR IA"}, "position": "top-right",
                                    "min_duration_s": 1.0, "min_height_frac": 0.04, "at_start": True}}]}
 
