@@ -216,3 +216,18 @@ def test_cn_aigc_metadata_is_one_json_object_in_the_standard_field_order():
         cn_aigc_metadata(content_producer="acme", produce_id=" ")
     with pytest.raises(ValueError, match="label must be"):
         cn_aigc_metadata(content_producer="acme", produce_id="a", label="4")
+
+
+@pytest.mark.parametrize("source_type, conditioned_on, flags", [
+    ("trainedAlgorithmicMedia", None, (True, False)),                 # text-to-video
+    ("trainedAlgorithmicMedia", "digitalCapture", (False, True)),     # i2v from a captured photo: AI-modified
+    ("compositeWithTrainedAlgorithmicMedia", "digitalCapture", (False, True)),
+    ("trainedAlgorithmicMedia", "trainedAlgorithmicMedia", (True, False)),   # i2v from an AI-made image
+    ("digitalCapture", None, (False, False)),                         # a camera move over a captured photo
+    ("algorithmicMedia", None, (False, False)),                       # procedural, no trained model
+    (None, None, (False, False)),                                     # unknown: no claim
+])
+def test_ai_flags_tell_generated_from_modified(source_type, conditioned_on, flags):
+    from compliance.decide import ai_flags
+
+    assert ai_flags(source_type, conditioned_on=conditioned_on) == flags
