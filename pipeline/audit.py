@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from compliance import AuditRecord, audit_paths, ledger_profile_lookup
+from compliance.audit import ledger_manifest_lookup
 from foundation.limits import Limits
 from provenance.recover import recoverer
 from pipeline.workspace import Workspace
@@ -27,7 +28,8 @@ def audit(ws: Workspace, paths: Sequence[Path], *, region: str | None = None,
     # leave the parent's pooled ones alone (close=False: they stay the parent's to use).
     return audit_paths([Path(p) for p in paths], anchors_pem=None, trust=ws.trust_list, lookup=ledger.asset_id_for_sha256,
                        region=region, as_of=as_of, profile_lookup=ledger_profile_lookup(ledger), rules_dir=ws.settings.rules_dirs,
-                       recover=recoverer(ledger, ws.existing_watermark_key), limits=limits,
+                       recover=recoverer(ledger, ws.existing_watermark_key), known_lookup=ledger_manifest_lookup(ledger),
+                       limits=limits,
                        child_init=lambda: ledger.engine.dispose(close=False))
 
 
