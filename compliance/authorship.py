@@ -24,6 +24,7 @@ What the events must carry (Journal checks the keys marked *):
 | edit_applied | segment* ("footage" or "copy:..."), before, after, note | |
 | approval | note | |
 | publication | where | |
+| withdrawal | reasons* (why tessera recheck withdrew the asset), as_of | |
 
 Classification of each segment of the asset:
 - footage from a generation run is "ai_generated"; copy written by a system actor is

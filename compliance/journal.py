@@ -42,7 +42,7 @@ __all__ = [
 
 ACTIONS: tuple[str, ...] = (
     "brief_written", "copy_written", "prompt_authored", "parameters_set", "generation_run",
-    "candidate_picked", "candidate_rejected", "edit_applied", "approval", "publication",
+    "candidate_picked", "candidate_rejected", "edit_applied", "approval", "publication", "withdrawal",
 )
 ACTOR_KINDS: tuple[str, ...] = ("human", "system")
 # Detail keys an event must carry so that the authorship report can say what happened.
@@ -55,6 +55,7 @@ REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
     "candidate_rejected": ("candidate",),
     "copy_written": ("segment", "text"),
     "edit_applied": ("segment",),
+    "withdrawal": ("reasons",),
 }
 GENESIS_HASH = "0" * 64
 _APPEND_ATTEMPTS = 5

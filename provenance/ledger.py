@@ -58,7 +58,7 @@ assets = Table(
     Column("sha256", String(64), nullable=False, index=True),
     Column("manifest_label", Text, nullable=False),
     Column("base_clip_key", String(64), nullable=False),
-    Column("status", String(16), nullable=False, default="active"),   # active, superseded, retired
+    Column("status", String(16), nullable=False, default="active"),   # active, superseded, retired, withdrawn
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -213,6 +213,11 @@ class Ledger:
                 c.execute(update(assets).where(assets.c.asset_id.in_(gone), assets.c.status == "active")
                           .values(status="retired"))
         return gone
+
+    def withdraw(self, asset_id: str) -> None:
+        """A published asset no longer passes today's registries or rules (tessera recheck): status withdrawn."""
+        with self.engine.begin() as c:
+            c.execute(update(assets).where(assets.c.asset_id == asset_id).values(status="withdrawn"))
 
     def active_assets(self) -> list[AssetRecord]:
         with self.engine.connect() as c:

@@ -129,7 +129,8 @@ def test_every_listed_action_is_accepted(journal):
     details = {"prompt_authored": {"prompt": "p"}, "parameters_set": {"parameters": {}},
                "generation_run": {"model": "m", "model_version": "1", "candidate": "c1", "parameters": {}},
                "candidate_picked": {"candidate": "c1"}, "candidate_rejected": {"candidate": "c2"},
-               "copy_written": {"segment": "copy:headline", "text": "Hi"}, "edit_applied": {"segment": "footage"}}
+               "copy_written": {"segment": "copy:headline", "text": "Hi"}, "edit_applied": {"segment": "footage"},
+               "withdrawal": {"reasons": ["consent expired on 2027-06-30"]}}
     for action in ACTIONS:
         journal.append(_event(action, **details.get(action, {})))
     assert [e.action for e in journal.events()] == list(ACTIONS)
