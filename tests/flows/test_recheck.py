@@ -51,3 +51,44 @@ def test_an_expired_consent_withdraws_the_published_asset(tmp_path):
     (row,) = json.loads(audited.output)
     assert audited.exit_code == 1 and row["verdict"] == "fail"
     assert any(p.startswith(f"withdrawn: asset {gone['asset_id']}") for p in row["problems"]), row["problems"]
+
+
+def test_a_newly_registered_protected_work_withdraws_the_asset_showing_it(tmp_path):
+    catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
+    home = tmp_path / "home"
+    assert _cli("render", str(catalog), "--out", str(tmp_path / "out"), "--home", str(home), "--short-side", "288",
+                "--workers", "1").exit_code == 0
+    assert _cli("recheck", "--home", str(home)).exit_code == 0
+    added = _cli("protected", "add", str(catalog / "photos" / "coffee.jpg"), "--title", "Crema still life",
+                 "--owner", "Studio X", "--home", str(home))
+    assert added.exit_code == 0, added.output
+    after = _cli("recheck", "--home", str(home), "--json")
+    (gone,) = json.loads(after.output)["withdrawn"]
+    assert after.exit_code == 1 and any("protected work 'Crema still life'" in r for r in gone["reasons"]), gone
+
+
+def test_a_rule_that_comes_into_force_withdraws_an_asset_made_without_its_label(tmp_path):
+    catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
+    products = catalog / "products.csv"
+    rows = products.read_text().splitlines()
+    rows[1] = rows[1].replace(",digitalCapture,", ",trainedAlgorithmicMedia,")   # an AI-made photo: AI content
+    products.write_text("\n".join(rows) + "\n")
+    locales = catalog / "locales.csv"
+    locales.write_text(locales.read_text().replace(",EU,", ",EU;XF,"))
+    home = tmp_path / "home"
+    (home / "rules").mkdir(parents=True)
+    (home / "rules" / "XF.json").write_text(json.dumps({
+        "profile": "XF", "name": "A future rule", "note": "test",
+        "rules": [{"id": "xf-label", "sources": [{"title": "Future Act", "citation": "s. 2"}],
+                   "effective_from": "2027-03-01", "applicability": "any AI content, from March 2027",
+                   "applies_to": "any_ai",
+                   "visible_label": {"text": {"default": "KI-INHALT"}, "position": "top-right", "min_duration_s": 1.0,
+                                     "min_height_frac": 0.04, "at_start": True}}]}))
+    rendered = _cli("render", str(catalog), "--out", str(tmp_path / "out"), "--home", str(home), "--short-side", "288",
+                    "--workers", "1", "--as-of", "2026-12-01")
+    assert rendered.exit_code == 0, rendered.output
+    assert _cli("recheck", "--home", str(home), "--as-of", "2027-02-28").exit_code == 0
+    after = _cli("recheck", "--home", str(home), "--as-of", "2027-03-01", "--json")
+    (gone,) = json.loads(after.output)["withdrawn"]
+    assert after.exit_code == 1
+    assert gone["reasons"] == ["rule xf-label now requires the label 'KI-INHALT', which the published file lacks"]
