@@ -475,9 +475,17 @@ def _rule_profile(raw: str, known: frozenset[str] | None, where: str, problems: 
     profile = _text({"rule_profile": raw}, "rule_profile", where, problems)
     if profile is None:
         return None
-    if known is not None and profile not in known:
-        problems.add(where, f"unknown rule profile {profile!r} (known: {', '.join(sorted(known))})")
+    # one profile, or several that all apply to the market: "US-CA;US-NY"
+    codes = [c.strip() for c in profile.split(";")]
+    if any(not c for c in codes) or len(set(codes)) != len(codes):
+        problems.add(where, f"rule profile {profile!r}: expected profile codes separated by ';', each once")
         return None
+    unknown = [c for c in codes if known is not None and c not in known]
+    if unknown:
+        problems.add(where, f"unknown rule profile {unknown[0]!r} (known: {', '.join(sorted(known or ()))}; "
+                            f"a market with no specific rules can name BASELINE)")
+        return None
+    profile = ";".join(codes)
     return profile
 
 

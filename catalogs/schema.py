@@ -39,9 +39,13 @@ class Locale:
     language: str        # ISO 639-1 (e.g. "zh")
     region: str          # market, ISO 3166-1 alpha-2 (e.g. "CN")
     currency: str        # ISO 4217
-    rule_profile: str    # region rule profile id, e.g. "EU", "CN", "US-CA"
+    rule_profile: str    # region rule profile id(s), e.g. "EU", "CN", "US-CA;US-NY" (all apply)
     aspect_ratios: tuple[str, ...]
     row: int = 0
+
+    @property
+    def rule_profiles(self) -> tuple[str, ...]:
+        return tuple(self.rule_profile.split(";"))
 
 
 @dataclass(frozen=True)

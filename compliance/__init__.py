@@ -27,6 +27,7 @@ from compliance.holds import (
     publish_manifest,
     quarantine,
     reject,
+    supersede_blocked,
     supersede_review,
 )
 from compliance.verify import Verification, verify_shipped
@@ -59,6 +60,7 @@ __all__ = [
     "quarantine",
     "reject",
     "rules_digest",
+    "supersede_blocked",
     "supersede_review",
     "verify_shipped",
     "with_compliance",

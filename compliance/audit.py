@@ -76,7 +76,7 @@ from typing import Any
 
 from compliance.decide import AI_SOURCE_TYPES, COMPLIANCE_LABEL, GateError, profile_for
 from compliance.mp4meta import Mp4MetaError, metadata_items
-from compliance.rules import ContentFacts, applicable_rules
+from compliance.rules import DEFAULT_RULES_DIR, ContentFacts, applicable_rules, known_profiles
 from compliance.verify import check_rules_on_file
 from foundation.frames import ClipError
 from foundation.limits import Limits, run_limited
@@ -85,7 +85,7 @@ from provenance.credentials import is_development_signer, trust_list_from_pem
 from provenance.spec import C2paReport, TrustList
 from foundation.primitives import sha256_file
 
-__all__ = ["AuditRecord", "Limits", "audit_paths", "exit_code", "ledger_profile_lookup"]
+__all__ = ["AuditRecord", "Limits", "audit_paths", "exit_code", "ledger_manifest_lookup", "ledger_profile_lookup"]
 
 # Plain-words meaning of the failure codes an auditor meets most.
 CODE_MEANINGS = {
@@ -162,7 +162,9 @@ def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
                 as_of: date | None = None, profile_lookup: Callable[[str], str | None] | None = None,
                 recover: Callable[[Path], Any] | None = None, limits: Limits = Limits(),
                 child_init: Callable[[], None] | None = None, trust: TrustList | None = None,
-                placement: Callable[[Path, str | None], Any] | None = None) -> list[AuditRecord]:
+                placement: Callable[[Path, str | None], Any] | None = None,
+                rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR,
+                known_lookup: Callable[[str], C2paReport | None] | None = None) -> list[AuditRecord]:
     """Audit files and directories (recursively, media files and special entries, sorted), one record each.
 
     region: check every file's labels against this rule profile ("CN", "EU", ...); else the
@@ -173,15 +175,29 @@ def audit_paths(paths: Sequence[Path], *, anchors_pem: bytes | None,
     process first (e.g. a ledger engine dropping the connections it shares with the parent).
     trust: the named anchors and allowed EKUs (see provenance.trust_list); without it, anchors_pem.
     placement: (resolved path, sha256) -> the ledger's PathRecord, for the path check (see above).
+    rules_dir: where rule profiles are read (the package's folder, or it and the user's).
+    known_lookup: asset id -> the ledger's copy of that asset's manifest (ledger_manifest_lookup): for a
+    copy whose credentials were recovered, its profile (unless `region`), its rules and its AI facts come
+    from there, so a missing label or metadata item on the copy fails, naming the rule.
     """
+    known_profiles(rules_dir)   # a malformed rules file is an error (RuleFileError) before any file is read
     if region is not None:
-        profile_for(region)   # an unknown profile is an error before any file is read
+        profile_for(region, rules_dir)   # an unknown profile is an error before any file is read
     day = as_of or date.today()
     trusted = trust if trust is not None else trust_list_from_pem(anchors_pem)
 
     def one(path: Path) -> AuditRecord:
-        record = _audit_file(path, trusted, lookup, region, day, profile_lookup, placement)
-        return _with_recovery(record, recover) if recover is not None else record
+        if recover is None:
+            return _audit_file(path, trusted, lookup, region, day, profile_lookup, rules_dir, placement=placement)
+        # labels wait for the recovery: a recovered copy is checked against what the ledger knows of it
+        record, deferred = _audit_file(path, trusted, lookup, region, day, profile_lookup, rules_dir, placement=placement,
+                                       defer_labels=True)
+        record = _with_recovery(record, recover)
+        if not deferred:
+            return record
+        known = (known_lookup(record.recovery["asset_id"])
+                 if record.recovered and record.recovery and known_lookup is not None else None)
+        return _labels_after_recovery(record, known, region, day, rules_dir)
 
     records = []
     for entry in expand_entries(paths):
@@ -214,6 +230,45 @@ def _with_recovery(record: AuditRecord, recover: Callable[[Path], Any]) -> Audit
     return replace(record, watermark=found.watermark, fingerprint_match=found.fingerprint_match,
                    recovered=found.recovered, recovery=recovery, problems=problems, verdict=verdict,
                    similar_to=tuple(c.to_dict() for c in found.similar_to))
+
+
+def _labels_after_recovery(record: AuditRecord, known: C2paReport | None, region: str | None, as_of: date,
+                           rules_dir: Path | Sequence[Path]) -> AuditRecord:
+    """The region labels of a file with no valid manifest, once recovery has run. A recovered copy of our
+    asset: the profile the ledger recorded (`region` overrides it) and the facts of its compliance record,
+    so every rule that applies to it is required (a missing label or metadata item fails). Otherwise as
+    for any file: the profile asked for (or claimed), with what the file itself says."""
+    profile = record.region
+    facts_from = None
+    if known is not None:
+        recorded = _recorded_profile(known)
+        profile = region or recorded or profile
+        facts_from = known if known.assertion(COMPLIANCE_LABEL) is not None else None
+    if profile is None or record.sha256 is None:
+        return replace(record, region=None)
+    own = C2paReport(state=record.c2pa_state, codes=record.c2pa_codes)   # no valid manifest: nothing in it counts
+    labels, problems, verdict = _region_labels(record.path, profile, as_of, own, False, rules_dir,
+                                               facts_from=facts_from)
+    if facts_from is not None:
+        problems.insert(0, f"labels checked as the ledger records the original {record.recovery['asset_id']}: "
+                           f"profile {profile}, {_facts_text(facts_from)}")
+    return replace(record, region=profile, labels=labels, problems=record.problems + tuple(problems),
+                   verdict=_worse(record.verdict, verdict))
+
+
+def _facts_text(report: C2paReport) -> str:
+    content = (report.assertion(COMPLIANCE_LABEL) or {}).get("content") or {}
+    said = [name.replace("_", " ") for name in ("ai_generated", "ai_modified", "deepfake", "synthetic_performer")
+            if content.get(name)]
+    return ", ".join(said) or "not AI"
+
+
+def ledger_manifest_lookup(ledger: Any) -> Callable[[str], C2paReport | None]:
+    """asset id -> the ledger's copy of that asset's manifest, read as a report (None when unknown)."""
+    def lookup(asset_id: str) -> C2paReport | None:
+        text = ledger.manifest_json(asset_id)
+        return None if text is None else report_from_json(text)
+    return lookup
 
 
 def ledger_profile_lookup(ledger: Any) -> Callable[[str], str | None]:
@@ -343,7 +398,11 @@ def _entry_record(path: Path, verdict: str, problem: str) -> AuditRecord:
 def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None] | None,
                 region: str | None = None, as_of: date | None = None,
                 profile_lookup: Callable[[str], str | None] | None = None,
-                placement: Callable[[Path, str | None], Any] | None = None) -> AuditRecord:
+                rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR, defer_labels: bool = False,
+                placement: Callable[[Path, str | None], Any] | None = None) -> Any:
+    """One file's record. defer_labels: a file without a valid manifest, unknown to the ledger by its
+    hash, gets no label check here; (record, True) is returned and the caller checks its labels after
+    recovery (_labels_after_recovery). Otherwise (record, False), or with defer_labels False the record."""
     report = read_c2pa(path, trust.pem or None, trust.ekus)
     try:
         sha = sha256_file(path)
@@ -397,12 +456,14 @@ def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None
     if profile is None and valid:
         profile = _recorded_profile(report)
     labels: dict[str, str] = {}
-    if profile is not None and sha is not None:
-        labels, label_problems, label_verdict = _region_labels(path, profile, as_of or date.today(), report, valid)
+    deferred = defer_labels and not valid and ledger_id is None
+    if profile is not None and sha is not None and not deferred:
+        labels, label_problems, label_verdict = _region_labels(path, profile, as_of or date.today(), report, valid,
+                                                              rules_dir)
         problems.extend(label_problems)
         verdict = _worse(verdict, label_verdict)
 
-    return AuditRecord(
+    record = AuditRecord(
         path=path,
         sha256=sha,
         c2pa_state=report.state,
@@ -421,6 +482,7 @@ def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None
         location=location,
         recorded_path=recorded_path,
     )
+    return (record, deferred) if defer_labels else record
 
 
 def _placement(path: Path, sha: str | None, placement: Callable[[Path, str | None], Any] | None
@@ -479,15 +541,18 @@ def _recorded_profile(report: C2paReport) -> str | None:
 
 
 def _region_labels(path: Path, profile_id: str, as_of: date, report: C2paReport,
-                   valid: bool) -> tuple[dict[str, str], list[str], str]:
+                   valid: bool, rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR, *,
+                   facts_from: C2paReport | None = None) -> tuple[dict[str, str], list[str], str]:
     """Per rule of the profile in force on as_of: its status on this file; problems and the verdict they give."""
     try:
-        profile = profile_for(profile_id)
+        profile = profile_for(profile_id, rules_dir)
     except GateError as exc:
         return {}, [f"labels not checked: {exc}"], "warn"
     rules = [r for r in profile.rules if r.in_force(as_of)]
     # 1. What the file is: all facts from our compliance record; AI or not from the source type or AIGC
-    record = report.assertion(COMPLIANCE_LABEL) if valid else None
+    # facts_from: the ledger's manifest of the original of a recovered copy (the file's own says nothing)
+    source = facts_from if facts_from is not None else (report if valid else None)
+    record = source.assertion(COMPLIANCE_LABEL) if source is not None else None
     facts = language = None
     if record is not None and isinstance(record.get("content"), dict):
         try:

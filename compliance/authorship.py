@@ -26,6 +26,7 @@ What the events must carry (Journal checks the keys marked *):
 | brand_kit_applied | name, colours, font_family, author, aspect | |
 | approval | note | |
 | publication | where | |
+| withdrawal | reasons* (why tessera recheck withdrew the asset), as_of | |
 
 An event that restates a reviewer's decision for one variant carries `recorded_at_seq`, the seq of
 the decision's own event; the report includes that event too and counts the decision once.

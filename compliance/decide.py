@@ -12,7 +12,7 @@ gate has no filler for raises GateError naming it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -34,7 +34,10 @@ from compliance.rules import (
     Rule,
     applicable_rules,
     cn_aigc_metadata,
+    combined_profile,
     load_profiles,
+    rules_dir_tuple,
+    split_profiles,
     visible_labels,
 )
 from foundation.primitives import IPTC_SOURCE_TYPES, SourceType, canonical_json, sha256_text
@@ -81,7 +84,7 @@ class GateError(ValueError):
 # ---------------------------------------------------------------- rule profiles and their digest
 
 
-def rules_digest(profile_id: str, as_of: date, *, rules_dir: Path = DEFAULT_RULES_DIR) -> str:
+def rules_digest(profile_id: str, as_of: date, *, rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> str:
     """sha256 over the rules of `profile_id` in force on `as_of` (ids, effective dates, triggers,
     label and metadata requirements) and GATE_VERSION.
 
@@ -98,28 +101,37 @@ def rules_digest(profile_id: str, as_of: date, *, rules_dir: Path = DEFAULT_RULE
         d = asdict(r)
         d.pop("note")
         d.pop("sources")
+        d.pop("applicability")
         d["machine_readable"] = [{k: v for k, v in m.items() if k != "note"} for m in d["machine_readable"]]
         rules.append(d)
     doc = {"gate": GATE_VERSION, "profile": profile.code, "baseline": profile.baseline, "rules": rules}
     return sha256_text(canonical_json(doc))
 
 
-def profile_for(profile_id: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Profile:
-    """The rule profile `profile_id` (GateError naming the known ones when there is none)."""
-    profiles = _profiles(Path(rules_dir), _dir_stamp(Path(rules_dir)))
-    if profile_id not in profiles:
-        raise GateError(f"rule profile {profile_id!r} is not one of {', '.join(sorted(profiles))} ({rules_dir})")
-    return profiles[profile_id]
+def profile_for(profile_id: str, rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> Profile:
+    """The rule profile `profile_id`, or the profiles "A;B" all together (combined_profile); GateError
+    naming the known ones when one is unknown. rules_dir: one folder or several (package, then user's)."""
+    dirs = rules_dir_tuple(rules_dir)
+    profiles = _profiles(dirs, tuple(_dir_stamp(d) for d in dirs))
+    codes = split_profiles(profile_id) if isinstance(profile_id, str) else ()
+    if not codes:
+        raise GateError(f"rule profile {profile_id!r}: expected one profile code or several separated by ';'")
+    unknown = [c for c in codes if c not in profiles]
+    if unknown:
+        raise GateError(f"rule profile {unknown[0]!r} is not one of {', '.join(sorted(profiles))} "
+                        f"({', '.join(map(str, dirs))}); a market with no specific rules can name BASELINE")
+    return combined_profile([profiles[c] for c in codes])
 
 
 def _dir_stamp(rules_dir: Path) -> tuple:
+    if not rules_dir.is_dir():
+        return ()
     return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(rules_dir.glob("*.json")))
 
 
 @lru_cache(maxsize=8)
-def _profiles(rules_dir: Path, stamp: tuple) -> dict[str, Profile]:
-    return load_profiles(rules_dir)   # re-read whenever a file changes (stamp is part of the key)
-
+def _profiles(rules_dirs: tuple[Path, ...], stamp: tuple) -> dict[str, Profile]:
+    return load_profiles(rules_dirs)   # re-read whenever a file changes (stamp is part of the key)
 
 
 # ---------------------------------------------------------------- the decision for one variant
@@ -198,12 +210,26 @@ class VariantDecision:
         }
 
 
-def ai_flags(digital_source_type: str | None) -> tuple[bool, bool]:
-    """(ai_generated, ai_modified) from a base clip's IPTC digital source type."""
+def ai_flags(digital_source_type: str | None, *, conditioned_on: str | None = None) -> tuple[bool, bool]:
+    """(ai_generated, ai_modified) from a variant's IPTC digital source type and, for a model conditioned
+    on an input (image-to-video), that input's own source type.
+
+    A model that made the pixels from a real capture (i2v from a captured photo) altered that capture:
+    AI-modified, not generated. From text, from an AI-made image, or from an image of unknown provenance:
+    AI-generated (the broader claim, made where the input cannot be shown to be a capture). A camera move
+    over a captured photo is no AI at all: the variant's source type is the photo's own, neither flag."""
     if digital_source_type is None:
         return False, False
-    iri = digital_source_type if "://" in digital_source_type else IPTC + digital_source_type
-    return iri in AI_SOURCE_TYPES, False
+    if not _is_ai(digital_source_type):
+        return False, False
+    if conditioned_on is not None and SourceType.parse(conditioned_on).is_capture:
+        return False, True
+    return True, False
+
+
+def _is_ai(source_type: str) -> bool:
+    iri = source_type if "://" in source_type else IPTC + source_type
+    return iri in AI_SOURCE_TYPES
 
 
 def decide(
@@ -222,17 +248,23 @@ def decide(
     ai_modified: bool = False,
     digital_source_type: str | None = None,
     created_at: datetime | None = None,
-    rules_dir: Path = DEFAULT_RULES_DIR,
+    rules_dir: Path | Sequence[Path] = DEFAULT_RULES_DIR,
     generative_system: tuple[str, str] | None = None,
+    photoreal_objects_or_scenes: bool = False,
+    advertising: bool = False,
 ) -> VariantDecision:
     """Everything the region asks of one variant, and whether it may ship so far.
 
-    region_profile: rule profile ("EU", "CN", "US-CA"); region: the market ("DE"); a consent
-    covers the variant when it names either. digital_source_type, when given, is written into the
+    region_profile: rule profile ("EU", "CN", "US-CA"), or several a market names ("US-CA;US-NY"),
+    all of which apply; region: the market ("DE"); a consent covers the variant when it names the
+    market, or every one of its profiles. digital_source_type, when given, is written into the
     MP4 metadata as well (SOURCE_TYPE_KEY). created_at: the latent disclosure's creation time
     (default: now, UTC). generative_system: (name, version) of the system that made the pixels when it is
     not `system` (a diffusion model, or the generator of an AI-made input photo); the latent disclosure
-    names it next to Tessera.
+    names it next to Tessera. ai_modified: a real capture altered by a model (ai_flags).
+    photoreal_objects_or_scenes: the backend renders photoreal objects or scenes (a product shot);
+    advertising: the variant is an advertisement. With the faces the likeness check finds, these are
+    the content facts the rules' `applies_to` and `requires` are evaluated over.
     """
     # 1. Inputs
     for name, value in (("region", region), ("language", language), ("sku", sku), ("asset_id", asset_id),
@@ -265,8 +297,11 @@ def decide(
         ai_generated=ai_generated, ai_modified=ai_modified,
         realistic_people=any(f.outcome != "ignored" for f in faces),
         synthetic_performer=synthetic,
-        # an AI-made realistic person, or a real person's likeness in AI content, could pass as authentic
-        deepfake=is_ai and (synthetic or real_likeness),
+        # EU AI Act Art. 3(60): AI content resembling existing persons, objects, places, entities or events
+        # that could pass as authentic: an AI-made realistic person, a real person's likeness, or a
+        # photoreal product or scene
+        deepfake=is_ai and (synthetic or real_likeness or photoreal_objects_or_scenes),
+        photoreal_objects_or_scenes=photoreal_objects_or_scenes, advertising=advertising,
     )
     in_force = tuple(r for r in profile.rules if r.in_force(as_of))
     rules = applicable_rules(profile, as_of=as_of, content=facts)
@@ -276,7 +311,7 @@ def decide(
     for req in labels:
         if req.position != "top-right":
             reasons[f"rule {req.rule_id} asks for its label at {req.position}; labels are drawn top-right only"] = "block"
-        if req.min_duration_s > assessment.duration_s + 1e-6:
+        if not req.whole_duration and req.min_duration_s > assessment.duration_s + 1e-6:
             reasons[f"rule {req.rule_id} asks for {req.min_duration_s:g} s of {req.text!r}; the clip is "
                     f"{assessment.duration_s:.2f} s"] = "block"
 
@@ -351,11 +386,14 @@ def _judge(face: FaceSighting, a: BaseAssessment, *, profile: str, region: str, 
 
 
 def _consent_problems(c: ConsentEntry, *, profile: str, region: str, sku: str, as_of: date) -> tuple[str, ...]:
-    """Empty when the consent covers the variant; its regions may name the rule profile or the market."""
-    problems = c.scope_problems(region=profile, sku=sku, as_of=as_of)
-    if problems and not c.scope_problems(region=region, sku=sku, as_of=as_of):
+    """Empty when the consent covers the variant: its regions name the market, or every rule profile
+    the market has (a consent for US-CA alone does not cover a US-CA;US-NY market)."""
+    if not c.scope_problems(region=region, sku=sku, as_of=as_of):
         return ()
-    return problems
+    problems: list[str] = []
+    for code in split_profiles(profile):
+        problems.extend(p for p in c.scope_problems(region=code, sku=sku, as_of=as_of) if p not in problems)
+    return tuple(problems)
 
 
 def _grouped(faces: tuple[FaceVerdict, ...]) -> Iterator[tuple[Verdict, str]]:
@@ -403,7 +441,7 @@ def _latent_disclosure(rules: Iterable[Rule], *, provider: str, system: str, sys
 
 def _label_json(r: LabelRequirement) -> dict[str, Any]:
     return {"rule_id": r.rule_id, "text": r.text, "position": r.position, "min_height_frac": r.min_height_frac,
-            "min_duration_s": r.min_duration_s, "at_start": r.at_start}
+            "min_duration_s": r.min_duration_s, "at_start": r.at_start, "whole_duration": r.whole_duration}
 
 
 def apply_labels(spec: VariantSpec, decision: VariantDecision) -> VariantSpec:

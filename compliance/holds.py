@@ -11,7 +11,10 @@ The statuses a held report goes through:
        │           └──────► superseded       (a newer render was blocked or published)
        ├─────► rejected, and at once moved to quarantine as blocked (reject)
        └─────► superseded
-    blocked (quarantine): final; render again once the cause is fixed
+    blocked (quarantine) ──► superseded       (the cause was fixed and a newer render was published)
+
+A listing shows what is true now: a blocked report whose asset has since been published says
+"superseded" and is no longer listed as blocked.
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ __all__ = [
     "publish_manifest",
     "quarantine",
     "reject",
+    "supersede_blocked",
     "supersede_review",
 ]
 
@@ -218,10 +222,21 @@ def reject(review_dir: Path, asset_or_file: str | Path, *, by: str, reason: str,
 def supersede_review(review_dir: Path, asset_id: str, *, verdict: str) -> bool:
     """A newer render of a held variant was decided otherwise (blocked, or passed and published): the held
     copy must no longer be approvable. Its report stays, status "superseded"; its file goes. True if one was held."""
-    item = _find(Path(review_dir), asset_id)
-    if item is None or item.asset_id != asset_id or item.status not in ("review", "approved"):
+    return _supersede(Path(review_dir), asset_id, verdict=verdict, statuses=("review", "approved"))
+
+
+def supersede_blocked(quarantine_dir: Path, asset_id: str) -> bool:
+    """The asset a blocked report is about has since been published (the cause was fixed and it was rendered
+    again): the quarantine no longer lists it as blocked. Its report stays, status "superseded"; its
+    unsigned file goes. True if one was blocked."""
+    return _supersede(Path(quarantine_dir), asset_id, verdict="pass", statuses=("blocked",))
+
+
+def _supersede(folder: Path, asset_id: str, *, verdict: str, statuses: tuple[str, ...]) -> bool:
+    item = _find(folder, asset_id)
+    if item is None or item.asset_id != asset_id or item.status not in statuses:
         return False
-    # the report first: whatever happens next, the held copy is no longer approvable
+    # the report first: whatever happens next, the held copy is no longer approvable or listed as held
     write_json_atomic(item.report_path, {**item.report, "status": "superseded", "superseded_at": _now_iso(),
                                           "superseded_by": verdict})
     item.media.unlink(missing_ok=True)

@@ -43,7 +43,7 @@ __all__ = [
 ACTIONS: tuple[str, ...] = (
     "brief_written", "copy_written", "prompt_authored", "parameters_set", "generation_run",
     "candidate_picked", "candidate_rejected", "edit_applied", "approval", "publication",
-    "input_recorded", "brand_kit_applied", "ledger_sealed",
+    "input_recorded", "brand_kit_applied", "ledger_sealed", "withdrawal",
 )
 # "unknown": the record does not say whether a person or a system acted (copy whose author the catalog
 # does not name). Journals written before it existed hold only "human" and "system" and verify unchanged.
@@ -60,6 +60,7 @@ REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
     "edit_applied": ("segment",),
     "input_recorded": ("role", "file", "origin"),
     "ledger_sealed": ("rows",),
+    "withdrawal": ("reasons",),
 }
 GENESIS_HASH = "0" * 64
 _APPEND_ATTEMPTS = 5

@@ -369,7 +369,9 @@ def check_visible_label(
     last: _Match | None = None  # match at the previous sample, if present there
     size: tuple[int, ...] | None = None
     done = False  # an at-start label whose first run has ended: later frames cannot change the verdict
+    total = 0  # frames in the clip (all decoded, also after `done`)
     for i, frame in enumerate(frames):
+        total = i + 1
         if done:
             continue  # still drain the iterator (a decoder behind it must finish)
         if frame.ndim != 3 or frame.shape[2] != 3:
@@ -402,7 +404,7 @@ def check_visible_label(
     flags.extend(_between(matcher, pending, last, None))
 
     # 3. verdict
-    return _verdict(requirement, flags, fps, sightings, best_score)
+    return _verdict(requirement, flags, fps, sightings, best_score, total)
 
 
 def _between(matcher: _Matcher, pending: deque, before: _Match | None, after: _Match | None) -> list[bool]:
@@ -417,7 +419,8 @@ def _between(matcher: _Matcher, pending: deque, before: _Match | None, after: _M
     return out
 
 
-def _verdict(req: LabelRequirement, flags: list[bool], fps: float, sightings: list[_Match], best_score: float) -> LabelCheck:
+def _verdict(req: LabelRequirement, flags: list[bool], fps: float, sightings: list[_Match], best_score: float,
+             total: int | None = None) -> LabelCheck:
     runs = _runs(flags)
     what = f"label {req.text!r} ({req.rule_id}) at {req.position}"
     if not runs:
@@ -439,6 +442,10 @@ def _verdict(req: LabelRequirement, flags: list[bool], fps: float, sightings: li
             f"{what} text height {height:.3f} of the short side < required {req.min_height_frac:.3f}",
             **common,
         )
+    total = len(flags) if total is None else total
+    if req.whole_duration and (total - run[1]) / fps > START_TOLERANCE_S:
+        return LabelCheck("too_short", f"{what} shown {shown_s:.2f} s from the start, then gone; the rule asks for "
+                                       f"the whole {total / fps:.2f} s", **common)
     if shown_s + 0.5 / fps < req.min_duration_s:
         where = "from the start" if req.at_start else "continuously"
         return LabelCheck("too_short", f"{what} shown {shown_s:.2f} s {where} < required {req.min_duration_s:.2f} s", **common)

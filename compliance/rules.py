@@ -4,20 +4,30 @@ Each profile file lists rules with their legal source and effective dates; code 
 only validates the files and selects the rules in force for a render date and a
 piece of content. Numbers the law does not give (house values) are said so in the
 rule's note.
+
+Profiles come from the package's folder plus the user's rules folders (the home's `rules/`,
+`--rules-dir`), all with the same schema; a profile code defined twice is an error naming
+both files. A market may name several profiles ("US-CA;US-NY", see combined_profile): all
+of them apply, and where two ask for the same visible label the stricter one holds.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Literal, get_args
+from typing import Any, Iterable, Literal, Sequence, get_args
 
 DEFAULT_RULES_DIR = Path(__file__).with_name("rules")
+# A locale's rule_profile may list several profiles, separated by this.
+PROFILE_SEPARATOR = ";"
 
 AppliesTo = Literal["any_ai", "realistic_people_or_scenes", "synthetic_performer", "deepfake"]
 Origin = Literal["any", "generated", "modified"]
 Position = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+# Facts of a variant a rule may also require (`requires`), besides what `applies_to` says.
+Fact = Literal["ai_generated", "ai_modified", "photoreal_people", "photoreal_objects_or_scenes",
+               "synthetic_performer", "advertising", "deepfake"]
 MachineReadableKind = Literal["c2pa_manifest", "c2pa_assertion", "mp4_metadata_json", "watermark"]
 
 # GB 45438-2025 implicit label: the fields of the one JSON object under the `AIGC` key.
@@ -51,6 +61,7 @@ class LabelSpec:
     min_duration_s: float
     min_height_frac: float  # ink height of the text / short side of the frame
     at_start: bool
+    whole_duration: bool = False  # shown on every frame to the end (verified over the whole clip)
 
     def text_for(self, language: str) -> str:
         """Text for a BCP 47 tag: exact tag, then its primary subtag, then the default."""
@@ -82,6 +93,8 @@ class Rule:
     visible_label: LabelSpec | None
     machine_readable: tuple[MachineReadable, ...]
     note: str
+    applicability: str = ""         # when it applies, in words (the law's wording, summarised)
+    requires: tuple[Fact, ...] = ()  # facts that must also hold (e.g. "advertising")
 
     def in_force(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_until is None or on <= self.effective_until)
@@ -98,22 +111,33 @@ class Profile:
 
 @dataclass(frozen=True)
 class ContentFacts:
-    """What a variant is; decides which rules apply."""
+    """What a variant is; decides which rules apply. The gate derives it (compliance.decide): AI from the
+    backend and the inputs' provenance, people from the likeness check, scenes from the backend."""
 
     ai_generated: bool  # wholly made by a generative model
-    ai_modified: bool  # real footage altered with AI
-    realistic_people: bool  # realistic-looking people or real-world scenes
+    ai_modified: bool  # a real capture (photo or footage) altered by a generative model
+    realistic_people: bool  # photoreal people: a face detected with a confident score
     synthetic_performer: bool  # a realistic AI-made person who is no real individual
-    deepfake: bool  # resembles real people, places or events and could pass as authentic
+    deepfake: bool  # AI content resembling existing persons, objects, places, entities or events
+    photoreal_objects_or_scenes: bool = False  # photoreal objects, places or scenes (a product shot)
+    advertising: bool = False  # the content is an advertisement (every Tessera variant is one)
 
     def __post_init__(self) -> None:
-        for name in ("ai_generated", "ai_modified", "realistic_people", "synthetic_performer", "deepfake"):
+        for name in ("ai_generated", "ai_modified", "realistic_people", "synthetic_performer", "deepfake",
+                     "photoreal_objects_or_scenes", "advertising"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"ContentFacts.{name} must be a bool, got {getattr(self, name)!r}")
         is_ai = self.ai_generated or self.ai_modified
         for name in ("synthetic_performer", "deepfake"):
             if getattr(self, name) and not is_ai:
                 raise ValueError(f"ContentFacts.{name}=True needs ai_generated or ai_modified")
+
+    @property
+    def photoreal_people(self) -> bool:
+        return self.realistic_people
+
+    def holds(self, fact: str) -> bool:
+        return bool(getattr(self, fact))
 
 
 @dataclass(frozen=True)
@@ -128,39 +152,82 @@ class LabelRequirement:
     min_duration_s: float
     min_height_frac: float
     at_start: bool
+    whole_duration: bool = False
 
 
 # ---------------------------------------------------------------- loading
 
 
-def load_profiles(rules_dir: Path = DEFAULT_RULES_DIR) -> dict[str, Profile]:
-    """Read and validate every <PROFILE>.json in rules_dir; keyed by profile code."""
-    rules_dir = Path(rules_dir)
-    files = sorted(rules_dir.glob("*.json"))
-    if not files:
-        raise RuleFileError(f"{rules_dir}: no rule files (*.json)")
+def load_profiles(rules_dirs: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> dict[str, Profile]:
+    """Read and validate every <PROFILE>.json in rules_dirs (one folder or several: the package's, then
+    the user's); keyed by profile code. RuleFileError names the file and field of the first fault."""
+    dirs = rules_dir_tuple(rules_dirs)
     profiles: dict[str, Profile] = {}
-    for path in files:
-        profile = _parse_profile(path)
-        profiles[profile.code] = profile
+    seen: dict[str, Path] = {}
+    for rules_dir in dirs:
+        if not rules_dir.is_dir():
+            raise RuleFileError(f"{rules_dir}: rules folder not found")
+        files = sorted(rules_dir.glob("*.json"))
+        if not files:
+            raise RuleFileError(f"{rules_dir}: no rule files (*.json)")
+        for path in files:
+            profile = _parse_profile(path)
+            if profile.code in seen:
+                raise RuleFileError(f"{path}: profile: {profile.code!r} is already defined by {seen[profile.code]}; "
+                                    f"give your profile its own code")
+            seen[profile.code] = path
+            profiles[profile.code] = profile
     return profiles
 
 
-def known_profiles(rules_dir: Path = DEFAULT_RULES_DIR) -> frozenset[str]:
-    return frozenset(load_profiles(rules_dir))
+def rules_dir_tuple(rules_dirs: Path | Sequence[Path]) -> tuple[Path, ...]:
+    """One folder or several, as a tuple of paths (what caches and settings keep)."""
+    if isinstance(rules_dirs, (str, Path)):
+        return (Path(rules_dirs),)
+    return tuple(Path(d) for d in rules_dirs)
+
+
+def known_profiles(rules_dirs: Path | Sequence[Path] = DEFAULT_RULES_DIR) -> frozenset[str]:
+    return frozenset(load_profiles(rules_dirs))
+
+
+def split_profiles(profile_ids: str) -> tuple[str, ...]:
+    """"US-CA;US-NY" -> ("US-CA", "US-NY"): stripped, in order, each once."""
+    out: list[str] = []
+    for code in profile_ids.split(PROFILE_SEPARATOR):
+        code = code.strip()
+        if code and code not in out:
+            out.append(code)
+    return tuple(out)
+
+
+def combined_profile(profiles: Sequence[Profile]) -> Profile:
+    """Several profiles that all apply to one market, as one: every rule of each (a rule keeps its own
+    profile), baseline only if all are. One profile is returned as it is."""
+    if len(profiles) == 1:
+        return profiles[0]
+    if not profiles:
+        raise ValueError("combined_profile needs at least one profile")
+    return Profile(code=PROFILE_SEPARATOR.join(p.code for p in profiles),
+                   name=" + ".join(p.name for p in profiles),
+                   baseline=all(p.baseline for p in profiles),
+                   note=" ".join(f"{p.code}: {p.note}" for p in profiles),
+                   rules=tuple(r for p in profiles for r in p.rules))
 
 
 def _parse_profile(path: Path) -> Profile:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RuleFileError(f"{path.name}: not readable JSON: {exc}") from exc
-    where = _Where(path.name)
+        raise RuleFileError(f"{path}: not readable JSON: {exc}") from exc
+    where = _Where(str(path))
     _require_dict(doc, where)
     _no_unknown(doc, {"profile", "name", "baseline", "note", "rules"}, where)
     code = _str(doc, "profile", where)
     if code != path.stem:
-        raise RuleFileError(f"{path.name}: profile: {code!r} does not match the file name {path.stem!r}")
+        raise RuleFileError(f"{path}: profile: {code!r} does not match the file name {path.stem!r}")
+    if PROFILE_SEPARATOR in code or not code.strip() == code:
+        raise RuleFileError(f"{path}: profile: {code!r} may not contain {PROFILE_SEPARATOR!r} or spaces")
     baseline = doc.get("baseline", False)
     if not isinstance(baseline, bool):
         raise RuleFileError(f"{where.at('baseline')}: expected true/false, got {baseline!r}")
@@ -183,7 +250,8 @@ def _parse_rule(raw: Any, profile: str, where: "_Where") -> Rule:
     _require_dict(raw, where)
     _no_unknown(
         raw,
-        {"id", "sources", "effective_from", "effective_until", "applies_to", "origin", "visible_label", "machine_readable", "note"},
+        {"id", "sources", "effective_from", "effective_until", "applies_to", "origin", "visible_label", "machine_readable",
+         "note", "applicability", "requires"},
         where,
     )
     sources_raw = raw.get("sources")
@@ -211,6 +279,13 @@ def _parse_rule(raw: Any, profile: str, where: "_Where") -> Rule:
     note = raw.get("note", "")
     if not isinstance(note, str):
         raise RuleFileError(f"{where.at('note')}: expected a string, got {note!r}")
+    applicability = _str(raw, "applicability", where)   # when the rule applies, in words: required
+    requires = raw.get("requires", [])
+    if not isinstance(requires, list):
+        raise RuleFileError(f"{where.at('requires')}: expected a list of facts, got {requires!r}")
+    for i, fact in enumerate(requires):
+        if fact not in get_args(Fact):
+            raise RuleFileError(f"{where.at(f'requires[{i}]')}: {fact!r} is not one of {', '.join(get_args(Fact))}")
     return Rule(
         id=_str(raw, "id", where),
         profile=profile,
@@ -222,12 +297,14 @@ def _parse_rule(raw: Any, profile: str, where: "_Where") -> Rule:
         visible_label=label,
         machine_readable=machine,
         note=note,
+        applicability=applicability,
+        requires=tuple(requires),
     )
 
 
 def _parse_label(raw: Any, where: "_Where") -> LabelSpec:
     _require_dict(raw, where)
-    _no_unknown(raw, {"text", "position", "min_duration_s", "min_height_frac", "at_start"}, where)
+    _no_unknown(raw, {"text", "position", "min_duration_s", "min_height_frac", "at_start", "whole_duration"}, where)
     text = raw.get("text")
     if not isinstance(text, dict) or "default" not in text:
         raise RuleFileError(f"{where.at('text')}: expected an object with a \"default\" text, got {text!r}")
@@ -243,12 +320,18 @@ def _parse_label(raw: Any, where: "_Where") -> LabelSpec:
     at_start = raw.get("at_start")
     if not isinstance(at_start, bool):
         raise RuleFileError(f"{where.at('at_start')}: expected true/false, got {at_start!r}")
+    whole = raw.get("whole_duration", False)
+    if not isinstance(whole, bool):
+        raise RuleFileError(f"{where.at('whole_duration')}: expected true/false, got {whole!r}")
+    if whole and not at_start:
+        raise RuleFileError(f"{where.at('whole_duration')}: a label shown for the whole duration starts at the start")
     return LabelSpec(
         texts=tuple(sorted(text.items())),
         position=_choice(raw, "position", get_args(Position), where),
         min_duration_s=min_duration_s,
         min_height_frac=min_height_frac,
         at_start=at_start,
+        whole_duration=whole,
     )
 
 
@@ -339,6 +422,8 @@ def applicable_rules(profile: Profile, *, as_of: date, content: ContentFacts) ->
 
 
 def _triggers(rule: Rule, c: ContentFacts) -> bool:
+    if not all(c.holds(f) for f in rule.requires):
+        return False
     is_ai = c.ai_generated or c.ai_modified
     if rule.origin == "generated" and not c.ai_generated:
         return False
@@ -348,32 +433,40 @@ def _triggers(rule: Rule, c: ContentFacts) -> bool:
     if rule.applies_to == "any_ai":
         return is_ai
     if rule.applies_to == "realistic_people_or_scenes":
-        return is_ai and (c.realistic_people or c.synthetic_performer or c.deepfake)
+        return is_ai and (c.realistic_people or c.photoreal_objects_or_scenes or c.synthetic_performer or c.deepfake)
     if rule.applies_to == "synthetic_performer":
         return c.synthetic_performer
     return c.deepfake  # "deepfake"
 
 
 def visible_labels(rules: Iterable[Rule], language: str) -> tuple[LabelRequirement, ...]:
-    """The visible labels `rules` require, with text in `language` (else the rule's default)."""
-    out = []
+    """The visible labels `rules` require, with text in `language` (else the rule's default).
+
+    Two rules (of one profile or of several a market names) asking for the same text get one label
+    that meets both: the longer duration, the larger height, at the start if either asks for it. It
+    keeps the first rule's id and position; different texts are all shown."""
+    out: dict[str, LabelRequirement] = {}
     for r in rules:
         spec = r.visible_label
         if spec is None:
             continue
-        out.append(
-            LabelRequirement(
-                rule_id=r.id,
-                profile=r.profile,
-                language=language,
-                text=spec.text_for(language),
-                position=spec.position,
-                min_duration_s=spec.min_duration_s,
-                min_height_frac=spec.min_height_frac,
-                at_start=spec.at_start,
-            )
+        req = LabelRequirement(
+            rule_id=r.id,
+            profile=r.profile,
+            language=language,
+            text=spec.text_for(language),
+            position=spec.position,
+            min_duration_s=spec.min_duration_s,
+            min_height_frac=spec.min_height_frac,
+            at_start=spec.at_start,
+            whole_duration=spec.whole_duration,
         )
-    return tuple(out)
+        first = out.get(req.text)
+        out[req.text] = req if first is None else replace(
+            first, min_duration_s=max(first.min_duration_s, req.min_duration_s),
+            min_height_frac=max(first.min_height_frac, req.min_height_frac),
+            at_start=first.at_start or req.at_start, whole_duration=first.whole_duration or req.whole_duration)
+    return tuple(out.values())
 
 
 def cn_aigc_metadata(

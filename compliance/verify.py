@@ -186,7 +186,10 @@ def _check_label(path: Path, req: LabelRequirement, locale: str) -> tuple[str, s
         _, _, fps = probe(path)
         if not fps > 0:
             return "missing", f"{path.name}: cannot read the frame rate: label {req.text!r} not checked"
-        seconds = req.min_duration_s + START_TOLERANCE_S + LABEL_DECODE_MARGIN_S if req.at_start else None
+        # an at-start label is decoded only as far as its minimum; one for the whole duration to the end
+        # (matched at labels.SAMPLES_PER_SECOND; frames between two samples only when the samples disagree)
+        seconds = (req.min_duration_s + START_TOLERANCE_S + LABEL_DECODE_MARGIN_S
+                   if req.at_start and not req.whole_duration else None)
         result = check_visible_label(read_clip(path, max_seconds=seconds), fps, req, font_path=face.path, face_index=face.index)
     except (ClipError, LabelFontError, GlyphError, ValueError, OSError) as exc:
         return "missing", f"label {req.text!r} could not be checked: {exc}"

@@ -64,11 +64,14 @@ def cli() -> None:
 @click.option("--sku", "skus", multiple=True, help="Only this product (repeatable). Nothing else is rendered or retired.")
 @click.option("--locale", "locales", multiple=True, help="Only this locale tag, any case (repeatable).")
 @verbose_option
+@click.option("--rules-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of your own rule profiles (<PROFILE>.json, the schema of docs/compliance.md), read with "
+                   "the package's and the home's rules/ folder.")
 @home_option
 @ledger_option
 def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, require_review, backend, model, revision, task, steps, frames,
            gen_size, dtype, device, speedup, cert_chain, private_key, tsa_url, allow_insecure_key, dry_run, skus, locales,
-           verbose, home, ledger):
+           verbose, rules_dir, home, ledger):
     """Render every product x locale x aspect ratio of CATALOG into signed MP4 variants.
 
     Unchanged variants (same inputs, file intact) are skipped. The catalog, rules, credentials and
@@ -86,6 +89,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
       tessera render catalogs/mine --out ads --sku ESP-BLEND-1KG --locale de-DE --dry-run --json
       tessera render catalogs/mine --out ads --candidates 4 --require-review
       tessera render catalogs/mine --out ads --cert-chain chain.pem --private-key key.pem
+      tessera render catalogs/mine --out ads --rules-dir my-rules     # my-rules/TH.json for a th-TH locale
       tessera render catalogs/mine --out ads --backend diffusers \\
           --model Wan-AI/Wan2.1-I2V-14B-480P-Diffusers --revision <commit> --speedup first-block-cache
     """
@@ -101,7 +105,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
                             require_review=require_review)
     settings = _settings(home, ledger, defer_create=True, cert_chain=cert_chain, private_key=private_key,
                          tsa_url=tsa_url, allow_insecure_key=allow_insecure_key, options=options, workers=workers,
-                         as_of=(as_of.date() if as_of else date.today()))
+                         as_of=(as_of.date() if as_of else date.today()), rules_dir=rules_dir)
     # 1. Everything the input can get wrong, before Prefect starts: one clean message, exit 1.
     try:
         checked = check_run(settings, catalog, out_dir)
@@ -155,9 +159,12 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
 @click.option("--trust-config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="EKUs allowed on signing certificates, one OID a line (c2pa trust_config format; c2pa also applies its own certificate profile). "
                    "Default: the home's, else C2PA's default list.")
+@click.option("--rules-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of your own rule profiles (<PROFILE>.json, the schema of docs/compliance.md), read with "
+                   "the package's and the home's rules/ folder.")
 @home_option
 @ledger_option
-def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors, trust_config, home, ledger):
+def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors, trust_config, rules_dir, home, ledger):
     """Audit media files or folders: C2PA state, source type, signer, ledger match, verdict.
 
     Every media file, and every entry that cannot be read as one (FIFO, device, symlink loop,
@@ -177,13 +184,14 @@ def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors
       tessera audit out --trust-anchors production-root.pem
     """
     from compliance import GateError, Limits, exit_code
+    from compliance.rules import RuleFileError
     from pipeline.audit import audit as run_audit
     from flows.cli_common import SetupError, home_config, open_workspace
     from provenance import CredentialError
 
     config = home_config(home)
     settings = _settings(home, ledger, create_home=False, trust_anchors=trust_anchors or config.trust_anchors,
-                         trust_config=trust_config or config.trust_config)
+                         trust_config=trust_config or config.trust_config, rules_dir=rules_dir)
     ws = open_workspace(settings)
     try:
         ws.trust_list   # a bad anchor or EKU file is an error before any file is read
@@ -191,6 +199,8 @@ def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors
                             limits=Limits(seconds=time_limit, memory_mb=memory_limit))
     except GateError as exc:
         raise click.UsageError(str(exc)) from None
+    except RuleFileError as exc:
+        raise click.ClickException(str(exc)) from None
     except CredentialError as exc:
         raise SetupError(str(exc)) from None
     if as_json:

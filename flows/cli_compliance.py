@@ -271,11 +271,11 @@ def review_list(blocked, as_json, home, ledger):
       tessera review list
       tessera review list --blocked --json > blocked.json
     """
-    from compliance import ReviewError, held_items, pending_reviews
+    from compliance import ReviewError, pending_reviews
+    from pipeline.review import blocked_now
 
-    settings = _settings(home, ledger)
     try:
-        items = held_items(settings.quarantine_dir) if blocked else pending_reviews(settings.review_dir)
+        items = blocked_now(_workspace(home, ledger)) if blocked else pending_reviews(_settings(home, ledger).review_dir)
     except ReviewError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -342,4 +342,36 @@ def review_reject(asset_or_file, by, reason, home, ledger):
 
 
 
-COMPLIANCE_COMMANDS = (likeness, protected, review)
+@click.command()
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Consents and rules as of this date (default today).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was rechecked and withdrawn as JSON.")
+@home_option
+@ledger_option
+def recheck(as_of, as_json, home, ledger):
+    """Re-assess every published asset against today's registries and rules, without re-rendering.
+
+    An asset that now shows a watch-listed face, a face whose consent expired or does not cover it, a
+    registered protected work, or that lacks a label a rule now in force requires, is withdrawn in the
+    ledger (tessera audit then fails it) and the withdrawal is journalled. Exit 1 when any was withdrawn.
+
+    \b
+    Examples:
+      tessera recheck
+      tessera recheck --as-of 2027-07-01 --json > withdrawn.json
+    """
+    from pipeline.recheck import recheck as run_recheck, report_json
+
+    checked, withdrawn = run_recheck(_workspace(home, ledger), as_of=as_of.date() if as_of else None)
+    if as_json:
+        click.echo(report_json(checked, withdrawn))
+    else:
+        for w in withdrawn:
+            click.echo(f"withdrawn {w.asset_id}  {w.path}")
+            for reason in w.reasons:
+                click.echo(f"{'':10}- {reason}")
+        click.echo(f"{checked} rechecked, {len(withdrawn)} withdrawn")
+    if withdrawn:
+        raise SystemExit(1)
+
+
+COMPLIANCE_COMMANDS = (likeness, protected, review, recheck)

@@ -222,7 +222,7 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     #    credentials are minted and the ledger migrated here, once, not by N shards racing.
     job = job.model_copy(update={"as_of": job.as_of or date.today()})
     settings = job.settings()
-    catalog = load_catalog(job.catalog, known_profiles=known_profiles())
+    catalog = load_catalog(job.catalog, known_profiles=known_profiles(settings.rules_dirs))
     # Which variants exist and where they go; their keys (and so what to skip) are each shard's
     # business: render_catalog adds the reviewers' picks and the rules in force to them.
     plans = plan_variants(catalog, settings.options, job.out)

@@ -151,12 +151,26 @@ class SourceType(str, Enum):
 
     @property
     def is_ai(self) -> bool:
-        """A generative model made (some of) the pixels."""
+        """A generative model made (some of) the pixels, or may have: what AI labelling rules apply to.
+
+        trainedAlgorithmicMedia and compositeWithTrainedAlgorithmicMedia are generative AI by IPTC's own
+        definition. algorithmicMedia is not: IPTC defines it as made purely by an algorithm *not* based on
+        sampled training data (a procedural render), which no AI labelling law Tessera encodes covers.
+        compositeSynthetic ("at least one element synthetic") does not say whether that element is AI-made
+        or CGI; it counts as AI so that such an input is labelled rather than passed unlabelled (fail
+        closed: a wrong label is a lesser fault than a missing one)."""
         return self in _AI_SOURCE_TYPES
+
+    @property
+    def is_capture(self) -> bool:
+        """A camera captured the pixels (possibly composited, edited or enhanced, but not generated)."""
+        return self in _CAPTURE_SOURCE_TYPES
 
 
 _AI_SOURCE_TYPES = frozenset({SourceType.TRAINED_ALGORITHMIC_MEDIA, SourceType.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
-                              SourceType.ALGORITHMIC_MEDIA, SourceType.COMPOSITE_SYNTHETIC})
+                              SourceType.COMPOSITE_SYNTHETIC})
+_CAPTURE_SOURCE_TYPES = frozenset({SourceType.DIGITAL_CAPTURE, SourceType.COMPOSITE_CAPTURE,
+                                   SourceType.MINOR_HUMAN_EDITS, SourceType.ALGORITHMICALLY_ENHANCED})
 
 
 def variant_source_type(backend: str, *, task: str | None = None, photo: SourceType | None,

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from compliance import AuditRecord, audit_paths, ledger_profile_lookup
+from compliance.audit import ledger_manifest_lookup
 from foundation.limits import Limits
 from provenance.ledger import redacted_url
 from provenance.recover import recoverer
@@ -38,9 +39,11 @@ def audit(ws: Workspace, paths: Sequence[Path], *, region: str | None = None,
     # leave the parent's pooled ones alone (close=False: they stay the parent's to use).
     records = audit_paths([Path(p) for p in paths], anchors_pem=None, trust=ws.trust_list,
                           lookup=ledger.asset_id_for_sha256, region=region, as_of=as_of,
-                          profile_lookup=ledger_profile_lookup(ledger),
-                          recover=recoverer(ledger, ws.existing_watermark_key, integrity.untrusted), limits=limits,
+                          profile_lookup=ledger_profile_lookup(ledger), rules_dir=ws.settings.rules_dirs,
+                          recover=recoverer(ledger, ws.existing_watermark_key, integrity.untrusted),
+                          known_lookup=ledger_manifest_lookup(ledger), limits=limits,
                           child_init=lambda: ledger.engine.dispose(close=False), placement=ledger.path_record)
+    records = [_withdrawn(r, ledger) for r in records]
     return with_integrity(records, integrity, _ledger_path(ws.settings.ledger_url))
 
 
@@ -67,6 +70,17 @@ def with_integrity(records: Sequence[AuditRecord], integrity: LedgerIntegrity, l
                                digital_source_type=None, signer=None, claimed_asset_id=None, asset_id=None,
                                in_ledger=False, verdict="fail", problems=tuple(rest)))
     return out
+
+
+def _withdrawn(record: AuditRecord, ledger) -> AuditRecord:
+    """A file of an asset tessera recheck withdrew (or a recovered copy of one) says so, and fails."""
+    asset_id = record.asset_id or (record.recovery or {}).get("asset_id")
+    asset = ledger.asset(asset_id) if asset_id else None
+    if asset is None or asset.status != "withdrawn":
+        return record
+    return replace(record, verdict="fail", problems=record.problems + (
+        f"withdrawn: asset {asset_id} no longer passes today's registries or rules (tessera recheck; the "
+        f"journal's withdrawal event says why)",))
 
 
 def audit_counts(records: Sequence[AuditRecord]) -> dict[str, int]:

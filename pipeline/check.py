@@ -42,7 +42,7 @@ def check_run(settings: Settings, catalog_dir: Path, out_dir: Path) -> Catalog:
     # 1. The catalog first, with only what loading it needs imported: most faults are here.
     from compliance.rules import known_profiles
 
-    catalog = load_catalog(Path(catalog_dir), known_profiles=known_profiles())
+    catalog = load_catalog(Path(catalog_dir), known_profiles=known_profiles(settings.rules_dirs))
 
     # 2. The rules in force on the render date, for every profile a locale names (planning reads them).
     from compliance import rules_digest
@@ -51,7 +51,8 @@ def check_run(settings: Settings, catalog_dir: Path, out_dir: Path) -> Catalog:
     from provenance import load_credentials
 
     plans = plan_variants(catalog, settings.options, Path(out_dir),
-                          rules_digest=lambda profile: rules_digest(profile, settings.as_of))
+                          rules_digest=lambda profile: rules_digest(profile, settings.as_of,
+                                                                    rules_dir=settings.rules_dirs))
 
     # 3. Glyphs and text fit of every variant, before any frame exists: every overflow at once.
     overflows = [(plan, exc) for plan in plans for exc in check_variant_text(plan.spec)]

@@ -28,6 +28,17 @@ def source_type_of(base: BaseClip, photo: InputProvenance | None) -> SourceType 
                                photo_composited=bool(params.get("composited_photo", False)))
 
 
+# Backends whose clips show photoreal objects or scenes: the camera move shows the product photo's own
+# pixels, the diffusion backend's prompt templates ask for a realistic product shot. A stylised backend
+# (cartoon, motion graphics) would be False here.
+PHOTOREAL_BACKENDS = frozenset({"motion", "diffusers"})
+
+
+def photoreal(base: BaseClip) -> bool:
+    """The base clip shows photoreal objects or scenes (a content fact the region rules use)."""
+    return base.backend in PHOTOREAL_BACKENDS
+
+
 def photo_used(base: BaseClip) -> bool:
     """The product photo is an input of this clip: moved by the camera, or an image-to-video condition."""
     return base.backend == "motion" or json.loads(base.params_json).get("image_sha256") is not None

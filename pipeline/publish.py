@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from compliance.holds import supersede_blocked
 from compliance.record import record_publication
 from foundation.primitives import sha256_file
 from generation.plan import output_folder
@@ -83,5 +84,7 @@ def publish(ws: Workspace, staged: Path, manifest: ManifestSpec, pub: Publicatio
     record_publication(ws.journal, variant_key=pub.variant_key, asset_id=pub.asset_id, output_sha256=record.sha256,
                        output_path=pub.output_path, approved_by=approved_by)
     seal_rows(ws.journal, ws.ledger.engine, [("asset", asset_key(pub.asset_id, record.folder)), ("soft_binding", pub.asset_id)])
+    # 4. A blocked report of the same asset (an earlier render, before the cause was fixed) is history now.
+    supersede_blocked(ws.quarantine_dir, pub.asset_id)
     times["record"] = times.get("record", 0.0) + time.perf_counter() - t0
     return record

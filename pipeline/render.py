@@ -146,7 +146,8 @@ def _plans(ws: Workspace, catalog: Catalog, out_dir: Path, shard: tuple[int, int
     # The journal (and so the credentials) is opened only when there are takes to pick among.
     picks = lambda set_id: (p.candidate if (p := human_pick(ws.journal, set_id)) else None)  # noqa: E731
     all_plans = plan_variants(catalog, settings.options, out_dir, pick_for=picks,
-                              rules_digest=lambda profile: rules_digest(profile, settings.as_of))
+                              rules_digest=lambda profile: rules_digest(profile, settings.as_of,
+                                                                    rules_dir=settings.rules_dirs))
     plans = tuple(p for p in all_plans
                   if (shard is None or shard_of(p.product.sku, shard[1]) == shard[0]) and p in only)
     return all_plans, plans

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
-from compliance import ReviewError, approve, mark_published, publish_manifest, reject
+from compliance import ReviewError, approve, held_items, mark_published, publish_manifest, reject, supersede_blocked
+from compliance.holds import ReviewItem
 from compliance.journal import JournalEvent
 from pipeline.publish import Publication, publish
 from pipeline.workspace import Workspace
 
-__all__ = ["Approved", "Rejected", "approve_held", "reject_held"]
+__all__ = ["Approved", "Rejected", "approve_held", "blocked_now", "reject_held"]
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,30 @@ def reject_held(ws: Workspace, asset_or_file: str, *, by: str, reason: str) -> R
                                    action="candidate_rejected", asset_id=decision.asset_id,
                                    detail={"candidate": decision.asset_id, "reason": decision.reason}))
     return Rejected(decision.asset_id, decision.by, decision.media)
+
+
+def blocked_now(ws: Workspace) -> list[ReviewItem]:
+    """The quarantined variants that are still blocked today, oldest first.
+
+    A publication supersedes the asset's blocked report (pipeline.publish); a report whose asset the
+    ledger shows published after it was held (by a Tessera that did not do that yet, or a copy of the
+    home) is superseded here, so the listing and the report both say what is true now."""
+    still = []
+    for item in held_items(ws.quarantine_dir):
+        if item.status != "blocked":
+            continue
+        rec = ws.ledger.asset(item.asset_id)
+        if rec is not None and rec.status == "active" and _after(rec.created_at, item.held_at):
+            supersede_blocked(ws.quarantine_dir, item.asset_id)
+            continue
+        still.append(item)
+    return still
+
+
+def _after(published_at: datetime, held_at: str) -> bool:
+    try:
+        held = datetime.fromisoformat(held_at)
+    except ValueError:
+        return True    # a report without a readable time: the ledger's publication is the later fact
+    as_utc = lambda t: t if t.tzinfo else t.replace(tzinfo=timezone.utc)  # noqa: E731 (SQLite drops the zone)
+    return as_utc(published_at) > as_utc(held)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from compliance.rules import DEFAULT_RULES_DIR
 from generation.plan import RenderOptions
 from pipeline.home import read_config
 from provenance.credentials import CredentialError
@@ -19,6 +20,18 @@ class Settings:
     options: RenderOptions = field(default_factory=RenderOptions)
     workers: int = 2
     as_of: date = field(default_factory=date.today)
+    rules_dir: Path | None = None   # --rules-dir: the user's rule profiles, next to the package's
+
+    @property
+    def rules_dirs(self) -> tuple[Path, ...]:
+        """Where rule profiles are read from: the package's, the home's rules/ folder when there is one,
+        then --rules-dir. The same schema everywhere; a profile code defined twice is an error."""
+        dirs = [DEFAULT_RULES_DIR]
+        if (self.home / "rules").is_dir():
+            dirs.append(self.home / "rules")
+        if self.rules_dir is not None and Path(self.rules_dir).resolve() not in [d.resolve() for d in dirs]:
+            dirs.append(Path(self.rules_dir))
+        return tuple(dirs)
 
     @property
     def clip_cache(self) -> Path:

@@ -22,7 +22,7 @@ from foundation.primitives import Outcome, pipeline_version, sha256_file
 from foundation.records import BaseClip, FrameHook
 from generation import render_variant, text_regions
 from generation.plan import VariantPlan
-from pipeline.manifest import generative_system, photo_used, source_type_of, variant_manifest
+from pipeline.manifest import generative_system, photo_used, photoreal, source_type_of, variant_manifest
 from provenance.inputs import InputProvenance, input_provenance
 from pipeline.publish import Publication, publish
 from pipeline.workspace import Workspace
@@ -75,13 +75,16 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         logo = (input_provenance(plan.brand.logo, ws.trust_anchors, catalog_source=plan.brand.logo_source,
                                  catalog_field="logo_source") if plan.brand.logo else None)
         source_type = source_type_of(base, photo)
-        ai_generated, ai_modified = ai_flags(source_type.value if source_type else None)
+        # a model conditioned on the photo (i2v) altered it: AI-modified when the photo is a capture
+        conditioned_on = photo.source_type if photo is not None and base.backend != "motion" else None
+        ai_generated, ai_modified = ai_flags(source_type.value if source_type else None, conditioned_on=conditioned_on)
         decision = decide(chosen.assessment, region_profile=plan.locale.rule_profile, region=plan.locale.region,
                           language=plan.locale.language, sku=plan.spec.sku, as_of=settings.as_of,
                           ai_generated=ai_generated, ai_modified=ai_modified, asset_id=plan.asset_id,
+                          photoreal_objects_or_scenes=photoreal(base), advertising=True,   # every variant is an ad
                           provider=plan.brand.name, system="Tessera", system_version=pipeline_version(),
                           digital_source_type=source_type.value if source_type else None,
-                          generative_system=generative_system(base, photo))
+                          generative_system=generative_system(base, photo), rules_dir=settings.rules_dirs)
         spec = apply_labels(plan.spec, decision)
         times["gate_decide"] = time.perf_counter() - t0
         # 2. Compose, watermark and fingerprint the raw frames, then encode once (unsigned, outside the output).

@@ -68,7 +68,7 @@ assets = Table(
     Column("sha256", String(64), nullable=False, index=True),
     Column("manifest_label", Text, nullable=False),
     Column("base_clip_key", String(64), nullable=False),
-    Column("status", String(16), nullable=False, default="active"),   # active, superseded, retired
+    Column("status", String(16), nullable=False, default="active"),   # active, superseded, retired, withdrawn
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("catalog", Text, nullable=False),        # the catalog identity (see catalog_identity)
     Column("output_dir", Text, nullable=False),     # the render's resolved --out folder
@@ -292,6 +292,11 @@ class Ledger:
                                                assets.c.catalog == catalog, assets.c.output_dir == str(output_dir))
                           .values(status="retired"))
         return gone
+
+    def withdraw(self, asset_id: str) -> None:
+        """A published asset no longer passes today's registries or rules (tessera recheck): status withdrawn."""
+        with self.engine.begin() as c:
+            c.execute(update(assets).where(assets.c.asset_id == asset_id).values(status="withdrawn"))
 
     def active_assets(self, *, catalog: str | None = None, output_dir: Path | None = None) -> list[AssetRecord]:
         """Active rows, of one catalog and/or output folder when given."""

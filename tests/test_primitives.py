@@ -121,3 +121,13 @@ def test_a_source_type_that_cannot_be_derived_is_an_error(backend, task, composi
     from foundation.primitives import variant_source_type
     with pytest.raises(ValueError, match=match):
         variant_source_type(backend, task=task, photo=None, photo_composited=composited)
+
+
+def test_which_source_types_count_as_ai_and_which_are_captures():
+    # generative AI by IPTC's definitions; compositeSynthetic may hide an AI element: labelled (fail closed)
+    assert {t.short for t in SourceType if t.is_ai} == {
+        "trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "compositeSynthetic"}
+    # algorithmicMedia is made "purely by an algorithm not based on any sampled training data": not AI
+    assert not SourceType.ALGORITHMIC_MEDIA.is_ai and not SourceType.ALGORITHMIC_MEDIA.is_capture
+    assert {t.short for t in SourceType if t.is_capture} == {
+        "digitalCapture", "compositeCapture", "minorHumanEdits", "algorithmicallyEnhanced"}

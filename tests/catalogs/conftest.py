@@ -10,7 +10,7 @@ import pytest
 from catalogs import Catalog, CatalogError, load_catalog
 
 SAMPLE = Path(__file__).resolve().parents[2] / "catalogs" / "sample"
-SAMPLE_PROFILES = frozenset({"US-CA", "EU", "MX", "JP", "CN", "SA"})
+SAMPLE_PROFILES = frozenset({"US-CA", "US-NY", "EU", "MX", "JP", "CN", "SA"})
 
 
 class EditableCatalog:

@@ -318,3 +318,15 @@ def test_copy_without_an_author_is_unknown_never_human(editable: EditableCatalog
                                                                                        "person:Li Wei")
     drop_column("copy", "copy_author")(editable)
     assert {c.author.kind for c in editable.load().copy} == {"unknown"}
+
+
+def test_a_locale_names_several_rule_profiles_each_checked(editable: EditableCatalog,
+                                                           sample_profiles: frozenset[str]) -> None:
+    editable.set("locales", 1, "rule_profile", " US-CA ; US-NY ")
+    loc = editable.load(known_profiles=sample_profiles).locales[0]
+    assert (loc.rule_profile, loc.rule_profiles) == ("US-CA;US-NY", ("US-CA", "US-NY"))
+    editable.set("locales", 1, "rule_profile", "US-CA;US-TX")
+    assert "locales.csv row 1, column 'rule_profile': unknown rule profile 'US-TX'" in editable.error(
+        known_profiles=sample_profiles)
+    editable.set("locales", 1, "rule_profile", "US-CA;;US-CA")
+    assert "expected profile codes separated by ';', each once" in editable.error(known_profiles=sample_profiles)

@@ -16,7 +16,7 @@ import catalogs
 from catalogs import ASPECT_RATIOS, load_catalog
 
 EXPECTED_LOCALES = {
-    "en-US": ("USD", "US-CA"), "de-DE": ("EUR", "EU"), "es-MX": ("MXN", "MX"),
+    "en-US": ("USD", "US-CA;US-NY"), "de-DE": ("EUR", "EU"), "es-MX": ("MXN", "MX"),
     "ja-JP": ("JPY", "JP"), "zh-CN": ("CNY", "CN"), "ar-SA": ("SAR", "SA"),
 }
 PHOTO_SOURCES = {"coffee.jpg": skimage.data.coffee, "chelsea.jpg": skimage.data.chelsea,

@@ -148,7 +148,7 @@ def test_unknown_face_in_ai_content_is_a_synthetic_performer_with_its_labels(bas
     assert [(r.rule_id, r.text, r.position) for r in eu.labels] == [
         ("eu-aia-art50-4-deepfake-generated", "AI GENERATED", "top-right")]
     assert eu.label_min_heights == (0.04,)
-    ny = _decide(a, profile="US-NY", region="US", language="es", ai=True)
+    ny = _decide(a, profile="US-NY", region="US", language="es", ai=True, advertising=True)
     assert [(r.rule_id, r.text, r.min_duration_s) for r in ny.labels] == [
         ("us-ny-gbl-396b-synthetic-performer", "INTÉRPRETE SINTÉTICO", 3.0)]
     assert ny.verdict == "block" and "asks for 3 s" in ny.reasons[0]       # the clip is 2.5 s: no label fits

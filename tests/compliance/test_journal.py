@@ -131,7 +131,8 @@ def test_every_listed_action_is_accepted(journal):
                "candidate_picked": {"candidate": "c1"}, "candidate_rejected": {"candidate": "c2"},
                "copy_written": {"segment": "copy:headline", "text": "Hi"}, "edit_applied": {"segment": "footage"},
                "input_recorded": {"role": "product photo", "file": "a.jpg", "origin": "unknown"},
-               "ledger_sealed": {"rows": []}}
+               "ledger_sealed": {"rows": []},
+               "withdrawal": {"reasons": ["consent expired on 2027-06-30"]}}
     for action in ACTIONS:
         journal.append(_event(action, **details.get(action, {})))
     assert [e.action for e in journal.events()] == list(ACTIONS)

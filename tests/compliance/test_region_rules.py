@@ -19,7 +19,11 @@ from compliance.rules import (
 
 PLAIN_AI = ContentFacts(ai_generated=True, ai_modified=False, realistic_people=False, synthetic_performer=False, deepfake=False)
 REALISTIC = ContentFacts(ai_generated=True, ai_modified=False, realistic_people=True, synthetic_performer=False, deepfake=False)
-PERFORMER = ContentFacts(ai_generated=True, ai_modified=False, realistic_people=True, synthetic_performer=True, deepfake=False)
+PERFORMER = ContentFacts(ai_generated=True, ai_modified=False, realistic_people=True, synthetic_performer=True, deepfake=False,
+                         advertising=True)
+# a photoreal AI product shot: no person, but a deep fake by EU AI Act Art. 3(60) (it resembles an existing object)
+PRODUCT_AI = ContentFacts(ai_generated=True, ai_modified=False, realistic_people=False, synthetic_performer=False,
+                          deepfake=True, photoreal_objects_or_scenes=True, advertising=True)
 DEEPFAKE_GEN = ContentFacts(ai_generated=True, ai_modified=False, realistic_people=True, synthetic_performer=False, deepfake=True)
 DEEPFAKE_MOD = ContentFacts(ai_generated=False, ai_modified=True, realistic_people=True, synthetic_performer=False, deepfake=True)
 NOT_AI = ContentFacts(ai_generated=False, ai_modified=False, realistic_people=True, synthetic_performer=False, deepfake=False)
@@ -35,7 +39,7 @@ def _ids(profile, day, content):
 
 
 def test_shipped_profiles(profiles):
-    assert known_profiles() == {"EU", "CN", "US-CA", "US-NY", "KR", "IN", "JP", "MX", "SA"}
+    assert known_profiles() == {"EU", "CN", "US-CA", "US-NY", "KR", "IN", "JP", "MX", "SA", "BASELINE"}
     for code in ("JP", "MX", "SA"):
         p = profiles[code]
         assert p.baseline and p.rules == ()
@@ -53,7 +57,7 @@ def test_shipped_profiles(profiles):
         ("CN", date(2025, 9, 1), PLAIN_AI),
         ("US-CA", date(2026, 8, 2), PLAIN_AI),
         ("US-NY", date(2026, 6, 9), PERFORMER),
-        ("KR", date(2026, 1, 22), REALISTIC),
+        ("KR", date(2026, 1, 22), PLAIN_AI),
         ("IN", date(2026, 2, 20), REALISTIC),
     ],
 )
@@ -93,7 +97,7 @@ def test_california_latent_disclosure_fields(profiles):
     assert visible_labels([rule], "en") == ()
 
 
-def test_new_york_applies_to_synthetic_performers_only(profiles):
+def test_new_york_applies_to_synthetic_performers_in_advertisements_only(profiles):
     ny = profiles["US-NY"]
     day = date(2026, 7, 1)
     assert _ids(ny, day, REALISTIC) == []
@@ -101,17 +105,50 @@ def test_new_york_applies_to_synthetic_performers_only(profiles):
     assert label.text == "INTÉRPRETE SINTÉTICO"  # primary subtag match
     (label,) = visible_labels(applicable_rules(ny, as_of=day, content=PERFORMER), "zh-Hans")
     assert label.text == "SYNTHETIC PERFORMER"  # the rule's default
+    not_an_ad = ContentFacts(**{**PERFORMER.__dict__, "advertising": False})
+    assert _ids(ny, day, not_an_ad) == [] and ny.rules[0].requires == ("advertising",)
 
 
-def test_korea_and_india_need_realistic_people_or_scenes(profiles):
-    day = date(2026, 3, 1)
-    for code, lang, text in (("KR", "ko-KR", "AI 생성"), ("IN", "hi-IN", "एआई जनित")):
-        assert _ids(profiles[code], day, PLAIN_AI) == []
-        rules = applicable_rules(profiles[code], as_of=day, content=REALISTIC)
-        (label,) = visible_labels(rules, lang)
-        assert label.text == text
+def test_korea_marks_every_ai_output_and_labels_realistic_ones(profiles):
+    kr, day = profiles["KR"], date(2026, 3, 1)
+    # Art. 31(2): every generative output is marked; an invisible mark suffices (no visible label)
+    assert _ids(kr, day, PLAIN_AI) == ["kr-ai-basic-act-art31-2-marking"]
+    assert visible_labels(applicable_rules(kr, as_of=day, content=PLAIN_AI), "ko-KR") == ()
+    assert {m.kind for m in kr.rules[0].machine_readable} == {"c2pa_manifest", "watermark"}
+    # Art. 31(3): realistic output, people or a photoreal product, is shown as AI output
+    for content in (REALISTIC, PRODUCT_AI):
+        rules = applicable_rules(kr, as_of=day, content=content)
+        assert [r.id for r in rules] == ["kr-ai-basic-act-art31-2-marking", "kr-ai-basic-act-art31-3-realistic"]
+        assert [x.text for x in visible_labels(rules, "ko-KR")] == ["AI 생성"]
+    assert _ids(kr, day, NOT_AI) == []
+
+
+def test_india_labels_realistic_synthetic_content_for_the_whole_duration_with_a_unique_id(profiles):
+    ind, day = profiles["IN"], date(2026, 3, 1)
+    assert _ids(ind, day, PLAIN_AI) == []
+    for content in (REALISTIC, PRODUCT_AI):
+        rules = applicable_rules(ind, as_of=day, content=content)
+        assert [r.id for r in rules] == ["in-gsr-120e-sgi-label", "in-gsr-120e-sgi-metadata"]
+        (label,) = visible_labels(rules, "hi-IN")
+        assert (label.text, label.whole_duration, label.at_start) == ("एआई जनित", True, True)
         assert visible_labels(rules, "en")[0].text == "AI GENERATED"
-        assert rules[0].machine_readable  # and metadata
+    fields = {f for m in ind.rules[1].machine_readable for f in m.fields}
+    assert "unique_id" in fields and {m.kind for m in ind.rules[1].machine_readable} >= {"c2pa_assertion", "watermark"}
+    assert "G.S.R. 120(E)" in ind.rules[0].sources[0].title and ind.rules[0].effective_from == date(2026, 2, 20)
+
+
+def test_eu_discloses_a_photoreal_ai_product_video_and_an_ai_modified_photo(profiles):
+    eu, day = profiles["EU"], date(2026, 9, 1)
+    (label,) = visible_labels(applicable_rules(eu, as_of=day, content=PRODUCT_AI), "de-DE")
+    assert (label.text, label.at_start) == ("AI GENERATED", True)
+    modified = ContentFacts(**{**PRODUCT_AI.__dict__, "ai_generated": False, "ai_modified": True})
+    assert [x.text for x in visible_labels(applicable_rules(eu, as_of=day, content=modified), "de-DE")] == ["AI MODIFIED"]
+
+
+def test_every_rule_says_when_it_applies(profiles):
+    for p in profiles.values():
+        for rule in p.rules:
+            assert len(rule.applicability) > 40, rule.id
 
 
 def test_baseline_profiles_have_nothing_to_apply(profiles):
@@ -179,3 +216,18 @@ def test_cn_aigc_metadata_is_one_json_object_in_the_standard_field_order():
         cn_aigc_metadata(content_producer="acme", produce_id=" ")
     with pytest.raises(ValueError, match="label must be"):
         cn_aigc_metadata(content_producer="acme", produce_id="a", label="4")
+
+
+@pytest.mark.parametrize("source_type, conditioned_on, flags", [
+    ("trainedAlgorithmicMedia", None, (True, False)),                 # text-to-video
+    ("trainedAlgorithmicMedia", "digitalCapture", (False, True)),     # i2v from a captured photo: AI-modified
+    ("compositeWithTrainedAlgorithmicMedia", "digitalCapture", (False, True)),
+    ("trainedAlgorithmicMedia", "trainedAlgorithmicMedia", (True, False)),   # i2v from an AI-made image
+    ("digitalCapture", None, (False, False)),                         # a camera move over a captured photo
+    ("algorithmicMedia", None, (False, False)),                       # procedural, no trained model
+    (None, None, (False, False)),                                     # unknown: no claim
+])
+def test_ai_flags_tell_generated_from_modified(source_type, conditioned_on, flags):
+    from compliance.decide import ai_flags
+
+    assert ai_flags(source_type, conditioned_on=conditioned_on) == flags

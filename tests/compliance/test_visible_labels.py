@@ -14,7 +14,8 @@ from foundation.frames import read_clip
 
 SIZE = (360, 640)  # portrait (w, h): short side 360
 FPS = 12
-DEEPFAKE = ContentFacts(ai_generated=True, ai_modified=False, realistic_people=True, synthetic_performer=True, deepfake=True)
+DEEPFAKE = ContentFacts(ai_generated=True, ai_modified=False, realistic_people=True, synthetic_performer=True, deepfake=True,
+                        advertising=True)
 RENDER_DAY = date(2026, 9, 1)
 
 
@@ -194,3 +195,23 @@ def test_threshold_separates_labels_from_absent_and_other_texts(calibration_clip
     # every plated label is found with a clear margin; nothing else comes near the threshold
     assert min(present)[0] >= PRESENT_SCORE + 0.2, min(present)
     assert max(absent)[0] <= PRESENT_SCORE - 0.1, max(absent)
+
+
+@pytest.mark.slow
+def test_a_whole_duration_label_is_verified_over_the_whole_clip(background, tmp_path):
+    """India's G.S.R. 120(E) label (whole_duration): the shipped-file check decodes to the end, so a copy whose
+    label stops after 2 s fails although its first seconds look like a compliant at-start label."""
+    from compliance.verify import check_rules_on_file
+
+    (rule,) = [r for r in load_profiles()["IN"].rules if r.visible_label is not None]
+    (req,) = visible_labels([rule], "en")
+    assert req.whole_duration and len(background) / FPS == 4.0
+    font = dict(font_path=NOTO_LATIN, face_index=0)
+    whole = encode_h264(_labelled(background, req, font, shown=range(0, 4 * FPS)), tmp_path / "whole.mp4", fps=FPS)
+    stops = encode_h264(_labelled(background, req, font, shown=range(0, 2 * FPS)), tmp_path / "stops.mp4", fps=FPS)
+    (ok,) = check_rules_on_file(whole, [rule], language="en")
+    assert ok.status == "ok", ok.details
+    (short,) = check_rules_on_file(stops, [rule], language="en")
+    assert short.status == "too_short" and "the whole 4.00 s" in short.details[0], short.details
+    # the same 2 s label passes a rule asking only for 2 s from the start (EU): the difference is the rule
+    assert check_visible_label(stops, None, replace(req, whole_duration=False), **font).status == "ok"
