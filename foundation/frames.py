@@ -7,11 +7,13 @@ KB of errors before any frame, and a full pipe would block it (and us) for ever.
 """
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import cast
 
 import ffmpeg
 import imageio_ffmpeg
@@ -112,12 +114,11 @@ def read_frames(path: Path, count: int, *, size: tuple[int, int] | None = None) 
     w, h, _ = probe(path)               # a missing file is named as such
     w, h = size if size is not None else (w, h)
     frames = np.empty((count, h, w, 3), np.uint8)
-    view = memoryview(frames.reshape(-1))
+    view = frames.reshape(-1).data
     frame_bytes = w * h * 3
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(_decode_args(path, size), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
-        stdout = proc.stdout
-        assert stdout is not None
+        stdout = cast(io.BufferedReader, proc.stdout)      # bufsize=-1: a buffered reader, with readinto
         got = 0
         try:
             while got < count * frame_bytes:
