@@ -113,7 +113,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
 
     # 2. The flow (Prefect is imported only now); what can still go wrong in it is the host's or a variant's.
     from flows.gpu import GpuLimitMissing
-    from flows.render import run_render
+    from flows.start import run_render
     from pipeline.lock import RenderLocked
 
     tty = sys.stderr.isatty() and not as_json

@@ -126,9 +126,10 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
                     threads: int = 1, metadata: Mapping[str, str] | None = None) -> list[RenderedVariant]:
     """Several variants of one base clip from a single decode of it ("generate once, localize many").
 
-    Decoding the lossless base clip costs about as much CPU as one encode, so a batch saves it for
-    every variant but the first. Each variant has its own encoder process while its clip size is
-    being decoded: keep batches small (one product's locales for one aspect ratio, say). Every
+    Decoding the lossless base clip costs about as much CPU as one encode, so it is decoded once per
+    clip size and kept in memory for the next variants too, in this call or later ones (see
+    DECODED_CLIPS_BYTES). Each variant of a batch has its own encoder process while its clip size is
+    composed: keep batches small (one product's locales for one aspect ratio, say). Every
     variant is published at the end, or none is when anything fails. `metadata` items go into
     every variant of the batch; a job's own `metadata` adds to them (and wins on a shared key).
     """
