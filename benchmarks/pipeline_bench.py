@@ -102,8 +102,11 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 
 def _old_compose(ref: str, work: Path):
     """generation/compose.py as of git `ref`, imported as its own module (the rest of the tree is today's)."""
-    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:generation/compose.py"], check=True,
-                          capture_output=True, text=True).stdout
+    shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:generation/compose.py"], capture_output=True,
+                           text=True)
+    if shown.returncode != 0:
+        raise SystemExit(f"--reference {ref}: git show failed: {shown.stderr.strip()} (or pass --reference none)")
+    text = shown.stdout
     path = work / f"compose_{re.sub(r'[^A-Za-z0-9]', '_', ref)}.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("reference_compose", path)
