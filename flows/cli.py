@@ -122,7 +122,7 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
 
     # 2. The flow (Prefect is imported only now); what can still go wrong in it is the host's or a variant's.
     from flows.gpu import GpuLimitMissing
-    from flows.render import run_render
+    from flows.start import run_render
     from pipeline.lock import RenderLocked
 
     from flows.cli_progress import TerminalBar, progress_for

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from prefect import flow, task
@@ -21,19 +20,21 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from catalogs import Catalog
 from compliance import BaseAssessment
 from compliance.record import Take
-from flows.gpu import ensure_gpu_limit, gpu_slot, require_gpu_limit
+from flows.gpu import gpu_slot, require_gpu_limit
 from foundation.primitives import Outcome
 from foundation.records import BaseClip
 from generation.backends import BaseClipBackend
 from generation.plan import VariantPlan
 from pipeline.lock import render_lock
 from pipeline.progress import Count, Progress, VariantDone, as_progress
-from pipeline.render import EVERYTHING, RunSummary, Selection, assess, choose_take, finish_run, make_takes, open_backend, plan_run
+from pipeline.render import (EVERYTHING, RunPlan, RunSummary, Selection, assess, choose_take, finish_run, make_takes,
+                             open_backend, plan_run)
 from pipeline.settings import Settings
 from pipeline.variant import ChosenTake, VariantOutcome, outcome, render_one
 from pipeline.workspace import Workspace
+from flows.start import announce_plan, run_render  # noqa: F401  (run_render: the entry point on one machine)
 
-__all__ = ["render_catalog", "run_render"]
+__all__ = ["render_catalog", "render_planned", "run_render"]
 
 
 @task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -83,8 +84,20 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress: Progress,
         require_gpu_limit()          # strict: a host without its limit fails here, not unthrottled later
     run = plan_run(ws, catalog_dir, out_dir, shard, checked, only)
     stage["plan"] = time.perf_counter() - t0
-    progress.note(f"{len(run.plans)} variants planned: {len(run.todo)} to render, {len(run.skipped)} unchanged")
-    progress.planned(Count(len(run.skipped), len(run.plans), 0, len(run.todo), 0.0))
+    announce_plan(progress, run)
+    return _render_todo(ws, run, stage, started, progress, shard, only)
+
+
+@flow(name="tessera-render", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=2))
+def render_planned(ws: Workspace, run: RunPlan, stage: dict[str, float], started: float, progress: Progress,
+                   shard: tuple[int, int] | None, only: Selection) -> RunSummary:
+    """The rest of a render that flows.start.run_render planned (holding the render lock)."""
+    return _render_todo(ws, run, stage, started, as_progress(progress), shard, only)
+
+
+def _render_todo(ws: Workspace, run: RunPlan, stage: dict[str, float], started: float, progress: Progress,
+                 shard: tuple[int, int] | None, only: Selection) -> RunSummary:
+    settings = ws.settings
     outcomes: list[VariantOutcome] = list(run.skipped)
 
     # 2. One base clip per product, shared by all of its locales and aspect ratios.
@@ -147,16 +160,3 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress: Progress,
 def _reason(exc: BaseException) -> str:
     """The failed task's own exception is the reason we report."""
     return f"{type(exc).__name__}: {exc}"
-
-
-def run_render(catalog_dir: Path, out_dir: Path, settings: Settings, progress: Progress | Callable[[str], None] = print,
-               shard: tuple[int, int] | None = None, checked: Catalog | None = None,
-               only: Selection = EVERYTHING) -> RunSummary:
-    """Entry point on one machine: the worker cap comes from the settings of this run, and Tessera
-    creates this host's GPU limit (one job at a time) when the diffusion backend is used.
-    progress: a pipeline.progress.Progress, or a function of one line (plain lines)."""
-    if settings.options.backend == "diffusers":
-        ensure_gpu_limit(1)
-    runner = ThreadPoolTaskRunner(max_workers=settings.workers)
-    return render_catalog.with_options(task_runner=runner)(catalog_dir, out_dir, settings, progress, shard, checked,
-                                                                      only)

@@ -7,11 +7,13 @@ KB of errors before any frame, and a full pipe would block it (and us) for ever.
 """
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import cast
 
 import ffmpeg
 import imageio_ffmpeg
@@ -19,7 +21,7 @@ import numpy as np
 
 from foundation.primitives import atomic_path
 
-__all__ = ["ClipError", "ffmpeg_exe", "write_clip", "read_clip", "probe", "duration_s", "picture_box"]
+__all__ = ["ClipError", "ffmpeg_exe", "write_clip", "read_clip", "read_frames", "probe", "duration_s", "picture_box"]
 
 
 def ffmpeg_exe() -> str:
@@ -116,23 +118,64 @@ def picture_box(path: Path, *, max_seconds: float = 12.0) -> tuple[int, int, int
     return x, y, w, h
 
 
-def read_clip(path: Path, *, size: tuple[int, int] | None = None, max_seconds: float | None = None,
-              crop: tuple[int, int, int, int] | None = None) -> Iterator[np.ndarray]:
-    """Yield RGB uint8 frames of any video file, optionally cut to crop=(x, y, w, h) and then scaled
-    to size=(w, h); with max_seconds, only that much from the start (ffmpeg stops by itself: a
-    reader that stops early makes it fail)."""
-    w, h, _ = probe(path)
+def _decode_args(path: Path, size: tuple[int, int] | None, max_seconds: float | None = None,
+                 crop: tuple[int, int, int, int] | None = None) -> list[str]:
     stream = ffmpeg.input(str(path))
     if crop is not None:
         x, y, w, h = crop
         stream = stream.filter("crop", w, h, x, y)
     if size is not None:
-        w, h = size
-        stream = stream.filter("scale", w, h)
+        stream = stream.filter("scale", *size)       # ffmpeg's scaler, in the decoder
     out_args = {"format": "rawvideo", "pix_fmt": "rgb24"}
     if max_seconds is not None:
         out_args["t"] = f"{max_seconds:.3f}"
-    args = stream.output("pipe:", **out_args).global_args("-loglevel", "error", "-nostdin").compile(cmd=ffmpeg_exe())
+    return stream.output("pipe:", **out_args).global_args("-loglevel", "error", "-nostdin").compile(cmd=ffmpeg_exe())
+
+
+def read_frames(path: Path, count: int, *, size: tuple[int, int] | None = None) -> np.ndarray:
+    """All `count` RGB frames of a video file in one (count, h, w, 3) uint8 array, optionally scaled
+    to size=(w, h). ffmpeg writes straight into the array (no copy per frame); a file with another
+    number of frames, or one ffmpeg cannot decode, raises ClipError."""
+    w, h, _ = probe(path)               # a missing file is named as such
+    w, h = size if size is not None else (w, h)
+    frames = np.empty((count, h, w, 3), np.uint8)
+    view = frames.reshape(-1).data
+    frame_bytes = w * h * 3
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(_decode_args(path, size), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        stdout = cast(io.BufferedReader, proc.stdout)      # bufsize=-1: a buffered reader, with readinto
+        got = 0
+        try:
+            while got < count * frame_bytes:
+                n = stdout.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+            extra = len(stdout.read(1)) if got == count * frame_bytes else 0
+        finally:
+            if proc.poll() is None and (got < count * frame_bytes or extra):
+                proc.kill()                # more frames than expected: not waited on to finish
+            stdout.close()
+            code = proc.wait()
+        if extra:
+            raise ClipError(f"{path}: more frames than the {count} recorded")
+        if code != 0:
+            raise ClipError(f"{path}: ffmpeg could not decode: {_stderr_text(err)}")
+        if got != count * frame_bytes:
+            raise ClipError(f"{path}: decoded {got // frame_bytes} frames, the clip records {count}")
+    return frames
+
+
+def read_clip(path: Path, *, size: tuple[int, int] | None = None, max_seconds: float | None = None,
+              crop: tuple[int, int, int, int] | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames of any video file, optionally cut to crop=(x, y, w, h) and then scaled
+    to size=(w, h); with max_seconds, only that much from the start (ffmpeg stops by itself: a
+    reader that stops early makes it fail)."""
+    w, h, _ = probe(path)               # a missing file is named as such
+    if crop is not None:
+        w, h = crop[2], crop[3]
+    w, h = size if size is not None else (w, h)
+    args = _decode_args(path, size, max_seconds, crop)
     frame_bytes = w * h * 3
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)

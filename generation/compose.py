@@ -21,6 +21,8 @@ import dataclasses
 import math
 import subprocess
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from collections.abc import Mapping
@@ -34,7 +36,7 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, is_currency
 from PIL import Image, ImageDraw
 
-from foundation.frames import ClipError, ffmpeg_exe, read_clip
+from foundation.frames import ClipError, ffmpeg_exe, read_frames
 from foundation.primitives import atomic_path, canonical_json
 from generation.fonts import FontFace, LocaleFont, check_locale_coverage, face_for_labels, font_for_locale, pil_font
 from generation.layout import Box, Layout, layout_for
@@ -53,6 +55,11 @@ LABEL_TEXT = (255, 255, 255, 255)
 # Font size bounds per text element, fractions of the short side.
 _MAX_SIZE = {"headline": 0.085, "price": 0.08, "cta": 0.065, "captions": 0.055}
 _MIN_SIZE = 0.028
+
+# Decoded base clips kept in memory, most recent first, so every variant of a clip (all locales and,
+# at the same clip size, all aspect ratios) shares one decode: decoding the lossless clip costs
+# about as much CPU as the final encode. 1 GiB holds four 720p or two 1080p 6 s clips at 24 fps.
+DECODED_CLIPS_BYTES = 1 << 30
 
 
 def format_price(amount: Decimal, currency: str, locale: str) -> str:
@@ -119,9 +126,10 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
                     threads: int = 1, metadata: Mapping[str, str] | None = None) -> list[RenderedVariant]:
     """Several variants of one base clip from a single decode of it ("generate once, localize many").
 
-    Decoding the lossless base clip costs about as much CPU as one encode, so a batch saves it for
-    every variant but the first. Each variant has its own encoder process while its clip size is
-    being decoded: keep batches small (one product's locales for one aspect ratio, say). Every
+    Decoding the lossless base clip costs about as much CPU as one encode, so it is decoded once per
+    clip size and kept in memory for the next variants too, in this call or later ones (see
+    DECODED_CLIPS_BYTES). Each variant of a batch has its own encoder process while its clip size is
+    composed: keep batches small (one product's locales for one aspect ratio, say). Every
     variant is published at the end, or none is when anything fails. `metadata` items go into
     every variant of the batch; a job's own `metadata` adds to them (and wins on a shared key).
     """
@@ -273,6 +281,12 @@ class _Composer:
                 self.static_text.append((blend.rows, blend.cols))
             else:
                 self.blends.append(blend)
+        for blend in self.blends:
+            # Timed text on the static background, where no other timed layer goes: its composed
+            # pixels are the same on every frame it shows on, so they are made once and copied.
+            if not _overlaps_box(blend, self.clip) and not any(_overlaps_blend(blend, b) for b in self.blends
+                                                                if b is not blend):
+                blend.fix(self.background)
         self.tmp: Path | None = None      # set by render_variants (a temporary file beside out_path)
         self.err = None                   # ffmpeg's stderr: a temporary file, never an unread pipe
         self.proc = None
@@ -297,7 +311,8 @@ class _Composer:
         #    are encoded exactly as composed (a hook may change the picture, never what the ad says).
         #    The frame is the composer's own, made anew: a hook may mark it in place.
         if self.hook is not None:
-            text = [(b.rows, b.cols, frame[b.rows, b.cols].copy()) for b in self.blends if b.first <= i < b.last]
+            text = [(b.rows, b.cols, b.patch if b.patch is not None else frame[b.rows, b.cols].copy())
+                    for b in self.blends if b.first <= i < b.last]
             frame = _checked_hook_frame(self.hook(i, frame), self.spec, i)
             if not frame.flags.writeable:
                 frame = frame.copy()
@@ -328,25 +343,52 @@ class _Composer:
 
 
 def _pump(base: BaseClip, size: tuple[int, int], composers: list[_Composer]) -> None:
-    """Decode the base clip once at `size` and hand every frame to each composer."""
-    frames = read_clip(base.path, size=None if size == (base.width, base.height) else size)
-    count = 0
-    decoded_all = False
-    try:
-        for i, clip_frame in enumerate(frames):
-            if i >= base.frames:
-                raise ClipError(f"{base.path}: more frames than the {base.frames} recorded")
-            for composer in composers:
-                composer.write(i, clip_frame)
-            count += 1
-        decoded_all = True
-    finally:
-        if not decoded_all:
-            # Stopped early: the decoder is still running; its exit error would hide the real one.
-            with contextlib.suppress(ClipError):
-                frames.close()
-    if count != base.frames:
-        raise ClipError(f"{base.path}: decoded {count} frames, the clip records {base.frames}")
+    """Hand every frame of the base clip, decoded at `size`, to each composer."""
+    for i, clip_frame in enumerate(_DECODED.frames(base, size)):
+        for composer in composers:
+            composer.write(i, clip_frame)
+
+
+class _DecodedClips:
+    """The decoded frames of recent base clips (read-only), within a byte budget, least recently used
+    evicted first. Keyed by the file's identity too (size, mtime, inode), so a clip rewritten in place
+    is decoded again. Threads asking for the same clip at once wait for one decode."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.lock = threading.Lock()
+        self.clips: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.decoding: dict[tuple, threading.Lock] = {}
+
+    def frames(self, base: BaseClip, size: tuple[int, int]) -> np.ndarray:
+        try:
+            st = Path(base.path).stat()
+        except OSError:
+            raise ClipError(f"{base.path}: no such file") from None
+        key = (str(base.path), base.key, base.frames, size, st.st_size, st.st_mtime_ns, st.st_ino)
+        with self.lock:
+            decoding = self.decoding.setdefault(key, threading.Lock())
+        with decoding:
+            with self.lock:
+                frames = self.clips.get(key)
+                if frames is not None:
+                    self.clips.move_to_end(key)
+                    return frames
+            try:
+                frames = read_frames(base.path, base.frames, size=None if size == (base.width, base.height) else size)
+                frames.flags.writeable = False
+                with self.lock:
+                    if frames.nbytes <= self.budget:
+                        self.clips[key] = frames
+                        while sum(f.nbytes for f in self.clips.values()) > self.budget:
+                            self.clips.popitem(last=False)
+            finally:
+                with self.lock:
+                    self.decoding.pop(key, None)
+            return frames
+
+
+_DECODED = _DecodedClips(DECODED_CLIPS_BYTES)
 
 
 def _check_inputs(base: BaseClip, spec: VariantSpec, crf: int, threads: int) -> None:
@@ -437,6 +479,16 @@ def _overlaps(overlay: Overlay, box: Box) -> bool:
     return overlay.x < box.right and box.x < overlay.x + w and overlay.y < box.bottom and box.y < overlay.y + h
 
 
+def _overlaps_box(blend: _Blend, box: Box) -> bool:
+    return blend.cols.start < box.right and box.x < blend.cols.stop and blend.rows.start < box.bottom \
+        and box.y < blend.rows.stop
+
+
+def _overlaps_blend(a: _Blend, b: _Blend) -> bool:
+    return a.cols.start < b.cols.stop and b.cols.start < a.cols.stop and a.rows.start < b.rows.stop \
+        and b.rows.start < a.rows.stop
+
+
 def _aligned_x(box: Box, width: int, layout: Layout) -> int:
     if layout.align == "center":
         return box.x + (box.w - width) // 2
@@ -453,16 +505,30 @@ class _Blend:
         self.premul, self.inv = premul, inv
         self.buf = np.empty((h, w, 3), np.uint16)
         self.tmp = np.empty((h, w, 3), np.uint16)
+        self.patch: np.ndarray | None = None     # the composed pixels, where they never change (fix)
 
     @classmethod
     def of(cls, overlay: Overlay) -> _Blend:
         alpha = overlay.rgba[..., 3:4].astype(np.uint16)
         # +128 and the (t + t>>8) >> 8 below divide by 255 with rounding, exactly, without overflow.
         premul = overlay.rgba[..., :3].astype(np.uint16) * alpha + 128
-        return cls(overlay, premul, 255 - alpha)
+        # One weight per channel, not broadcast from one per pixel: numpy's broadcasting loop is ~7x slower.
+        return cls(overlay, premul, np.repeat(255 - alpha, 3, axis=2))
+
+    def fix(self, background: np.ndarray) -> None:
+        """Blend once onto `background`'s pixels (not changing them); apply copies the result from then on."""
+        patch = background[self.rows, self.cols].copy()
+        self._blend(patch)
+        patch.flags.writeable = False
+        self.patch = patch
 
     def apply(self, frame: np.ndarray) -> None:
-        region = frame[self.rows, self.cols]
+        if self.patch is not None:
+            frame[self.rows, self.cols] = self.patch
+        else:
+            self._blend(frame[self.rows, self.cols])
+
+    def _blend(self, region: np.ndarray) -> None:
         np.multiply(region, self.inv, out=self.buf, dtype=np.uint16)
         np.add(self.buf, self.premul, out=self.buf)
         np.right_shift(self.buf, 8, out=self.tmp)

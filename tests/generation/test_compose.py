@@ -1,6 +1,7 @@
 """Composition and the single final encode: real H.264 files, checked by parsing and decoding them."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from decimal import Decimal
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from gen_media import coffee_photo, ffmpeg_stream_info, make_spec, mp4_box, mp4_boxes
-from foundation.frames import read_clip
+from foundation.frames import ClipError, read_clip
 from generation.compose import CTA_START, VariantJob, build_overlays, format_price, render_variant, render_variants
 from generation.contact_sheet import contact_sheet
 from generation.fonts import GlyphError
@@ -254,4 +255,31 @@ def test_a_failing_variant_publishes_none_of_the_batch(base, tmp_path):
             VariantJob(make_spec("de-DE", "16:9", SHORT), tmp_path / "bad.mp4", fails_at_5)]
     with pytest.raises(RuntimeError, match="frame 5"):
         render_variants(base, jobs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _own_clip(base, folder):
+    """A copy of the base clip in its own file, so a test may damage it."""
+    folder.mkdir()
+    path = folder / "clip.mp4"
+    path.write_bytes(base.path.read_bytes())
+    return dataclasses.replace(base, path=path)
+
+
+def test_a_clip_rewritten_after_a_render_is_decoded_again_not_reused(base, tmp_path):
+    clip = _own_clip(base, tmp_path / "clip")
+    spec = make_spec("de-DE", "1:1", SHORT)
+    render_variant(clip, spec, tmp_path / "first.mp4")
+    clip.path.write_bytes(b"\0" * 4096)                   # the decoded frames of the old file are not used
+    with pytest.raises(ClipError, match="clip.mp4"):
+        render_variant(clip, spec, tmp_path / "second.mp4")
+    assert not (tmp_path / "second.mp4").exists()
+
+
+@pytest.mark.parametrize("extra, message", [(1, r"decoded 12 frames, the clip records 13"),
+                                            (-1, r"more frames than the 11 recorded")])
+def test_a_clip_with_other_than_its_recorded_frame_count_is_refused(base, tmp_path, extra, message):
+    wrong = dataclasses.replace(base, frames=base.frames + extra)
+    with pytest.raises(ClipError, match=message):
+        render_variant(wrong, make_spec("de-DE", "1:1", SHORT), tmp_path / "v.mp4")
     assert list(tmp_path.iterdir()) == []
