@@ -89,7 +89,7 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress: Progress,
 
 
 @flow(name="tessera-render", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=2))
-def render_planned(ws: Workspace, run: RunPlan, stage: dict[str, float], started: float, progress: Progress,
+def render_planned(ws: Workspace, run: RunPlan, stage: dict[str, float], started: float, progress,
                    shard: tuple[int, int] | None, only: Selection) -> RunSummary:
     """The rest of a render that flows.start.run_render planned (holding the render lock)."""
     return _render_todo(ws, run, stage, started, as_progress(progress), shard, only)
