@@ -46,7 +46,7 @@ Whether a rule applies follows what the file is:
 | AI or not | the manifest's IPTC digital source type, else an AIGC item | not AI: all not_applicable; AI: any-AI rules checked (fail), rules about people checked, a failed one warns (cannot tell whether it applies) |
 | nothing | - | every rule checked; a failed one warns |
 
-Without a known profile no label check is made and the record has no `region`/`labels` keys.
+Without a known profile no label check is made: `region` is None and `labels` empty.
 
 Every entry gets a row, and every row comes within a limit:
 
@@ -131,7 +131,7 @@ class AuditRecord:
     recorded_path: str | None = None    # where the ledger records this content, when not at this path
 
     def to_dict(self) -> dict[str, Any]:
-        region = {} if self.region is None else {"region": self.region, "labels": dict(self.labels)}
+        """The row of `tessera audit --json`: the same keys on every row, in this order (docs/audit-json.md)."""
         return {
             "path": str(self.path),
             "sha256": self.sha256,
@@ -144,7 +144,8 @@ class AuditRecord:
             "in_ledger": self.in_ledger,
             "verdict": self.verdict,
             "problems": list(self.problems),
-            **region,
+            "region": self.region,
+            "labels": dict(self.labels),
             "watermark": self.watermark,
             "fingerprint_match": self.fingerprint_match,
             "recovered": self.recovered,
