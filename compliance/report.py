@@ -107,12 +107,13 @@ def thumbnail(record: AuditRecord, limits: Limits = THUMB_LIMITS) -> Thumbnail:
     result = run_limited(lambda: _jpeg(record.path), limits)
     if not result.ok:
         return Thumbnail(None, f"no thumbnail: {result.problem}")
-    if result.value is None:
-        return Thumbnail(None, "no thumbnail: the file cannot be decoded as a picture")
+    if isinstance(result.value, str):
+        return Thumbnail(None, f"no thumbnail: no picture could be decoded ({result.value})")
     return Thumbnail("data:image/jpeg;base64," + base64.b64encode(result.value).decode("ascii"))
 
 
-def _jpeg(path: Path) -> bytes | None:
+def _jpeg(path: Path) -> bytes | str:
+    """The JPEG's bytes, or why there is none."""
     from PIL import Image
 
     try:
@@ -122,14 +123,14 @@ def _jpeg(path: Path) -> bytes | None:
             size = (max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2))
             frame = next(iter(read_clip(path, size=size, max_seconds=1.0)), None)
             if frame is None:
-                return None
+                return "the video has no frame"
             image = Image.fromarray(frame)
         else:
             image = Image.open(path)
             image.thumbnail((THUMB_BOX, THUMB_BOX))
             image = image.convert("RGB")
-    except (ClipError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return None
+    except (ClipError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        return str(exc).removeprefix(f"{path}: ") or type(exc).__name__
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=80)
     return out.getvalue()

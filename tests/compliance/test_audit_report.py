@@ -20,7 +20,7 @@ HOSTILE = "<script>alert(1)<script>.jpg"
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
     folder = tmp_path_factory.mktemp("media")
-    for name in ("C.jpg", "no_manifest.jpg", "E-sig-CA.jpg", "video1.mp4"):
+    for name in ("C.jpg", "no_manifest.jpg", "E-sig-CA.jpg", "video1.mp4", "nested_moov_1000.mp4"):
         shutil.copy(FIXTURES / name, folder / name)
     shutil.copy(FIXTURES / "C.jpg", folder / HOSTILE)
     shutil.copy(FIXTURES / "no_manifest.jpg", folder / "إعلان.jpg")
@@ -33,12 +33,14 @@ def test_html_has_one_section_per_file_a_thumbnail_for_every_picture_and_escapes
     write_report(out, audited, command="tessera audit media", now=datetime(2026, 12, 7, tzinfo=timezone.utc))
     html = out.read_text(encoding="utf-8")
     sections = re.findall(r'<section class="file".*?</section>', html, flags=re.S)
-    assert len(sections) == len(audited) == 7
+    assert len(sections) == len(audited) == 8
     for record, section in zip(audited, sections):
-        readable = record.sha256 is not None
+        readable = record.sha256 is not None and record.path.name != "nested_moov_1000.mp4"   # no video stream
         assert ('src="data:image/jpeg;base64,' in section) == readable, record.path
-        if not readable:
+        if record.sha256 is None:
             assert "no thumbnail: the file could not be read" in section
+        elif not readable:
+            assert "no thumbnail: no picture could be decoded (no video stream found)" in section
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;script&gt;.jpg" in html
     assert '<h2 class="path" dir="auto">' in html and "إعلان.jpg" in html
     assert re.search(r"<th>Tessera</th><td>\d", html) and "<th>c2pa-python</th>" in html
