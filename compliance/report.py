@@ -4,7 +4,8 @@
 .csv; anything else is a ReportError naming it) and writes the file atomically.
 
 HTML: a summary (files per verdict, the command, Tessera's and c2pa's versions, the time) and one
-section per row with what the audit found (docs/audit-json.md) and a thumbnail inlined as a
+section per row with what the audit found (docs/audit-json.md: signing time, actions and
+ingredients as a history among it) and a thumbnail inlined as a
 data: URI -- a small JPEG of an image, or of a video's first frame. Every value is escaped
 (Jinja2 autoescape: any file can be audited, names included) and every text cell is dir="auto",
 so right-to-left names and labels read in their own direction. No script, no external resource.
@@ -212,6 +213,7 @@ code, .path { font-family: ui-monospace, monospace; word-break: break-all; }
 <tr><th>C2PA state</th><td>{{ r.c2pa_state }}{% if r.c2pa_codes %} ({{ r.c2pa_codes | join(", ") }}){% endif %}</td></tr>
 <tr><th>trust anchor</th><td dir="auto">{{ r.trust_anchor or "-" }}{% if r.development_signer %} (development signer: trusted in its own home only){% endif %}</td></tr>
 <tr><th>signer</th><td dir="auto">{{ r.signer or "-" }}</td></tr>
+<tr><th>signed at</th><td>{{ r.signed_at or "-" }}</td></tr>
 <tr><th>digital source type</th><td>{{ r.digital_source_type | source_type }}</td></tr>
 <tr><th>asset</th><td dir="auto">{{ r.asset_id or "-" }}{% if r.claimed_asset_id and r.claimed_asset_id != r.asset_id %} (manifest claims {{ r.claimed_asset_id }}){% endif %}</td></tr>
 {% if r.location %}
@@ -219,6 +221,15 @@ code, .path { font-family: ui-monospace, monospace; word-break: break-all; }
 {% endif %}
 <tr><th>sha256</th><td><code>{{ r.sha256 or "-" }}</code></td></tr>
 </table>
+{% if r.actions or r.ingredients %}
+<h3>history (as the manifest states it)</h3>
+<ol>
+{% for i in r.ingredients %}<li dir="auto">ingredient ({{ i.relationship }}): {{ i.title }}{% if i.has_manifest %} (with content credentials){% endif %}</li>
+{% endfor %}
+{% for a in r.actions %}<li dir="auto">{{ a.action }}{% if a.digital_source_type %} ({{ a.digital_source_type | source_type }}){% endif %}</li>
+{% endfor %}
+</ol>
+{% endif %}
 {% if r.problems %}
 <h3>problems</h3>
 <ul>{% for p in r.problems %}<li dir="auto">{{ p }}</li>{% endfor %}</ul>

@@ -44,6 +44,9 @@ def test_html_has_one_section_per_file_a_thumbnail_for_every_picture_and_escapes
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;script&gt;.jpg" in html
     assert '<h2 class="path" dir="auto">' in html and "إعلان.jpg" in html
     assert re.search(r"<th>Tessera</th><td>\d", html) and "<th>c2pa-python</th>" in html
+    c = next(s for r, s in zip(audited, sections) if r.path.name == "video1.mp4")
+    assert "<td>2023-12-02T16:34:19+00:00</td>" in c and "ingredient (parentOf): video1.mp4 (with content credentials)" in c
+    assert "<li dir=\"auto\">c2pa.opened</li>" in c
     assert "tessera audit media" in html and "2026-12-07 00:00:00 UTC" in html
     assert "http://" not in html.split("<body>", 1)[1].replace("http://cv.iptc.org", "")   # nothing fetched
     assert not list(tmp_path.glob(".*.part"))   # written atomically: no temporary left
