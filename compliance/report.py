@@ -103,7 +103,9 @@ def _empty_row() -> dict[str, Any]:
 
 def thumbnail(record: AuditRecord, limits: Limits = THUMB_LIMITS) -> Thumbnail:
     """A small JPEG of the file (an image, or a video's first frame), made in a limited child process."""
-    if record.sha256 is None or record.c2pa_state == "ledger":
+    if record.c2pa_state == "ledger":
+        return Thumbnail(None, "no thumbnail: the ledger's row, not a media file")
+    if record.sha256 is None:
         return Thumbnail(None, "no thumbnail: the file could not be read")
     result = run_limited(lambda: _jpeg(record.path), limits)
     if not result.ok:

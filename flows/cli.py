@@ -177,7 +177,8 @@ def audit(paths, as_json, report, region, as_of, time_limit, memory_limit, trust
     naming the row; any other ledger problem is one more fail row, for the ledger.
 
     Exit status: 0 when no file fails, 1 when any fails, 2 for usage errors (an unknown
-    --region, a missing or read-only home, a ledger that cannot be opened).
+    --region, a missing or read-only home, a ledger that cannot be opened, a --report
+    that is not .html or .csv or cannot be written).
 
     \b
     Examples:
