@@ -46,7 +46,7 @@ Whether a rule applies follows what the file is:
 | AI or not | the manifest's IPTC digital source type, else an AIGC item | not AI: all not_applicable; AI: any-AI rules checked (fail), rules about people checked, a failed one warns (cannot tell whether it applies) |
 | nothing | - | every rule checked; a failed one warns |
 
-Without a known profile no label check is made and the record has no `region`/`labels` keys.
+Without a known profile no label check is made: `region` is None and `labels` empty.
 
 Every entry gets a row, and every row comes within a limit:
 
@@ -129,9 +129,13 @@ class AuditRecord:
     development_signer: bool = False    # signed by a Tessera development CA (trusted in its own home only)
     location: str | None = None         # recorded, swapped, replaced, moved, copy; None: not ours, or not checked
     recorded_path: str | None = None    # where the ledger records this content, when not at this path
+    # The history the file's own manifest tells (any manifest that could be read; trust it as far as c2pa_state)
+    signed_at: str | None = None        # the signature time-stamp's time (ISO 8601); None: no time-stamp
+    actions: tuple[dict, ...] = ()      # {action, digital_source_type}, in manifest order
+    ingredients: tuple[dict, ...] = ()  # {title, relationship, has_manifest}
 
     def to_dict(self) -> dict[str, Any]:
-        region = {} if self.region is None else {"region": self.region, "labels": dict(self.labels)}
+        """The row of `tessera audit --json`: the same keys on every row, in this order (docs/audit-json.md)."""
         return {
             "path": str(self.path),
             "sha256": self.sha256,
@@ -139,12 +143,16 @@ class AuditRecord:
             "c2pa_codes": list(self.c2pa_codes),
             "digital_source_type": self.digital_source_type,
             "signer": self.signer,
+            "signed_at": self.signed_at,
+            "actions": list(self.actions),
+            "ingredients": list(self.ingredients),
             "claimed_asset_id": self.claimed_asset_id,
             "asset_id": self.asset_id,
             "in_ledger": self.in_ledger,
             "verdict": self.verdict,
             "problems": list(self.problems),
-            **region,
+            "region": self.region,
+            "labels": dict(self.labels),
             "watermark": self.watermark,
             "fingerprint_match": self.fingerprint_match,
             "recovered": self.recovered,
@@ -470,6 +478,10 @@ def _audit_file(path: Path, trust: TrustList, lookup: Callable[[str], str | None
         c2pa_codes=report.codes,
         digital_source_type=report.digital_source_type,
         signer=report.signer,
+        signed_at=report.signed_at,
+        actions=tuple({"action": a.action, "digital_source_type": a.digital_source_type} for a in report.actions),
+        ingredients=tuple({"title": i.title, "relationship": i.relationship, "has_manifest": i.has_manifest}
+                          for i in report.ingredients),
         claimed_asset_id=report.asset_id,
         asset_id=ledger_id,
         in_ledger=ledger_id is not None,

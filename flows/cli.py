@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from dataclasses import asdict
 from datetime import date
@@ -145,7 +146,9 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file (docs/audit-json.md).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the audit to this file: .html (one self-contained page, thumbnails inlined) or .csv.")
 @click.option("--region", help="Check labels against this rule profile (EU, CN, US-CA, US-NY, KR, IN, ...); "
                                "default: the profile our ledger or manifest records for the file.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Rules in force on this date (default today).")
@@ -164,7 +167,8 @@ def render(catalog, out_dir, as_json, workers, short_side, as_of, candidates, re
                    "the package's and the home's rules/ folder.")
 @home_option
 @ledger_option
-def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors, trust_config, rules_dir, home, ledger):
+def audit(paths, as_json, report, region, as_of, time_limit, memory_limit, trust_anchors, trust_config, rules_dir, home,
+          ledger):
     """Audit media files or folders: C2PA state, source type, signer, ledger match, verdict.
 
     Every media file, and every entry that cannot be read as one (FIFO, device, symlink loop,
@@ -173,12 +177,14 @@ def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors
     naming the row; any other ledger problem is one more fail row, for the ledger.
 
     Exit status: 0 when no file fails, 1 when any fails, 2 for usage errors (an unknown
-    --region, a missing or read-only home, a ledger that cannot be opened).
+    --region, a missing or read-only home, a ledger that cannot be opened, a --report
+    that is not .html or .csv or cannot be written).
 
     \b
     Examples:
       tessera audit out
       tessera audit suspicious.mp4 downloads/ --json > audit.json
+      tessera audit out --report audit.html
       tessera audit reupload.mp4 --region CN --as-of 2026-09-01
       tessera audit downloads/ --time-limit 30 --memory-limit 2048
       tessera audit out --trust-anchors production-root.pem
@@ -187,8 +193,14 @@ def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors
     from compliance.rules import RuleFileError
     from pipeline.audit import audit as run_audit
     from flows.cli_common import SetupError, home_config, open_workspace
+    from compliance.report import ReportError, report_format, write_report
     from provenance import CredentialError
 
+    if report is not None:
+        try:
+            report_format(report)   # an unknown extension is a usage error before any file is read
+        except ReportError as exc:
+            raise click.BadParameter(str(exc), param_hint="--report") from None
     config = home_config(home)
     settings = _settings(home, ledger, create_home=False, trust_anchors=trust_anchors or config.trust_anchors,
                          trust_config=trust_config or config.trust_config, rules_dir=rules_dir)
@@ -203,6 +215,11 @@ def audit(paths, as_json, region, as_of, time_limit, memory_limit, trust_anchors
         raise click.ClickException(str(exc)) from None
     except CredentialError as exc:
         raise SetupError(str(exc)) from None
+    if report is not None:
+        try:
+            write_report(report, records, command=shlex.join(["tessera", *sys.argv[1:]]))
+        except OSError as exc:
+            raise SetupError(f"cannot write the report {str(report)!r}: {exc.strerror or exc}") from None
     if as_json:
         # A name with undecodable bytes holds lone surrogates: written as JSON \\uDCxx escapes
         text = json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False)

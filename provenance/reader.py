@@ -28,7 +28,7 @@ from typing import Any
 
 import c2pa
 
-from provenance.spec import C2paReport, ReadAction
+from provenance.spec import C2paReport, ReadAction, ReadIngredient
 
 __all__ = ["VARIANT_LABEL", "asset_id_of", "c2pa_settings", "detect_mime", "read_c2pa"]
 
@@ -109,6 +109,10 @@ def report_from_json(manifest_json: str) -> C2paReport:
         asset_id=asset_id_of(active),
         manifest_json=manifest_json,
         assertions=tuple((str(a.get("label", "")), a.get("data")) for a in active.get("assertions", [])),
+        signed_at=str(info["time"]) if info.get("time") else None,
+        ingredients=tuple(ReadIngredient(title=str(i.get("title", "")), relationship=str(i.get("relationship", "")),
+                                         has_manifest=bool(i.get("active_manifest")))
+                          for i in active.get("ingredients", []) if isinstance(i, dict)),
     )
     return replace(report, digital_source_type=_digital_source_type(report.actions))
 

@@ -101,6 +101,14 @@ class ReadAction:
 
 
 @dataclass(frozen=True)
+class ReadIngredient:
+    """One ingredient of a signed manifest as the reader reports it."""
+    title: str
+    relationship: str                   # parentOf, componentOf, inputTo
+    has_manifest: bool                  # the ingredient carried content credentials of its own
+
+
+@dataclass(frozen=True)
 class C2paReport:
     """What reading one file's manifest store found. provenance.reader parses the store once and keeps
     the active manifest's assertions here: read them with `assertion(label)` and `actions`, never by
@@ -116,6 +124,8 @@ class C2paReport:
     # (label, data) of each assertion of the active manifest, in manifest order; derived from
     # manifest_json, so left out of equality
     assertions: tuple[tuple[str, Any], ...] = field(default=(), compare=False, repr=False)
+    signed_at: str | None = field(default=None, compare=False)      # the signature time-stamp's time; None: none
+    ingredients: tuple[ReadIngredient, ...] = field(default=(), compare=False, repr=False)
 
     def assertion(self, label: str) -> dict[str, Any] | None:
         """The data of the active manifest's assertion `label`, or None when there is none or its

@@ -122,10 +122,13 @@ def test_records_serialise_to_plain_json(media, creds):
     assert row == {
         "path": str(media / "signed.mp4"), "sha256": rec.sha256, "c2pa_state": "Trusted", "c2pa_codes": [],
         "digital_source_type": rec.digital_source_type, "signer": "Tessera Development",
+        "signed_at": rec.signed_at, "actions": list(rec.actions), "ingredients": list(rec.ingredients),
         "claimed_asset_id": ASSET_ID, "asset_id": None, "in_ledger": False, "verdict": "pass", "problems": [],
-        "watermark": None, "fingerprint_match": None, "recovered": False, "recovery": None,
+        "region": None, "labels": {}, "watermark": None, "fingerprint_match": None, "recovered": False, "recovery": None,
         "similar_to": [], "trust_anchor": rec.trust_anchor, "development_signer": True, "location": None,
         "recorded_path": None,
     }
     assert rec.trust_anchor.startswith("Tessera Development Root CA (sha256 ")
     assert len(rec.sha256) == 64
+    assert rec.signed_at is None   # signed without a time-stamp authority: no trusted time
+    assert row["actions"] and all(set(a) == {"action", "digital_source_type"} for a in row["actions"])
