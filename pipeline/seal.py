@@ -8,9 +8,9 @@ row with its latest seal:
 
 | row | problem |
 | --- | --- |
-| a sealed column differs | "asset tsr-... row altered: sha256 differs from its seal (seq N)" |
-| sealed, not there | "asset tsr-... sealed at seq N is missing" |
-| there, never sealed | "asset tsr-... not sealed (not written by a Tessera render with the signing key)" |
+| a sealed column differs | "asset tsr-... in OUT row altered: sha256 differs from its seal (seq N)" |
+| sealed, not there | "asset tsr-... in OUT sealed at seq N is missing" |
+| there, never sealed | "asset tsr-... in OUT not sealed (not written by a Tessera render with the signing key)" |
 
 What a seal records, per row: every column's value (binary values, JSON and text over 256
 characters as their sha256), except an asset's `status` (active, superseded, retired: the
