@@ -52,7 +52,7 @@ SHARD_DEPLOYMENT = "tessera-render-shard/render-shard"
 SHARD_TIMEOUT_S = 6 * 3600          # one shard of a large catalog on one GPU
 SHARD_WAIT_S = 16 * 3600            # queue time + a shard, its retry, and margin
 NIGHTLY_TIMEOUT_S = 20 * 3600       # below 24 h: one night never runs into the next
-POLL_S = 5.0
+POLL_S = 1.0   # a shard's progress shows within a second; two small reads of the local API per poll
 SHARD_PROGRESS = "shard-progress"   # each shard run's own progress artifact, moved after each of its variants
 STATUSES = tuple(s.value for s in Outcome)   # as render_catalog reports
 

@@ -260,6 +260,21 @@ def _planned_variants(catalog: Path, out: Path) -> set[tuple[str, str, str]]:
     return {(p.spec.sku, p.spec.locale, p.spec.aspect) for p in plans}
 
 
+def _by_shard(rows: list[dict]) -> dict[int, list[dict]]:
+    return {shard: [r for r in rows if r["shard"] == shard] for shard in {r["shard"] for r in rows}}
+
+
+def _counts_and_ended(logs: str, sizes: dict[int, int]) -> list[tuple[int, int]]:
+    """Each progress count the nightly logged, with the variants of the shards ended before it."""
+    ended, out = 0, []
+    for line in logs.splitlines():
+        if m := re.search(r"progress: (\d+) of \d+ variants done", line):
+            out.append((int(m.group(1)), ended))
+        elif m := re.search(r"shard (\d+)/\d+ \(.*\) ended ", line):
+            ended += sizes[int(m.group(1))]
+    return out
+
+
 def _table(artifact) -> list[dict]:
     data = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     return data
@@ -296,9 +311,11 @@ def test_nightly_runs_shards_on_the_gpu_workers_and_records_every_variant_once(d
     assert len(rows) == len(expected) and {r["status"] for r in rows} == {"rendered"}, rows
     assert {r["host"] for r in rows} == {socket.gethostname()}
     assert float(artifacts["nightly-progress"].data) == 100.0
-    # It moved with each variant, not only as shards ended (0, 4 or 8, 12): the nightly logs every count.
+    # It moved with the shards' variants, not only as shards ended: some count was logged that is more
+    # than the shards ended by then hold (the nightly logs each new count and each shard's end, in order).
     counts = [int(n) for n in re.findall(r"progress: (\d+) of 12 variants done", logs)]
-    assert counts == sorted(counts) and counts[0] == 0 and counts[-1] == 12 and len(set(counts)) > 3, logs
+    assert counts == sorted(counts) and counts[0] == 0 and counts[-1] == 12, logs
+    assert any(done > ended for done, ended in _counts_and_ended(logs, {i: len(s) for i, s in _by_shard(rows).items()})), logs
     summary = artifacts["nightly-summary"].data
     assert f"| {len(expected)} | 0 | 0 | 0 | 0 | 0 | 0 |" in summary and "Report: [" in summary, summary
     report = Path(summary.split("Report: [", 1)[1].split("]", 1)[0])
