@@ -74,7 +74,7 @@ def peer_variant(plan: VariantPlan, out: Path, fps: int) -> None:
           f"drawtext=fontfile='{font.faces[0].path}':text='{_escape(spec.price_text)}':fontsize={text_size}:fontcolor=white:"
           f"x=(w-text_w)/2:y=h*0.75")
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-loop", "1", "-i", str(plan.product.photo), "-vf", vf,
-                    "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+                    "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", str(2 * fps),
                     "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(out)], check=True)
 
 

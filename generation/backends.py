@@ -102,13 +102,13 @@ class DiffusersBackend:
         image = str(product.photo) if self.settings.task == "i2v" else None
         return {"backend": self.name, "settings": asdict(self.settings), "prompt": prompt.prompt,
                 "negative_prompt": prompt.negative_prompt, "template": prompt.template_id, "image": image,
-                "seed": seed}
+                "seed": seed, "duration_s": product.duration_s}
 
     def make_clip(self, params: dict[str, Any], cache_dir: Path, *, on_step: OnStep | None = None) -> BaseClip:
         image = Path(params["image"]) if params.get("image") else None
         return self.model.make_base_clip(prompt=params["prompt"], negative_prompt=params["negative_prompt"],
                                          image=image, seed=int(params["seed"]), cache_dir=cache_dir,
-                                         on_step=on_step)
+                                         on_step=on_step, duration_s=params.get("duration_s"))
 
     def system(self, clip: BaseClip) -> tuple[str, str]:
         import json

@@ -50,6 +50,7 @@ LABEL_MIN_HEIGHT = 0.05     # default disclosure label text height, fraction of 
 LABEL_MARGIN = 1.06
 PLATE_ALPHA = 230           # opacity of the brand-colour plates behind headline, price and captions
 LABEL_PLATE = (0, 0, 0, 170)
+KEYFRAME_S = 2.0            # longest gap between keyframes, in seconds (short-video upload specs ask for 2 s or less)
 LABEL_TEXT = (255, 255, 255, 255)
 
 # Font size bounds per text element, fractions of the short side.
@@ -97,16 +98,17 @@ class VariantJob:
 
 
 def render_variant(base: BaseClip, spec: VariantSpec, out_path: Path, *, frame_hook: FrameHook | None = None,
-                   crf: int = 20, preset: str = "veryfast", threads: int = 1,
+                   crf: int = 20, preset: str = "veryfast", threads: int = 1, keyframe_s: float = KEYFRAME_S,
                    metadata: Mapping[str, str] | None = None) -> RenderedVariant:
     """Compose `spec` over `base` and encode it to `out_path` (atomically; nothing is left on error).
 
     `threads` is the x264 thread count; it is pinned (and recorded) because the encoded bytes
     depend on it, and reproducible bytes are what the ledger hashes. `metadata` items are written
-    into moov/udta/meta (e.g. {"AIGC": <the one JSON object of GB 45438-2025>}).
+    into moov/udta/meta (e.g. {"AIGC": <the one JSON object of GB 45438-2025>}). `keyframe_s`: the
+    longest gap between keyframes, in seconds.
     """
     job = VariantJob(spec=spec, out_path=Path(out_path), frame_hook=frame_hook, metadata=metadata)
-    return render_variants(base, [job], crf=crf, preset=preset, threads=threads)[0]
+    return render_variants(base, [job], crf=crf, preset=preset, threads=threads, keyframe_s=keyframe_s)[0]
 
 
 def check_variant_text(spec: VariantSpec) -> list[TextFitError]:
@@ -123,7 +125,8 @@ def check_variant_text(spec: VariantSpec) -> list[TextFitError]:
 
 
 def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, preset: str = "veryfast",
-                    threads: int = 1, metadata: Mapping[str, str] | None = None) -> list[RenderedVariant]:
+                    threads: int = 1, keyframe_s: float = KEYFRAME_S,
+                    metadata: Mapping[str, str] | None = None) -> list[RenderedVariant]:
     """Several variants of one base clip from a single decode of it ("generate once, localize many").
 
     Decoding the lossless base clip costs about as much CPU as one encode, so it is decoded once per
@@ -140,13 +143,13 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
     # 1. Check inputs and glyph coverage of every variant before any frame is made.
     items = [{**(metadata or {}), **(job.metadata or {})} for job in jobs]
     for job, meta in zip(jobs, items):
-        _check_inputs(base, job.spec, crf, threads)
+        _check_inputs(base, job.spec, crf, threads, keyframe_s)
         _check_metadata(meta)
     fonts = [_fonts_for(job.spec) for job in jobs]
 
     # 2. Static layers per variant: background, layout, text overlays (shaped, fitted, drawn once).
     composers = [_Composer(base, job, f) for job, f in zip(jobs, fonts)]
-    settings = encoder_settings(base.fps, crf=crf, preset=preset, threads=threads)
+    settings = encoder_settings(base.fps, crf=crf, preset=preset, threads=threads, keyframe_s=keyframe_s)
     per_variant = [_with_metadata(settings, meta) for meta in items]
 
     # 3. Per clip size, one decode; each frame is composed for every variant and piped to its encoder.
@@ -174,11 +177,13 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
     ]
 
 
-def encoder_settings(fps: int, *, crf: int, preset: str, threads: int) -> dict[str, object]:
-    """Every setting of the final encode (recorded as encoder_json)."""
+def encoder_settings(fps: int, *, crf: int, preset: str, threads: int, keyframe_s: float = KEYFRAME_S) -> dict[str, object]:
+    """Every setting of the final encode (recorded as encoder_json). keyint: the most frames from one
+    keyframe to the next (x264 -g), so that no gap is longer than keyframe_s."""
     return {
         "encoder": "libx264", "ffmpeg": _ffmpeg_version(), "pix_fmt": "yuv420p", "crf": crf, "preset": preset,
-        "threads": threads, "fps": fps, "color": "bt709/tv", "movflags": "+faststart", "audio": None,
+        "threads": threads, "fps": fps, "keyint": max(1, math.floor(keyframe_s * fps)), "color": "bt709/tv",
+        "movflags": "+faststart", "audio": None,
     }
 
 
@@ -391,7 +396,7 @@ class _DecodedClips:
 _DECODED = _DecodedClips(DECODED_CLIPS_BYTES)
 
 
-def _check_inputs(base: BaseClip, spec: VariantSpec, crf: int, threads: int) -> None:
+def _check_inputs(base: BaseClip, spec: VariantSpec, crf: int, threads: int, keyframe_s: float) -> None:
     if spec.width <= 0 or spec.height <= 0 or spec.width % 2 or spec.height % 2:
         raise ValueError(f"variant size {spec.width}x{spec.height}: width and height must be positive and even")
     if base.width != base.height:
@@ -402,6 +407,8 @@ def _check_inputs(base: BaseClip, spec: VariantSpec, crf: int, threads: int) -> 
         raise ValueError(f"crf {crf}: expected 0..51")
     if threads < 1:
         raise ValueError(f"threads {threads}: expected >= 1")
+    if isinstance(keyframe_s, bool) or not (isinstance(keyframe_s, (int, float)) and 0 < keyframe_s <= 10):
+        raise ValueError(f"keyframe_s {keyframe_s!r}: expected seconds in (0, 10]")
     if not spec.font_family.lower().startswith("noto sans"):
         raise ValueError(f"font_family {spec.font_family!r}: only the Noto Sans family is installed")
     if spec.label_min_height and len(spec.label_min_height) != len(spec.labels):
@@ -560,7 +567,7 @@ def _start_encoder(tmp: Path, width: int, height: int, settings: dict[str, objec
         ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=settings["fps"])
         .output(
             str(tmp), format="mp4", vcodec="libx264", pix_fmt="yuv420p", crf=settings["crf"],
-            preset=settings["preset"], threads=settings["threads"], r=settings["fps"], an=None,
+            preset=settings["preset"], threads=settings["threads"], r=settings["fps"], g=settings["keyint"], an=None,
             # RGB -> YUV with the BT.709 matrix, and say so in the stream, so players convert back the same way.
             vf="scale=out_color_matrix=bt709:out_range=tv", colorspace="bt709", color_primaries="bt709",
             color_trc="bt709", color_range="tv", movflags=settings["movflags"], map_metadata=-1, fflags="+bitexact",

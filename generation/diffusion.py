@@ -333,10 +333,24 @@ def square_crop_box(width: int, height: int) -> tuple[int, int, int, int]:
     return left, top, left + side, top + side
 
 
-def to_canvas(frames: np.ndarray, size: int) -> Iterator[np.ndarray]:
-    """Float frames in [0, 1] (F, H, W, 3) -> uint8 RGB size x size frames (center square, Lanczos)."""
+def duration_order(generated: int, target: int) -> tuple[list[int], str]:
+    """Which generated frame each of `target` frames shows, and how: "as generated", "cut" (the first
+    target frames), or "ping-pong" (forward, then backward, and so on: the motion keeps its speed and
+    never jumps, which a loop or slowing it down would not give)."""
+    if target == generated:
+        return list(range(generated)), "as generated"
+    if target < generated:
+        return list(range(target)), "cut"
+    period = max(1, 2 * (generated - 1))
+    return [i % period if i % period < generated else period - i % period for i in range(target)], "ping-pong"
+
+
+def to_canvas(frames: np.ndarray, size: int, order: list[int] | None = None) -> Iterator[np.ndarray]:
+    """Float frames in [0, 1] (F, H, W, 3) -> uint8 RGB size x size frames (center square, Lanczos),
+    in `order` (indices into frames; default: each once, in order)."""
     box = square_crop_box(frames.shape[2], frames.shape[1])
-    for frame in frames:
+    for i in range(len(frames)) if order is None else order:
+        frame = frames[i]
         pixels = (np.clip(frame, 0.0, 1.0) * 255.0).round().astype(np.uint8)
         square = pixels[box[1]:box[3], box[0]:box[2]]
         if square.shape[0] != size:
@@ -434,15 +448,23 @@ class DiffusionBackend:
         seed: int,
         cache_dir: Path,
         on_step: OnStep | None = None,
+        duration_s: float | None = None,
     ) -> BaseClip:
         """The base clip for these inputs: from cache_dir when its key is there, else generated and stored.
-        on_step(step, steps): after each denoising step of a generation (a cache hit has none)."""
+        on_step(step, steps): after each denoising step of a generation (a cache hit has none).
+        duration_s: the clip's length (the product's duration): the generated frames are cut or played
+        ping-pong to round(duration_s * fps) frames (duration_order); None keeps them as generated."""
         # 1. Check inputs
         self.check_inputs(prompt, negative_prompt, image, seed)
+        if duration_s is not None and (isinstance(duration_s, bool) or not isinstance(duration_s, (int, float))
+                                       or not 0 < duration_s <= 600 or round(duration_s * self.settings.fps) < 1):
+            raise ValueError(f"`duration_s` has to be a positive duration of at least one frame but is {duration_s!r}")
 
-        # 2. Content key
+        # 2. Content key (the duration only where one is asked for, so earlier keys stay as they were)
         image_sha256 = sha256_file(Path(image)) if image is not None else None
         request = self._request(prompt, negative_prompt, image_sha256, seed)
+        if duration_s is not None:
+            request["duration_s"] = float(duration_s)
         key = sha256_text(canonical_json(request))
         cache_dir = Path(cache_dir)
         clip_path, sidecar_path = cache_dir / f"{key}.mp4", cache_dir / f"{key}.json"
@@ -460,9 +482,11 @@ class DiffusionBackend:
         # 5. Generate (one retry with memory savers on CUDA OOM)
         frames = self._generate_with_retry(prompt, negative_prompt, call_image, seed, on_step)
 
-        # 6. Square canvas, written losslessly, then the sidecar
+        # 6. To the asked duration, on the square canvas, written losslessly, then the sidecar
+        target = len(frames) if duration_s is None else round(duration_s * self.settings.fps)
+        order, method = duration_order(len(frames), target)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        count = write_clip(to_canvas(frames, self.settings.size), clip_path, fps=self.settings.fps)
+        count = write_clip(to_canvas(frames, self.settings.size, order), clip_path, fps=self.settings.fps)
         params = {
             **request,
             "key": key,
@@ -475,6 +499,7 @@ class DiffusionBackend:
                                      map(int, square_crop_box(int(frames.shape[2]), int(frames.shape[1]))))),
                 "size": {"width": self.settings.size, "height": self.settings.size},
             },
+            "duration": {"generated_frames": int(len(frames)), "frames": count, "method": method},
             "effective": {
                 "cpu_offload": self.settings.cpu_offload or self.oom_retry_reason is not None,
                 "vae_tiling": self.settings.vae_tiling or self.oom_retry_reason is not None,

@@ -29,6 +29,7 @@ class RenderOptions:
     seed: int = 0
     crf: int = 20
     preset: str = "veryfast"
+    keyframe_s: float = 2.0                          # longest gap between keyframes (generation.compose.KEYFRAME_S)
     backend: str = "motion"                          # "motion" (CPU, from photos) or "diffusers"
     diffusion: "DiffusionSettings | None" = None     # model and parameters when backend == "diffusers"
     prompt_template: str = "product_hero"            # generation/prompts/default.json

@@ -93,7 +93,7 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         t0 = time.perf_counter()
         rendered = render_variant(base, spec, staging, frame_hook=_timed(marks.hook, times, "watermark_fingerprint"),
                                   crf=settings.options.crf, preset=settings.options.preset,
-                                  metadata=decision.mp4_metadata)
+                                  keyframe_s=settings.options.keyframe_s, metadata=decision.mp4_metadata)
         times["compose_encode"] = time.perf_counter() - t0 - times["watermark_fingerprint"]
         # 3. Check what will ship: labels on decoded frames, metadata read back.
         t0 = time.perf_counter()

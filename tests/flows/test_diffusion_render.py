@@ -20,6 +20,7 @@ from generation.diffusion import DiffusionSettings
 from generation.plan import RenderOptions
 from provenance import load_credentials
 from provenance.ledger import Ledger
+from foundation.frames import duration_s
 from foundation.primitives import sha256_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generation"))
@@ -63,6 +64,11 @@ def test_render_through_the_diffusion_backend_is_signed_as_ai_media_with_the_mod
     root, _, settings, first = setup
     assert (first.rendered, first.failed) == (4, 0), [o.reason for o in first.outcomes]
     assert len(_clips(settings)) == 2                      # one base clip per product, shared by its locales
+    # As long as the catalog says (duration_s 2: 16 frames at 8 fps), not the 17 frames the model makes.
+    for sidecar in settings.clip_cache.glob("*.json"):
+        assert json.loads(json.loads(sidecar.read_text())["params_json"])["duration"] == {
+            "generated_frames": 17, "frames": 16, "method": "cut"}
+    assert {round(duration_s(p), 2) for p in (root / "out").rglob("*.mp4")} == {2.0}
     led = Ledger(settings.ledger_url)
     records = audit_paths([root / "out"], anchors_pem=load_credentials(settings.signing).anchors_pem,
                           lookup=led.asset_id_for_sha256)

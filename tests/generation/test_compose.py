@@ -74,6 +74,31 @@ def test_variant_is_a_faststart_h264_yuv420p_mp4(base, tmp_path, aspect):
     assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]                 # the temp file was renamed
 
 
+def _keyframes(path) -> list[int]:
+    """0-based frame numbers of the sync samples (stss) of the file's only track."""
+    data = path.read_bytes()
+    start, _ = mp4_box(data, ["moov", "trak", "mdia", "minf", "stbl", "stss"])
+    count = int.from_bytes(data[start + 4:start + 8], "big")
+    return [int.from_bytes(data[start + 8 + 4 * i:start + 12 + 4 * i], "big") - 1 for i in range(count)]
+
+
+@pytest.mark.parametrize("keyframe_s, keyint", [(2.0, 24), (0.5, 6)])
+def test_no_gap_between_keyframes_is_longer_than_asked(tmp_path, keyframe_s, keyint):
+    clip = make_base_clip(coffee_photo(tmp_path), cache_dir=tmp_path / "cache", size=SHORT, fps=12,
+                          duration_s=5.0, seed=3)
+    rv = render_variant(clip, make_spec("de-DE", "1:1", SHORT), tmp_path / "v.mp4", keyframe_s=keyframe_s)
+    keys = _keyframes(rv.path)
+    assert keys[0] == 0 and max(b - a for a, b in zip(keys, [*keys[1:], rv.frames])) <= keyint, keys
+    assert json.loads(rv.encoder_json)["keyint"] == keyint
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, 11, True, "2"])
+def test_a_bad_keyframe_interval_is_refused_by_value(base, tmp_path, bad):
+    with pytest.raises(ValueError, match=rf"keyframe_s {bad!r}: expected seconds in \(0, 10\]"):
+        render_variant(base, make_spec("de-DE", "1:1", SHORT), tmp_path / "x.mp4", keyframe_s=bad)
+    assert not list(tmp_path.iterdir())
+
+
 def test_single_video_track_and_no_audio(base, tmp_path):
     out = tmp_path / "v.mp4"
     render_variant(base, make_spec("de-DE", "1:1", SHORT), out)

@@ -98,6 +98,35 @@ def test_t2v_clip_is_made_written_and_recorded(wan_t2v, tiny, tmp_path):
     assert params["image_sha256"] is None
 
 
+def test_a_clip_is_made_as_long_as_the_product_asks(wan_t2v, tmp_path):
+    # TINY generates 9 frames at 8 fps; a 3 s product needs 24, a 0.5 s one 4.
+    generated = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=2, cache_dir=tmp_path)
+    longer = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=2, cache_dir=tmp_path,
+                                    duration_s=3.0)
+    shorter = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=2, cache_dir=tmp_path,
+                                     duration_s=0.5)
+    assert (generated.frames, longer.frames, shorter.frames) == (9, 24, 4)
+    assert len({generated.key, longer.key, shorter.key}) == 3
+
+    # Ping-pong: forward, back, forward; every frame is a generated one, in an order with no jump.
+    g, long_frames = frames_of(generated.path), frames_of(longer.path)
+    order = [*range(9), *range(7, 0, -1), *range(9)][:24]
+    assert all(np.array_equal(long_frames[i], g[j]) for i, j in enumerate(order))
+    assert np.array_equal(frames_of(shorter.path), g[:4])
+    assert json.loads(longer.params_json)["duration"] == {"generated_frames": 9, "frames": 24, "method": "ping-pong"}
+    assert json.loads(shorter.params_json)["duration"] == {"generated_frames": 9, "frames": 4, "method": "cut"}
+    assert json.loads(generated.params_json)["duration"] == {"generated_frames": 9, "frames": 9, "method": "as generated"}
+    assert json.loads(longer.params_json)["duration_s"] == 3.0 and "duration_s" not in json.loads(generated.params_json)
+
+
+@pytest.mark.parametrize("bad", [0, -2.0, 601, True, "6"])
+def test_a_bad_duration_is_refused_by_value(wan_t2v, tmp_path, bad):
+    with pytest.raises(ValueError, match=rf"`duration_s` .* but is {bad!r}"):
+        wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=2, cache_dir=tmp_path,
+                               duration_s=bad)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.slow
 def test_same_seed_same_pixels_other_seed_other_clip(wan_t2v, tmp_path):
     first = wan_t2v.make_base_clip(prompt=PROMPT, negative_prompt=NEGATIVE, image=None, seed=3, cache_dir=tmp_path / "a")
