@@ -27,6 +27,7 @@ from babel import UnknownLocaleError
 from babel.numbers import get_currency_precision, is_currency
 from PIL import Image, UnidentifiedImageError
 
+from foundation.frames import ClipError, audio_duration_s
 from foundation.primitives import Author, SourceType
 from catalogs.schema import ASPECT_RATIOS, BrandKit, Catalog, Copy, Locale, Product
 
@@ -35,6 +36,8 @@ MAX_PROBLEMS = 50                   # enough to fix a batch; more is noise from 
 MAX_IMAGE_PIXELS = 40_000_000
 MAX_IMAGE_BYTES = 50_000_000
 IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+MAX_AUDIO_BYTES = 100_000_000
+AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a")    # what C2PA can carry as an ingredient of the variant's manifest
 DEFAULT_DURATION_S = 6.0
 DURATION_RANGE_S = (2.0, 60.0)
 
@@ -51,7 +54,8 @@ LOCALE_COLUMNS = ("tag", "language", "region", "currency", "rule_profile", "aspe
 COPY_COLUMNS = ("sku", "locale", "headline", "cta", "captions")
 COPY_OPTIONAL = ("price", "copy_author")
 BRAND_KEYS = ("name", "primary_color", "secondary_color", "text_color", "font_family")
-BRAND_OPTIONAL = ("logo", "logo_source", "logo_owner", "logo_licence", "author")
+BRAND_OPTIONAL = ("logo", "logo_source", "logo_owner", "logo_licence", "author",
+                  "music", "music_source", "music_owner", "music_licence")
 
 
 T = TypeVar("T")
@@ -293,15 +297,40 @@ def _contained_path(root: Path, raw: str, where: str, problems: _Problems) -> Pa
     return resolved
 
 
-def _image(root: Path, raw: str, where: str, problems: _Problems) -> Path | None:
-    """A contained JPEG/PNG/WebP file that decodes fully and is within the size limits."""
-    raw = raw.strip()
+def _sized_file(root: Path, raw: str, where: str, problems: _Problems, *, kind: str, max_bytes: int) -> Path | None:
+    """A contained file (`_contained_path`) of at most max_bytes."""
     path = _contained_path(root, raw, where, problems)
     if path is None:
         return None
     size = path.stat().st_size
-    if size > MAX_IMAGE_BYTES:
-        problems.add(where, f"image {raw!r} is {size / 1e6:.1f} MB; the limit is {MAX_IMAGE_BYTES / 1e6:.0f} MB")
+    if size > max_bytes:
+        problems.add(where, f"{kind} {raw!r} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+        return None
+    return path
+
+
+def _audio(root: Path, raw: str, where: str, problems: _Problems) -> Path | None:
+    """A contained WAV, MP3 or M4A file with an audio stream that decodes to the end."""
+    raw = raw.strip()
+    path = _sized_file(root, raw, where, problems, kind="music", max_bytes=MAX_AUDIO_BYTES)
+    if path is None:
+        return None
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        problems.add(where, f"music {raw!r}: use a {', '.join(AUDIO_SUFFIXES)} file")
+        return None
+    try:
+        audio_duration_s(path)
+    except ClipError as exc:
+        problems.add(where, f"music {raw!r} is not readable audio ({str(exc).split(': ', 1)[-1]})")
+        return None
+    return path
+
+
+def _image(root: Path, raw: str, where: str, problems: _Problems) -> Path | None:
+    """A contained JPEG/PNG/WebP file that decodes fully and is within the size limits."""
+    raw = raw.strip()
+    path = _sized_file(root, raw, where, problems, kind="image", max_bytes=MAX_IMAGE_BYTES)
+    if path is None:
         return None
     try:
         with Image.open(path) as image:
@@ -637,7 +666,10 @@ def _read_brand(root: Path, problems: _Problems) -> BrandKit | None:
         elif key == "logo":
             logo = _image(root, value, at(key), problems)
             values[key] = str(logo) if logo else None
-        elif key == "logo_source":
+        elif key == "music":
+            music = _audio(root, value, at(key), problems)
+            values[key] = str(music) if music else None
+        elif key in ("logo_source", "music_source"):
             values[key] = _photo_source(value, at(key), problems, column=key)
         elif key == "author":
             author = _copy_author(value, at(key), problems, column=key)
@@ -646,7 +678,7 @@ def _read_brand(root: Path, problems: _Problems) -> BrandKit | None:
             values[key] = _text({key: value}, key, at(key), problems, required=key in BRAND_KEYS)
     if any(values.get(k) is None for k in BRAND_KEYS) or \
             any(data.get(k) is not None and values.get(k) is None for k in BRAND_OPTIONAL) or \
-            (data.get("logo") is not None and not values.get("logo")):
+            any(data.get(k) is not None and not values.get(k) for k in ("logo", "music")):
         return None
     return BrandKit(
         name=values["name"], primary_color=values["primary_color"],  # type: ignore[arg-type]
@@ -655,5 +687,8 @@ def _read_brand(root: Path, problems: _Problems) -> BrandKit | None:
         logo=Path(values["logo"]) if values.get("logo") else None,  # type: ignore[arg-type]
         logo_source=values.get("logo_source") or None, logo_owner=values.get("logo_owner") or "",
         logo_licence=values.get("logo_licence") or "",
+        music=Path(values["music"]) if values.get("music") else None,  # type: ignore[arg-type]
+        music_source=values.get("music_source") or None, music_owner=values.get("music_owner") or "",
+        music_licence=values.get("music_licence") or "",
         author=Author.parse(values.get("author") or "unknown"),
     )

@@ -74,6 +74,12 @@ class BrandKit:
     logo_owner: str = ""
     logo_licence: str = ""
     author: Author = Author("unknown")    # who chose the brand kit (key "author", the copy_author syntax)
+    # A music bed for every variant (WAV, MP3 or M4A in the catalog folder), with what brand.json says
+    # of it, as of the logo; None: the variants are silent.
+    music: Path | None = None
+    music_source: str | None = None
+    music_owner: str = ""
+    music_licence: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ import numpy as np
 
 from foundation.primitives import atomic_path
 
-__all__ = ["ClipError", "ffmpeg_exe", "write_clip", "read_clip", "read_frames", "probe", "duration_s", "picture_box"]
+__all__ = ["ClipError", "ffmpeg_exe", "write_clip", "read_clip", "read_frames", "probe", "duration_s", "picture_box",
+           "audio_duration_s"]
 
 
 def ffmpeg_exe() -> str:
@@ -87,6 +88,21 @@ def probe(path: Path) -> tuple[int, int, float]:
         raise ClipError(f"{path}: no video stream found")
     fps_m = re.search(r"(\d+(?:\.\d+)?) fps", out)
     return int(m.group(1)), int(m.group(2)), float(fps_m.group(1)) if fps_m else 0.0
+
+
+def audio_duration_s(path: Path) -> float:
+    """Seconds of the first audio stream, after decoding all of it (a damaged file fails here, not in a render)."""
+    if not re.search(r"Stream #\S+.*Audio: ", _banner(path)):
+        raise ClipError(f"{path}: no audio stream found")
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-xerror", "-i", str(path),
+                               "-map", "0:a:0", "-f", "null", "-"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=err)
+        err.seek(0)
+        lines = [line.strip() for line in err.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    if proc.returncode != 0:
+        raise ClipError(f"{path}: the audio does not decode ({lines[-1] if lines else 'ffmpeg failed'})")
+    return duration_s(path)
 
 
 def duration_s(path: Path) -> float:

@@ -174,7 +174,8 @@ _CAPTURE_SOURCE_TYPES = frozenset({SourceType.DIGITAL_CAPTURE, SourceType.COMPOS
 
 
 def variant_source_type(backend: str, *, task: str | None = None, photo: SourceType | None,
-                        photo_composited: bool = False) -> SourceType | None:
+                        photo_composited: bool = False, music: SourceType | None = None,
+                        has_music: bool = False) -> SourceType | None:
     """The IPTC digital source type of a variant, from what made its pixels: the one place it is decided
     (docs/compliance.md, "Digital source type" has the table).
 
@@ -183,7 +184,21 @@ def variant_source_type(backend: str, *, task: str | None = None, photo: SourceT
     variant is what the photo is: its own type (None, when its provenance is unknown: no claim is made).
     backend "diffusers": a trained model made the pixels, from text (task "t2v") or conditioned on the
     photo (task "i2v", the photo an inputTo ingredient): trainedAlgorithmicMedia; with the photo's own
-    pixels composited into the generated frames, compositeWithTrainedAlgorithmicMedia."""
+    pixels composited into the generated frames, compositeWithTrainedAlgorithmicMedia.
+
+    A music bed (has_music; music: its own type, None when unknown) is part of the file: an AI-made bed
+    under pictures that are not makes the whole a compositeWithTrainedAlgorithmicMedia; a bed of unknown
+    provenance leaves only an AI claim standing (it is true whatever the bed is), any other becomes None."""
+    pictures = _pictures_source_type(backend, task=task, photo=photo, photo_composited=photo_composited)
+    if not has_music or (music is not None and not music.is_ai):
+        return pictures
+    if pictures is not None and pictures.is_ai:
+        return pictures
+    return SourceType.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA if music is not None else None
+
+
+def _pictures_source_type(backend: str, *, task: str | None, photo: SourceType | None,
+                          photo_composited: bool) -> SourceType | None:
     if backend == "motion":
         if task is not None:
             raise ValueError(f"backend 'motion' has no task, got {task!r}")

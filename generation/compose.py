@@ -41,6 +41,7 @@ from foundation.primitives import atomic_path, canonical_json
 from generation.fonts import FontFace, LocaleFont, check_locale_coverage, face_for_labels, font_for_locale, pil_font
 from generation.layout import Box, Layout, layout_for
 from foundation.records import BaseClip, FrameHook, RenderedVariant, VariantSpec
+from generation.sound import AAC_BITRATE, SAMPLE_RATE, AudioBed, fit_bed
 from generation.text import TextFitError, draw_block, fit_text
 
 CTA_START = 0.6             # fraction of the duration after which the CTA shows
@@ -99,16 +100,18 @@ class VariantJob:
 
 def render_variant(base: BaseClip, spec: VariantSpec, out_path: Path, *, frame_hook: FrameHook | None = None,
                    crf: int = 20, preset: str = "veryfast", threads: int = 1, keyframe_s: float = KEYFRAME_S,
-                   metadata: Mapping[str, str] | None = None) -> RenderedVariant:
+                   metadata: Mapping[str, str] | None = None, audio: Path | None = None) -> RenderedVariant:
     """Compose `spec` over `base` and encode it to `out_path` (atomically; nothing is left on error).
 
     `threads` is the x264 thread count; it is pinned (and recorded) because the encoded bytes
     depend on it, and reproducible bytes are what the ledger hashes. `metadata` items are written
     into moov/udta/meta (e.g. {"AIGC": <the one JSON object of GB 45438-2025>}). `keyframe_s`: the
-    longest gap between keyframes, in seconds.
+    longest gap between keyframes, in seconds. `audio`: a music bed, fitted to the clip's length
+    (generation.sound); None: no audio track.
     """
     job = VariantJob(spec=spec, out_path=Path(out_path), frame_hook=frame_hook, metadata=metadata)
-    return render_variants(base, [job], crf=crf, preset=preset, threads=threads, keyframe_s=keyframe_s)[0]
+    return render_variants(base, [job], crf=crf, preset=preset, threads=threads, keyframe_s=keyframe_s,
+                           audio=audio)[0]
 
 
 def check_variant_text(spec: VariantSpec) -> list[TextFitError]:
@@ -126,7 +129,7 @@ def check_variant_text(spec: VariantSpec) -> list[TextFitError]:
 
 def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, preset: str = "veryfast",
                     threads: int = 1, keyframe_s: float = KEYFRAME_S,
-                    metadata: Mapping[str, str] | None = None) -> list[RenderedVariant]:
+                    metadata: Mapping[str, str] | None = None, audio: Path | None = None) -> list[RenderedVariant]:
     """Several variants of one base clip from a single decode of it ("generate once, localize many").
 
     Decoding the lossless base clip costs about as much CPU as one encode, so it is decoded once per
@@ -134,7 +137,8 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
     DECODED_CLIPS_BYTES). Each variant of a batch has its own encoder process while its clip size is
     composed: keep batches small (one product's locales for one aspect ratio, say). Every
     variant is published at the end, or none is when anything fails. `metadata` items go into
-    every variant of the batch; a job's own `metadata` adds to them (and wins on a shared key).
+    every variant of the batch; a job's own `metadata` adds to them (and wins on a shared key). `audio`: the
+    music bed of every variant of the batch (see render_variant).
     """
     jobs = list(jobs)
     outs = [Path(job.out_path) for job in jobs]
@@ -146,10 +150,13 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
         _check_inputs(base, job.spec, crf, threads, keyframe_s)
         _check_metadata(meta)
     fonts = [_fonts_for(job.spec) for job in jobs]
+    bed = fit_bed(audio, base.frames / base.fps) if audio is not None else None
 
     # 2. Static layers per variant: background, layout, text overlays (shaped, fitted, drawn once).
     composers = [_Composer(base, job, f) for job, f in zip(jobs, fonts)]
     settings = encoder_settings(base.fps, crf=crf, preset=preset, threads=threads, keyframe_s=keyframe_s)
+    if bed is not None:
+        settings["audio"] = bed.settings()
     per_variant = [_with_metadata(settings, meta) for meta in items]
 
     # 3. Per clip size, one decode; each frame is composed for every variant and piped to its encoder.
@@ -158,6 +165,7 @@ def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, pr
     with contextlib.ExitStack() as publish:
         for composer in composers:
             composer.tmp = publish.enter_context(atomic_path(composer.out_path, suffix=composer.out_path.suffix))
+            composer.bed = bed
             composer.err = publish.enter_context(tempfile.TemporaryFile())
         try:
             for size in dict.fromkeys(c.clip_size for c in composers):
@@ -294,11 +302,12 @@ class _Composer:
                 blend.fix(self.background)
         self.tmp: Path | None = None      # set by render_variants (a temporary file beside out_path)
         self.err = None                   # ffmpeg's stderr: a temporary file, never an unread pipe
+        self.bed: AudioBed | None = None  # the music bed of the batch, set by render_variants
         self.proc = None
         self.written = 0
 
     def start(self, settings: dict[str, object]) -> None:
-        self.proc = _start_encoder(self.tmp, self.spec.width, self.spec.height, settings, self.err)
+        self.proc = _start_encoder(self.tmp, self.spec.width, self.spec.height, settings, self.err, self.bed)
 
     def write(self, i: int, clip_frame: np.ndarray) -> None:
         # a. Place the clip on the brand background.
@@ -560,16 +569,22 @@ def _check_metadata(metadata: Mapping[str, str]) -> None:
             raise ValueError(f"metadata {key}: expected a text value without NUL, got {value!r}")
 
 
-def _start_encoder(tmp: Path, width: int, height: int, settings: dict[str, object], err):
+def _start_encoder(tmp: Path, width: int, height: int, settings: dict[str, object], err, bed: AudioBed | None = None):
     # one -metadata per item; "metadata:g:<i>" are distinct option names that all mean global metadata
     items = {f"metadata:g:{i}": f"{k}={v}" for i, (k, v) in enumerate(dict(settings.get("metadata") or {}).items())}
+    video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=settings["fps"])
+    # the bed's first audio stream only (an MP3's cover picture stays out), shaped and levelled by bed.filter
+    streams, sound = ((video, ffmpeg.input(str(bed.path))["a:0"]),
+                      {"af": bed.filter, "acodec": "aac", "audio_bitrate": AAC_BITRATE, "ar": SAMPLE_RATE}) \
+        if bed is not None else ((video,), {"an": None})
     args = (
-        ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=settings["fps"])
-        .output(
-            str(tmp), format="mp4", vcodec="libx264", pix_fmt="yuv420p", crf=settings["crf"],
-            preset=settings["preset"], threads=settings["threads"], r=settings["fps"], g=settings["keyint"], an=None,
-            # RGB -> YUV with the BT.709 matrix, and say so in the stream, so players convert back the same way.
-            vf="scale=out_color_matrix=bt709:out_range=tv", colorspace="bt709", color_primaries="bt709",
+        ffmpeg.output(
+            *streams, str(tmp), format="mp4", vcodec="libx264", pix_fmt="yuv420p", crf=settings["crf"],
+            preset=settings["preset"], threads=settings["threads"], r=settings["fps"], g=settings["keyint"], **sound,
+            # RGB -> YUV with the BT.709 matrix, and say so in the stream, so players convert back the same way:
+            # the frames carry the tags (setparams), else the encoder writes primaries and transfer as unknown.
+            vf="scale=out_color_matrix=bt709:out_range=tv,setparams=color_primaries=bt709:color_trc=bt709"
+               ":colorspace=bt709:range=tv", colorspace="bt709", color_primaries="bt709",
             color_trc="bt709", color_range="tv", movflags=settings["movflags"], map_metadata=-1, fflags="+bitexact",
             **items,
         )

@@ -118,11 +118,13 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
 
 
 def _brand_inputs(catalog: Catalog) -> dict:
-    """The brand kit as a variant-key input: the logo by its content; what brand.json says of the logo only
-    when it says something, so the keys of brand kits without those keys stay as they were."""
-    brand = asdict(catalog.brand) | {"logo": sha256_file(catalog.brand.logo) if catalog.brand.logo else None}
+    """The brand kit as a variant-key input: the logo and the music bed by their content; what brand.json
+    says of them only when it says something, so the keys of brand kits without those keys stay as they were."""
+    brand = asdict(catalog.brand) | {"logo": sha256_file(catalog.brand.logo) if catalog.brand.logo else None,
+                                     "music": sha256_file(catalog.brand.music) if catalog.brand.music else None}
     brand["author"] = str(catalog.brand.author) if catalog.brand.author.kind != "unknown" else ""
-    for key in ("logo_source", "logo_owner", "logo_licence", "author"):
+    for key in ("logo_source", "logo_owner", "logo_licence", "author",
+                "music", "music_source", "music_owner", "music_licence"):
         if not brand[key]:
             del brand[key]
     return brand

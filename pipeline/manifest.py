@@ -18,14 +18,19 @@ IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 AGENT = "Tessera"
 
 
-def source_type_of(base: BaseClip, photo: InputProvenance | None) -> SourceType | None:
+def source_type_of(base: BaseClip, photo: InputProvenance | None,
+                   music: InputProvenance | None = None) -> SourceType | None:
     """The variant's IPTC digital source type (foundation.primitives.variant_source_type decides it), from
-    the backend and, for a camera move, the photo's own provenance (provenance.inputs): None when unknown."""
+    the backend and, for a camera move, the photo's own provenance (provenance.inputs), and the music
+    bed's where there is one: None when unknown."""
     params = json.loads(base.params_json)
+    bed = SourceType(music.source_type) if music is not None and music.source_type else None
     if base.backend == "motion":
-        return variant_source_type("motion", photo=SourceType(photo.source_type) if photo and photo.source_type else None)
+        return variant_source_type("motion", photo=SourceType(photo.source_type) if photo and photo.source_type else None,
+                                   music=bed, has_music=music is not None)
     return variant_source_type(base.backend, task=params.get("task"), photo=None,
-                               photo_composited=bool(params.get("composited_photo", False)))
+                               photo_composited=bool(params.get("composited_photo", False)),
+                               music=bed, has_music=music is not None)
 
 
 # Backends whose clips show photoreal objects or scenes: the camera move shows the product photo's own
@@ -47,10 +52,12 @@ def photo_used(base: BaseClip) -> bool:
 def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVariant,
                      extra_actions: tuple[Action, ...] = (),
                      extra_assertions: tuple[tuple[str, str], ...] = (),
-                     photo: InputProvenance | None = None, logo: InputProvenance | None = None) -> ManifestSpec:
+                     photo: InputProvenance | None = None, logo: InputProvenance | None = None,
+                     music: InputProvenance | None = None) -> ManifestSpec:
     """photo: the product photo's own provenance (provenance.inputs), read before rendering; needed
     whenever the photo is an input (photo_used). logo: the brand logo's, when the brand kit names one: it is
-    described in com.tessera.variant, not an ingredient, since its pixels are not in the frames."""
+    described in com.tessera.variant, not an ingredient, since its pixels are not in the frames. music: the
+    music bed's, when the brand kit names one: it is the audio track, a componentOf ingredient (c2pa.placed)."""
     spec = plan.spec
     base_params = json.loads(base.params_json)
     localize = Action("c2pa.edited", AGENT, parameters_json=canonical_json({
@@ -60,7 +67,9 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
     encode = Action("c2pa.transcoded", AGENT, parameters_json=rendered.encoder_json)
     if photo_used(base) and photo is None:
         raise ValueError(f"{plan.output_path.name}: the photo is an input but its provenance was not read")
-    source_type = source_type_of(base, photo)
+    if (plan.brand.music is None) != (music is None):
+        raise ValueError(f"{plan.output_path.name}: the music bed and its provenance go together")
+    source_type = source_type_of(base, photo, music)
     dst = source_type.value if source_type else None     # None: a photo of unknown provenance, no claim
 
     # 1. What the base clip is, from the backend that made it; the photo is an ingredient only where it was
@@ -86,6 +95,13 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
                         parameters_json=_without_local_paths(base.params_json)),)
         models = (_model_ingredient(base_params),)
 
+    # The music bed is the audio track: placed as it is, trimmed, faded and levelled by the encode.
+    placed: tuple[Action, ...] = ()
+    if music is not None and plan.brand.music is not None:
+        ingredients += (Ingredient(path=plan.brand.music, title=plan.brand.music.name, relationship="componentOf"),)
+        placed = (Action("c2pa.placed", AGENT, parameters_json=canonical_json(
+            {"description": "music bed placed as the audio track (trimmed, faded, loudness-normalised)"})),)
+
     # 2. Where it came from in the catalog, so an auditor can trace the row.
     variant = {
         "asset_id": spec.asset_id, "variant_key": plan.variant_key, "pipeline": pipeline_version(),
@@ -100,9 +116,12 @@ def variant_manifest(plan: VariantPlan, base: BaseClip, rendered: RenderedVarian
     if logo is not None and plan.brand.logo is not None:
         variant["brand_logo"] = {"file": plan.brand.logo.name, **logo.to_dict(), "owner": plan.brand.logo_owner or None,
                                  "licence": plan.brand.logo_licence or None, "in_frames": False}
+    if music is not None and plan.brand.music is not None:
+        variant["music"] = {"file": plan.brand.music.name, **music.to_dict(), "owner": plan.brand.music_owner or None,
+                            "licence": plan.brand.music_licence or None}
     return ManifestSpec(
         title=plan.output_path.name, asset_id=spec.asset_id, digital_source_type=dst,
-        actions=first + (localize,) + extra_actions + (encode,),
+        actions=first + placed + (localize,) + extra_actions + (encode,),
         ingredients=ingredients,
         assertions=(("com.tessera.variant", canonical_json(variant)),) + extra_assertions,
         models=models,

@@ -74,7 +74,9 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
                  if photo_used(base) else None)
         logo = (input_provenance(plan.brand.logo, ws.trust_anchors, catalog_source=plan.brand.logo_source,
                                  catalog_field="logo_source") if plan.brand.logo else None)
-        source_type = source_type_of(base, photo)
+        music = (input_provenance(plan.brand.music, ws.trust_anchors, catalog_source=plan.brand.music_source,
+                                  catalog_field="music_source") if plan.brand.music else None)
+        source_type = source_type_of(base, photo, music)
         # a model conditioned on the photo (i2v) altered it: AI-modified when the photo is a capture
         conditioned_on = photo.source_type if photo is not None and base.backend != "motion" else None
         ai_generated, ai_modified = ai_flags(source_type.value if source_type else None, conditioned_on=conditioned_on)
@@ -93,7 +95,8 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         t0 = time.perf_counter()
         rendered = render_variant(base, spec, staging, frame_hook=_timed(marks.hook, times, "watermark_fingerprint"),
                                   crf=settings.options.crf, preset=settings.options.preset,
-                                  keyframe_s=settings.options.keyframe_s, metadata=decision.mp4_metadata)
+                                  keyframe_s=settings.options.keyframe_s, metadata=decision.mp4_metadata,
+                                  audio=plan.brand.music)
         times["compose_encode"] = time.perf_counter() - t0 - times["watermark_fingerprint"]
         # 3. Check what will ship: labels on decoded frames, metadata read back.
         t0 = time.perf_counter()
@@ -116,7 +119,7 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
                          photo_sha256=plan.photo_sha256 if photo is not None else None,
                          sku=plan.spec.sku, locale=plan.spec.locale,
                          footage_source_type=source_type.value if source_type else None,
-                         inputs=input_records(plan, base, photo, logo), brand=brand_record(plan))
+                         inputs=input_records(plan, base, photo, logo, music), brand=brand_record(plan))
         authorship = (AUTHORSHIP_LABEL, json.dumps(authorship_assertion(ws.journal, plan.variant_key)))
         times["journal"] = time.perf_counter() - t0
         # 5. The manifest: what happened, the soft bindings (watermark payload, fingerprints) that find it
@@ -125,7 +128,7 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
         watermarked, soft = manifest_parts(marks, duration_ms=rendered.frames * 1000 // rendered.fps)
         manifest = with_compliance(variant_manifest(plan, base, rendered, extra_actions=(watermarked,),
                                                     extra_assertions=soft + (authorship,), photo=photo,
-                                                    logo=logo), decision)
+                                                    logo=logo, music=music), decision)
         pub = Publication(asset_id=plan.asset_id, variant_key=plan.variant_key, run_id=run_id, sku=plan.spec.sku,
                           locale=plan.spec.locale, aspect=plan.spec.aspect, base_clip_key=base.key,
                           output_path=plan.output_path, watermark_payload=marks.payload,
@@ -145,9 +148,10 @@ def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str
 
 
 def input_records(plan: VariantPlan, base: BaseClip, photo: InputProvenance | None,
-                  logo: InputProvenance | None) -> tuple[InputRecord, ...]:
+                  logo: InputProvenance | None, music: InputProvenance | None = None) -> tuple[InputRecord, ...]:
     """The variant's input files for the journal: the product photo where it is an input (photo_used), the
-    brand logo the brand kit names (read for its provenance; Tessera does not draw it into the frames)."""
+    brand logo the brand kit names (read for its provenance; Tessera does not draw it into the frames), the
+    music bed (the audio track)."""
     out = []
     if photo is not None:
         if base.backend == "motion":
@@ -163,6 +167,10 @@ def input_records(plan: VariantPlan, base: BaseClip, photo: InputProvenance | No
         out.append(InputRecord("brand logo", plan.brand.logo.name, sha256_file(plan.brand.logo), logo.to_dict(),
                                plan.brand.logo_owner, plan.brand.logo_licence, "brand.json", False,
                                "named by the brand kit; not drawn into the frames"))
+    if music is not None and plan.brand.music is not None:
+        out.append(InputRecord("music bed", plan.brand.music.name, sha256_file(plan.brand.music), music.to_dict(),
+                               plan.brand.music_owner, plan.brand.music_licence, "brand.json", True,
+                               "the audio track: trimmed to the variant, faded and loudness-normalised"))
     return tuple(out)
 
 

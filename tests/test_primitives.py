@@ -113,6 +113,23 @@ def test_the_variant_source_type_follows_what_made_the_pixels(backend, task, pho
     assert variant_source_type(backend, task=task, photo=photo, photo_composited=composited) is expected
 
 
+CAPTURE, AI, COMPOSITE = (SourceType.DIGITAL_CAPTURE, SourceType.TRAINED_ALGORITHMIC_MEDIA,
+                          SourceType.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA)
+
+
+@pytest.mark.parametrize("backend, task, photo, music, expected", [
+    ("motion", None, CAPTURE, CAPTURE, CAPTURE),          # a recorded bed of a known, non-AI type changes nothing
+    ("motion", None, CAPTURE, AI, COMPOSITE),             # an AI-made bed under captured pictures: a composite
+    ("motion", None, None, AI, COMPOSITE),                # ... also under pictures of unknown provenance
+    ("diffusers", "t2v", None, AI, AI),                   # all of it AI-made
+    ("motion", None, CAPTURE, None, None),                # a bed of unknown provenance: no claim is true
+    ("diffusers", "t2v", None, None, AI),                 # ... except that it contains AI-made pictures
+])
+def test_a_music_bed_counts_in_the_variant_source_type(backend, task, photo, music, expected):
+    from foundation.primitives import variant_source_type
+    assert variant_source_type(backend, task=task, photo=photo, music=music, has_music=True) is expected
+
+
 @pytest.mark.parametrize("backend, task, composited, match", [
     ("motion", "t2v", False, "has no task"), ("diffusers", None, False, "task None"),
     ("diffusers", "t2v", True, "not a text-to-video"), ("gan", None, False, "backend 'gan'"),

@@ -114,6 +114,13 @@ def brand_logo_outside(cat: EditableCatalog) -> None:
     brand(logo="../outside.jpg")(cat)
 
 
+def music_file(name: str, data: bytes) -> Callable[[EditableCatalog], None]:
+    def edit(cat: EditableCatalog) -> None:
+        (cat.root / name).write_bytes(data)
+        brand(music=name)(cat)
+    return edit
+
+
 CASES = [
     # locales
     Case("photo-source-outside-iptc", cell("products", 1, "photo_source", "camera"),
@@ -235,6 +242,13 @@ CASES = [
     Case("brand-missing-key", brand(font_family=None), "brand.json, key 'font_family'", "missing"),
     Case("brand-unknown-key", brand(primary_colour="#000000"), "brand.json, key 'primary_colour'", "unknown key"),
     Case("brand-logo-outside", brand_logo_outside, "brand.json, key 'logo'", "path '../outside.jpg' resolves to"),
+    Case("brand-music-missing", brand(music="sound/bed.wav"), "brand.json, key 'music'", "file 'sound/bed.wav' does not exist"),
+    Case("brand-music-not-audio", music_file("bed.wav", b"RIFF\x00\x00\x00\x00WAVEnot really sound" * 40),
+         "brand.json, key 'music'", "music 'bed.wav' is not readable audio"),
+    Case("brand-music-flac", music_file("bed.flac", b"fLaC" + b"\x00" * 64),
+         "brand.json, key 'music'", "music 'bed.flac': use a .wav, .mp3, .m4a file"),
+    Case("brand-bad-music-source", brand(music_source="studio"),
+         "brand.json, key 'music_source'", "music_source 'studio' is not 'unknown' or an IPTC digital source type"),
 ]
 
 

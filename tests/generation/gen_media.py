@@ -79,3 +79,13 @@ def ffmpeg_stream_info(path: Path) -> str:
     """The 'Stream #0:0... Video: ...' line ffmpeg prints for a file (no ffprobe is shipped)."""
     err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
     return next(line for line in err.splitlines() if "Video:" in line)
+
+
+def music_bed(path: Path, seconds: float, *, volume: float = 0.3, noise: float = 0.1) -> Path:
+    """A stereo 44.1 kHz WAV made by ffmpeg: a 330 Hz tone at `volume` under pink noise of amplitude `noise`
+    (both 0: digital silence)."""
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}",
+                    "-f", "lavfi", "-i", f"anoisesrc=d={seconds}:c=pink:a={noise}", "-filter_complex",
+                    f"[0]volume={volume}[t];[1]volume={1 if noise else 0}[n];[t][n]amix=inputs=2:normalize=0",
+                    "-ac", "2", "-ar", "44100", str(path)], check=True)
+    return path

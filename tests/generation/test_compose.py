@@ -63,7 +63,8 @@ def test_variant_is_a_faststart_h264_yuv420p_mp4(base, tmp_path, aspect):
     start, _ = mp4_box(data, [*stbl, "stsz"])
     assert int.from_bytes(data[start + 8:start + 12], "big") == 12           # one sample per frame
     info = ffmpeg_stream_info(out)
-    assert "h264" in info and "yuv420p" in info and f"{spec.width}x{spec.height}" in info and "bt709" in info
+    # matrix, primaries and transfer all BT.709 (ffmpeg prints one name when the three agree), TV range
+    assert "h264" in info and "yuv420p(tv, bt709, progressive)" in info and f"{spec.width}x{spec.height}" in info
     assert "Audio" not in ffmpeg_stream_info(out)
     frames = list(read_clip(out))
     assert len(frames) == 12 and frames[0].shape == (spec.height, spec.width, 3)
