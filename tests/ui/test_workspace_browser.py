@@ -16,6 +16,7 @@ from flow_catalogs import small_catalog
 from flows.cli import cli
 from flows.start import run_render
 from generation.plan import RenderOptions
+from pipeline.home import open_home
 from pipeline.settings import Settings
 from pipeline.takes import candidate_sets
 from pipeline.workspace import Workspace
@@ -170,7 +171,7 @@ def test_a_reviewer_plays_picks_take_3_of_8_by_keyboard_and_approves_4_variants_
 
 
 @pytest.mark.slow
-def test_compare_shows_two_takes_full_size_and_nothing_is_served_without_a_session(rendered, page, browser):
+def test_compare_two_takes_full_size_reject_one_and_nothing_is_served_without_a_session(rendered, page, browser):
     _, _, settings = rendered
     ws = Workspace(settings)
     (takes,) = candidate_sets(ws)
@@ -190,9 +191,20 @@ def test_compare_shows_two_takes_full_size_and_nothing_is_served_without_a_sessi
             page.keyboard.press("c")
         assert "take 1 and take 3, full size" in page.inner_text("h1")
         sizes = page.locator(".pair video").evaluate_all(
-            "vs => Promise.all(vs.map(v => new Promise(ok => v.readyState >= 1 ? ok() : v.onloadedmetadata = ok)))"
-            ".then(() => vs.map(v => [v.videoWidth, v.videoHeight])))")
+            "async vs => { await Promise.all(vs.map(v => v.readyState >= 1 ? null : new Promise("
+            "ok => v.addEventListener('loadedmetadata', ok)))); return vs.map(v => [v.videoWidth, v.videoHeight]); }")
         assert sizes == [[288, 288], [288, 288]]     # the clips' own size, not the 240 px preview
+
+        # Reject take 6 with a reason, by keyboard: the card says who turned it down and why.
+        page.goto(f"{server.url}/takes/{takes.set_id}#take-6")
+        page.keyboard.press("x")
+        page.keyboard.type("label flickers")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "rejected by Mei Chen: label flickers" in page.inner_text("#take-6")
+        rejected = [e for e in ws.journal.events(variant_key=f"set:{takes.set_id}")
+                    if e.action == "candidate_rejected" and e.detail.get("reason") == "label flickers"]
+        assert [(e.actor, e.detail["candidate"]) for e in rejected] == [(REVIEWER, 6)]
         assert page.problems == []
 
 
@@ -201,7 +213,9 @@ def test_the_audit_report_of_external_files_opens_without_console_errors(browser
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "c2pa-external"
     files = sorted(str(p) for p in fixtures.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".mp4", ".mov", ".avi"))
     report = tmp_path / "audit.html"
-    CliRunner().invoke(cli, ["audit", "--home", str(tmp_path / "home"), "--report", str(report), *files])
+    open_home(tmp_path / "home", create=True)
+    audit = CliRunner().invoke(cli, ["audit", "--home", str(tmp_path / "home"), "--report", str(report), *files])
+    assert audit.exit_code == 1 and report.is_file(), audit.output     # some of them are forged on purpose
     page = browser.new_page()
     errors = []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
