@@ -2,7 +2,6 @@
 approves held variants several at once; the journal, the published files and the audit agree."""
 import json
 import os
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
