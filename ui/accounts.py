@@ -81,6 +81,9 @@ class Users:
         del users[name]
         self._write(users)
 
+    def exists(self, name: str) -> bool:
+        return name in self._read()
+
     def check(self, name: str, password: str) -> bool:
         """True when `name` has an account and `password` is its password (constant-time compare)."""
         entry = self._read().get(name)

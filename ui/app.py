@@ -94,7 +94,13 @@ def create_app(ws: Workspace, users: Users, *, sessions: Sessions | None = None,
         return HTMLResponse(html, status_code=status)
 
     def current(request: Request) -> Session | None:
-        return sessions.get(request.cookies.get(SESSION_COOKIE))
+        """The request's live session; a session of an account removed since it logged in has ended."""
+        token = request.cookies.get(SESSION_COOKIE)
+        session = sessions.get(token)
+        if session is not None and not users.exists(session.user):
+            sessions.end(token)
+            return None
+        return session
 
     def viewer(request: Request) -> Session:
         session = current(request)
