@@ -2,6 +2,8 @@
 approves held variants several at once; the journal, the published files and the audit agree."""
 import json
 import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -152,10 +154,10 @@ def test_a_reviewer_plays_picks_take_3_of_8_by_keyboard_and_approves_4_variants_
     published = sorted(str(p) for p in (root / "out").rglob("*.mp4"))
     assert len(published) == 4
     report = root / "audit.html"
-    audit = CliRunner().invoke(cli, ["audit", "--json", "--home", str(settings.home), "--report", str(report),
-                                     *published])
-    assert audit.exit_code == 0, audit.output
-    assert [r["verdict"] for r in json.loads(audit.output)] == ["pass"] * 4
+    audit = subprocess.run([sys.executable, "-m", "flows.cli", "audit", "--json", "--home", str(settings.home),
+                            "--report", str(report), *published], capture_output=True, text=True)
+    assert audit.returncode == 0, audit.stderr
+    assert [r["verdict"] for r in json.loads(audit.stdout)] == ["pass"] * 4
     report_page = browser.new_page()
     errors = []
     report_page.on("console", lambda m: m.type == "error" and errors.append(m.text))
