@@ -81,8 +81,9 @@ def write_candidate_sheets(folder: Path, clips: list, product_sku: str) -> Path:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    seeds = [json.loads(c.params_json).get("seed", "unknown") for c in clips]
     contact_sheet([c.path for c in clips], folder / "takes.png", frames_per_clip=4,
-                  labels=[f"{product_sku} take {i}" for i in range(len(clips))])
+                  labels=[f"{product_sku} take {i} seed {seed}" for i, seed in enumerate(seeds)])
     listing = []
     for i, c in enumerate(clips):
         preview = web_preview(c.path, folder / PREVIEWS, c.key)
