@@ -2,7 +2,7 @@
 import pytest
 from PIL import Image
 
-from conftest import LiveServer, log_in
+from workspace_server import LiveServer, log_in
 from flow_catalogs import small_catalog
 from flows.start import run_render
 from generation.plan import RenderOptions

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from compliance.record import human_pick
-from conftest import LiveServer, log_in
+from workspace_server import LiveServer, log_in
 from flow_catalogs import small_catalog
 from flows.cli import cli
 from flows.start import run_render
