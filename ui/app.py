@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
+from starlette.concurrency import run_in_threadpool
 
 from compliance import ReviewError
 from foundation.frames import ClipError
@@ -133,10 +134,10 @@ def create_app(ws: Workspace, users: Users, *, sessions: Sessions | None = None,
     async def login(request: Request):
         form = await _form(request)
         cookie, given = request.cookies.get(LOGIN_COOKIE), _one(form, "csrf")
-        if not cookie or not given or not secrets.compare_digest(cookie, given):
+        if not cookie or not given or not secrets.compare_digest(cookie.encode(), given.encode()):
             raise Refused(403, "refused: the login form's CSRF token does not match (reload the login page)")
         name, password = _one(form, "name") or "", _one(form, "password") or ""
-        if not users.check(name, password):
+        if not await run_in_threadpool(users.check, name, password):      # scrypt: off the event loop
             return RedirectResponse("/login?error=1", status_code=303)
         token, _ = sessions.start(name)
         response = RedirectResponse("/takes", status_code=303)
@@ -213,16 +214,20 @@ def create_app(ws: Workspace, users: Users, *, sessions: Sessions | None = None,
             candidate = int(_one(form, "candidate") or "")
         except ValueError:
             raise Refused(400, "refused: no take named (candidate)") from None
-        try:
+        if action not in ("pick", "reject"):
+            raise Refused(400, f"refused: unknown action {action!r} (pick or reject)")
+
+        def record() -> None:
             with decide_lock:
                 if action == "pick":
                     pick_take(ws, set_id, candidate, by=session.user, reason=reason)
                     session.flash.append(f"picked take {candidate}; render again to use it")
-                elif action == "reject":
+                else:
                     reject_take(ws, set_id, candidate, by=session.user, reason=reason)
                     session.flash.append(f"rejected take {candidate}")
-                else:
-                    raise Refused(400, f"refused: unknown action {action!r} (pick or reject)")
+
+        try:
+            await run_in_threadpool(record)
         except TakeError as exc:
             session.flash.append(f"not recorded: {exc}")
         return RedirectResponse(f"/takes/{set_id}#take-{candidate}", status_code=303)
@@ -273,9 +278,12 @@ def create_app(ws: Workspace, users: Users, *, sessions: Sessions | None = None,
         session, form = await decider(request)
         action, reason = _one(form, "action") or "", (_one(form, "reason") or "").strip()
         assets = form.get("asset", [])
+        def decide() -> list:
+            with decide_lock:           # signing and publishing take seconds: off the event loop
+                return decide_held(ws, action, assets, by=session.user, reason=reason)
+
         try:
-            with decide_lock:
-                decided = decide_held(ws, action, assets, by=session.user, reason=reason)
+            decided = await run_in_threadpool(decide)
         except (ReviewError, CredentialError) as exc:
             session.flash.append(f"nothing decided: {exc}")
         else:
