@@ -41,9 +41,8 @@ def ui(ctx, host, port, tls_cert, tls_key, idle_minutes, home, ledger):
     try:
         check_bind(host, tls_cert, tls_key)
         ws = open_workspace(_settings(home, ledger))
-        scheme = "https" if tls_cert else "http"
-        click.echo(f"Tessera review workspace on {scheme}://{host}:{port}/ (Ctrl+C stops it)")
-        serve(ws, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, idle_minutes=idle_minutes)
+        serve(ws, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, idle_minutes=idle_minutes,
+              announce=click.echo)
     except BindError as exc:
         raise SetupError(str(exc)) from None
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.workspace import Workspace
@@ -39,8 +40,9 @@ def check_bind(host: str, tls_cert: Path | None, tls_key: Path | None) -> None:
 
 
 def serve(ws: Workspace, *, host: str, port: int, tls_cert: Path | None = None, tls_key: Path | None = None,
-          idle_minutes: int = 30) -> None:
-    """Serve the workspace until interrupted (BindError before anything listens)."""
+          idle_minutes: int = 30, announce: Callable[[str], None] = print) -> None:
+    """Serve the workspace until interrupted (BindError before anything listens); `announce` is told the
+    address once every check has passed."""
     import uvicorn
 
     check_bind(host, tls_cert, tls_key)
@@ -48,5 +50,6 @@ def serve(ws: Workspace, *, host: str, port: int, tls_cert: Path | None = None, 
     if not users.names():
         raise BindError(f"no reviewer accounts in {users.path}: add one with `tessera ui users add NAME`")
     app = create_app(ws, users, sessions=Sessions(idle_s=idle_minutes * 60), secure_cookies=tls_cert is not None)
+    announce(f"Tessera review workspace on {'https' if tls_cert else 'http'}://{host}:{port}/ (Ctrl+C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False,
                 ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)

@@ -1,6 +1,13 @@
 """The workspace's HTTP rules, through the real app in process: logins, removed accounts, headers, form types."""
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
+import pytest
 from fastapi.testclient import TestClient
 
 from pipeline.home import open_home
@@ -52,3 +59,31 @@ def test_a_removed_account_loses_its_session_and_forms_must_be_forms(tmp_path):
     assert client.get("/takes", follow_redirects=False).headers["location"] == "/login"
     refused = client.post("/variants/decide", data={"csrf": csrf, "action": "approve", "asset": "x"})
     assert refused.status_code == 403
+
+
+@pytest.mark.slow
+def test_tessera_ui_serves_on_loopback_and_refuses_a_home_without_accounts(tmp_path):
+    open_home(tmp_path / "home", create=True)
+    env = {**os.environ, "TESSERA_HOME": str(tmp_path / "home")}
+    empty = subprocess.run([sys.executable, "-m", "flows.cli", "ui"], capture_output=True, text=True, env=env)
+    assert empty.returncode == 2 and "tessera ui users add" in empty.stderr and "Traceback" not in empty.stderr
+    Users(tmp_path / "home").add("Mei Chen", "long enough password")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "flows.cli", "ui", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert f"http://127.0.0.1:{port}/" in server.stdout.readline()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:
+                    assert response.status == 200 and "tessera_login" in response.headers["set-cookie"]
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "tessera ui did not answer"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
