@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 NOTO    := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf
 NOTOCJK := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: demo test test-fast lint install fonts icu services c2pa-reader bench clean
+.PHONY: demo test test-fast lint install fonts icu services c2pa-reader browser bench clean
 
 demo: install fonts
 	$(BIN)/tessera render catalogs/sample --out out
@@ -18,11 +18,11 @@ PYTEST   = seed="$(SEED)"; [ -n "$$seed" ] || seed=$$(od -An -N4 -tu4 /dev/urand
 	echo "pytest-randomly seed $$seed (rerun this order: make $@ SEED=$$seed)"; \
 	$(BIN)/pytest -q -p randomly --randomly-seed=$$seed
 
-test: install fonts services c2pa-reader
+test: install fonts services c2pa-reader browser
 	@$(PYTEST)
 
 # Everything but the tests marked slow (whole renders, servers, watermark attacks): under 2 minutes.
-test-fast: install fonts services c2pa-reader
+test-fast: install fonts services c2pa-reader browser
 	@$(PYTEST) -m "not slow"
 
 # Both checkers always run; lint fails if either does.
@@ -81,6 +81,17 @@ c2pa-reader:
 		npm install --prefix tests/c2pa_ts --no-save --no-audit --no-fund --loglevel=error; \
 	else \
 		echo "Node.js/npm are missing: tests/flows/test_manifest_round_trip.py will skip its independent reader."; \
+	fi
+
+# The browser tests of the review workspace (tests/ui) drive Debian's chromium through Playwright for Python;
+# Playwright's own browser download is never used (nothing is downloaded at test time).
+browser:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else \
+		echo "chromium is missing: install the Debian/Ubuntu package chromium (e.g. sudo apt-get install chromium);"; \
+		echo "tests/ui skip their browser tests without it."; \
 	fi
 
 bench: install fonts

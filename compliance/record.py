@@ -87,6 +87,24 @@ def record_human_pick(journal: Journal, set_id: str, *, takes: int, actor: str, 
                                         detail={"candidate": other, "candidate_set": set_id}))
 
 
+def record_human_rejection(journal: Journal, set_id: str, *, takes: int, actor: str, candidate: int,
+                           reason: str) -> None:
+    """A reviewer turns one take down, with a reason, without picking another (yet). The take that is
+    currently picked cannot be rejected: a pick of another take is what replaces it."""
+    if not actor.strip():
+        raise ValueError("reviewer name is empty")
+    if not reason.strip():
+        raise ValueError("a rejection needs a reason")
+    if not 0 <= candidate < takes:
+        raise ValueError(f"candidate {candidate} does not exist in set {set_id} (0..{takes - 1})")
+    picked = human_pick(journal, set_id)
+    if picked is not None and picked.candidate == candidate:
+        raise ValueError(f"take {candidate} of {set_id} is the picked take (by {picked.actor}): pick another "
+                         f"take instead of rejecting it")
+    journal.append(JournalEvent(f"set:{set_id}", actor, "human", "candidate_rejected", detail={
+        "candidate": candidate, "candidate_set": set_id, "reason": reason.strip()}))
+
+
 def record_human_edit(journal: Journal, *, sku: str, locale: str, field: str, before: str, after: str,
                       actor: str, note: str = "") -> None:
     """A reviewer's edit of a copy field; each variant rendered with that text restates it."""

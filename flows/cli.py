@@ -12,7 +12,8 @@ import click
 
 
 from flows.cli_common import (
-    _plan_table, _quiet_prefect, _settings, home_option, ledger_option, short_side_option, verbose_option,
+    _plan_table, _quiet_prefect, _settings, candidates_option, home_option, ledger_option, short_side_option,
+    verbose_option,
 )
 
 
@@ -38,8 +39,7 @@ def cli() -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Variants composed at once.")
 @short_side_option
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Render as of this date (region rules in force then).")
-@click.option("--candidates", default=1, show_default=True, type=click.IntRange(1, 16),
-              help="Takes per product base clip (seeds seed..seed+K-1), with a contact sheet to compare them.")
+@candidates_option
 @click.option("--require-review", is_flag=True,
               help="Publish nothing unattended: a person picks a take (with --candidates > 1, tessera review pick) "
                    "and approves each variant (tessera review approve).")
@@ -327,16 +327,18 @@ def _audit_table(records) -> str:
 
 def _register() -> None:
     # Commands of other areas live in their own modules; registered here, imported lazily by click.
-    from flows.cli_authorship import authorship, edit, pick, show, takes
+    from flows.cli_authorship import authorship, edit, pick, reject_take, show, takes
     from flows.cli_compliance import COMPLIANCE_COMMANDS, review
     from flows.cli_home import HOME_COMMANDS
     from flows.cli_ops import OPS_COMMANDS
+    from flows.cli_ui import ui
 
-    for command in (*COMPLIANCE_COMMANDS, *OPS_COMMANDS, *HOME_COMMANDS, authorship):
+    for command in (*COMPLIANCE_COMMANDS, *OPS_COMMANDS, *HOME_COMMANDS, authorship, ui):
         cli.add_command(command)
     review.add_command(takes)
     review.add_command(show)
     review.add_command(pick)
+    review.add_command(reject_take)
     review.add_command(edit)
 
 

@@ -11,10 +11,14 @@ import click
 from flows.cli_common import _settings, home_option, ledger_option, shown
 
 
-def _journal(home, ledger):
+def _workspace(home, ledger):
     from pipeline.workspace import Workspace
 
-    ws = Workspace(_settings(home, ledger))
+    return Workspace(_settings(home, ledger))
+
+
+def _journal(home, ledger):
+    ws = _workspace(home, ledger)
     return ws.journal, ws.settings
 
 
@@ -120,16 +124,10 @@ def takes(as_json, home, ledger):
     Examples:
       tessera review takes
     """
-    from compliance.record import human_pick
+    from pipeline.takes import candidate_sets
 
-    journal, settings = _journal(home, ledger)
-    rows = []
-    for listing in sorted((settings.home / "candidates").glob("*/takes.json")):
-        data = json.loads(listing.read_text())
-        pick = human_pick(journal, listing.parent.name)
-        rows.append({"set": listing.parent.name, "sku": data["sku"], "takes": len(data["takes"]),
-                     "sheet": str(listing.parent / "takes.png"),
-                     "picked": _picked(pick)})
+    rows = [{"set": s.set_id, "sku": s.sku, "takes": len(s.takes), "sheet": str(s.sheet), "picked": _picked(s.picked)}
+            for s in candidate_sets(_workspace(home, ledger))]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -148,35 +146,32 @@ def takes(as_json, home, ledger):
 @home_option
 @ledger_option
 def show(candidate_set, candidate, as_json, home, ledger):
-    """Show a candidate set: its contact sheet and each take's generation parameters.
+    """Show a candidate set: its contact sheet and each take's generation parameters and web preview.
 
     \b
     Examples:
       tessera review show 4be0c1d2a3f49876
       tessera review show 4be0c1d2a3f49876 --candidate 2 --json
     """
-    from compliance.record import human_pick
+    from pipeline.takes import TakeError, take_set
 
-    journal, settings = _journal(home, ledger)
-    data = _listing(settings, candidate_set)
-    takes_ = data["takes"]
-    if candidate is not None:
-        if not 0 <= candidate < len(takes_):
-            raise click.ClickException(f"candidate {candidate} does not exist in set {candidate_set} "
-                                       f"(0..{len(takes_) - 1})")
-        takes_ = [takes_[candidate]]
-    pick_ = human_pick(journal, candidate_set)
-    doc = {"set": candidate_set, "sku": data["sku"], "sheet": str(settings.home / "candidates" / candidate_set / "takes.png"),
-           "picked": _picked(pick_),
+    try:
+        set_ = take_set(_workspace(home, ledger), candidate_set)
+        takes_ = [set_.take(candidate)] if candidate is not None else list(set_.takes)
+    except TakeError as exc:
+        raise click.ClickException(str(exc)) from None
+    doc = {"set": candidate_set, "sku": set_.sku, "sheet": str(set_.sheet), "picked": _picked(set_.picked),
            "takes": takes_}
     if as_json:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
+    pick_ = set_.picked
     state = f"take {pick_.candidate} picked by {pick_.actor}" if pick_ else "awaiting a pick"
-    click.echo(f"{candidate_set}  {data['sku']}  {state}\nsheet: {doc['sheet']} (one row per take)")
+    click.echo(f"{candidate_set}  {set_.sku}  {state}\nsheet: {doc['sheet']} (one row per take)")
     for t in takes_:
         params = ", ".join(f"{k}={v}" for k, v in sorted(t["params"].items()))
-        click.echo(f"take {t['take']}: {t['backend']}  {params}")
+        preview = f"  preview: {set_.folder / t['preview']}" if t.get("preview") else ""
+        click.echo(f"take {t['take']}: {t['backend']}  {params}{preview}")
 
 
 def _picked(pick) -> dict | None:
@@ -185,14 +180,6 @@ def _picked(pick) -> dict | None:
         return None
     return {"candidate": pick.candidate, "by": pick.actor, "reason": pick.reason,
             "at": pick.at.isoformat(timespec="seconds") if pick.at else None}
-
-
-def _listing(settings, candidate_set: str) -> dict:
-    """takes.json of a candidate set, written by the render (ClickException naming an unknown set)."""
-    listing = settings.home / "candidates" / candidate_set / "takes.json"
-    if not listing.is_file():
-        raise click.ClickException(f"unknown candidate set {candidate_set!r} (see `tessera review takes`)")
-    return json.loads(listing.read_text())
 
 
 @click.command("pick")
@@ -211,15 +198,39 @@ def pick(candidate_set, candidate, actor, reason, home, ledger):
     Examples:
       tessera review pick 4be0c1d2a3f49876 --candidate 2 --by "Mei Chen" --reason "cleanest crema"
     """
-    from compliance.record import record_human_pick
+    from pipeline.takes import TakeError, pick_take
 
-    journal, settings = _journal(home, ledger)
-    n = len(_listing(settings, candidate_set)["takes"])
     try:
-        record_human_pick(journal, candidate_set, takes=n, actor=actor, candidate=candidate, reason=reason)
-    except ValueError as exc:
+        set_ = pick_take(_workspace(home, ledger), candidate_set, candidate, by=actor, reason=reason)
+    except TakeError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"recorded: {actor} picked take {candidate} of {n} in {candidate_set}; render again to publish it")
+    click.echo(f"recorded: {actor} picked take {candidate} of {len(set_.takes)} in {candidate_set}; "
+               f"render again to publish it")
+
+
+@click.command("reject-take")
+@click.argument("candidate_set")
+@click.option("--candidate", required=True, type=int, help="The take to turn down (0-based, as on the contact sheet).")
+@click.option("--by", "actor", required=True, help="Reviewer's name (recorded in the journal).")
+@click.option("--reason", required=True, help="Why not this take (recorded).")
+@home_option
+@ledger_option
+def reject_take(candidate_set, candidate, actor, reason, home, ledger):
+    """Turn one take of CANDIDATE_SET down as a person, with a reason, without picking another yet.
+
+    The picked take cannot be rejected: pick another take instead.
+
+    \b
+    Examples:
+      tessera review reject-take 4be0c1d2a3f49876 --candidate 5 --by "Mei Chen" --reason "label warps at 1 s"
+    """
+    from pipeline.takes import TakeError, reject_take as reject
+
+    try:
+        reject(_workspace(home, ledger), candidate_set, candidate, by=actor, reason=reason)
+    except TakeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"recorded: {actor} rejected take {candidate} of {candidate_set}")
 
 
 @click.command("edit")

@@ -119,6 +119,11 @@ SHORT_SIDE_MIN = 288   # the smallest short side that fits every layout
 short_side_option = click.option(
     "--short-side", default=720, show_default=True, type=click.IntRange(SHORT_SIDE_MIN, 2160),
     help=f"Short side of every output, in pixels ({SHORT_SIDE_MIN} is the smallest that fits every layout).")
+MAX_CANDIDATES = 100  # a director's selection among 40-100 takes; previews and the sheet are sized for it
+candidates_option = click.option(
+    "--candidates", default=1, show_default=True, type=click.IntRange(1, MAX_CANDIDATES),
+    help="Takes per product base clip (seeds seed..seed+K-1), with a contact sheet and web previews to compare "
+         "them (tessera ui); an unattended pick is recorded as automatic.")
 verbose_option = click.option("--verbose", is_flag=True,
                               help="Show Prefect's own logging (its server, flow and task runs) on the terminal as well.")
 home_option = click.option("--home", type=click.Path(file_okay=False), help="Tessera home (credentials, ledger, clip cache). Default: $TESSERA_HOME or ~/.tessera")

@@ -260,86 +260,102 @@ def review() -> None:
 
 @review.command("list")
 @click.option("--blocked", is_flag=True, help="List the quarantine (blocked variants) instead.")
+@click.option("--sku", help="Only this SKU (any case).")
+@click.option("--locale", help="Only this locale (any case).")
+@click.option("--aspect", help="Only this aspect ratio (9:16, 1:1, 16:9).")
+@click.option("--reason", help="Only variants held for a reason containing this text (any case).")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
 @home_option
 @ledger_option
-def review_list(blocked, as_json, home, ledger):
-    """List variants waiting for review (or, with --blocked, the quarantined ones) and why.
+def review_list(blocked, sku, locale, aspect, reason, as_json, home, ledger):
+    """List variants waiting for review (or, with --blocked, the quarantined ones), their SKU, locale and
+    aspect, and why.
 
     \b
     Examples:
       tessera review list
+      tessera review list --locale ar-SA --reason likeness
       tessera review list --blocked --json > blocked.json
     """
-    from compliance import ReviewError, pending_reviews
-    from pipeline.review import blocked_now
+    from compliance import ReviewError
+    from pipeline.review import blocked_now, held_variants
 
+    ws = _workspace(home, ledger)
     try:
-        items = blocked_now(_workspace(home, ledger)) if blocked else pending_reviews(_settings(home, ledger).review_dir)
+        if blocked:
+            rows = [(i, "", "", "") for i in blocked_now(ws)]
+        else:
+            rows = [(h.item, h.sku, h.locale, h.aspect)
+                    for h in held_variants(ws, sku=sku, locale=locale, aspect=aspect, reason=reason)]
     except ReviewError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        _echo_json([i.report for i in items])
+        _echo_json([i.report for i, *_ in rows])
         return
-    for i in items:
-        click.echo(f"{i.status:8} {i.asset_id}  {i.media}")
-        for reason in i.reasons:
-            click.echo(f"{'':10}- {reason}")
-    click.echo(f"{len(items)} {'blocked' if blocked else 'waiting for review'}")
+    for i, sku_, locale_, aspect_ in rows:
+        where = f"  {sku_} {locale_} {aspect_}" if sku_ else ""
+        click.echo(f"{i.status:8} {i.asset_id}{where}  {i.media}")
+        for why in i.reasons:
+            click.echo(f"{'':10}- {why}")
+    click.echo(f"{len(rows)} {'blocked' if blocked else 'waiting for review'}")
+
+
+def _decide(action: str, assets, by: str, reason: str, home, ledger) -> None:
+    """approve/reject: each asset decided through pipeline.review; exit 1 when any could not be."""
+    from compliance import ReviewError
+    from pipeline.review import Approved, decide_held
+    from provenance import CredentialError
+
+    try:
+        decided = decide_held(_workspace(home, ledger), action, list(assets), by=by, reason=reason)
+    except (ReviewError, CredentialError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for d in decided:
+        if isinstance(d.done, Approved):
+            click.echo(f"approved by {d.done.by}; signed and published {d.done.output_path}")
+        elif d.done is not None:
+            click.echo(f"rejected by {d.done.by}; quarantined {d.done.quarantined}")
+        else:
+            click.echo(f"Error: {d.error}", err=True)
+    if any(d.done is None for d in decided):
+        raise SystemExit(1)
 
 
 @review.command("approve")
-@click.argument("asset_or_file")
+@click.argument("assets", nargs=-1, required=True, metavar="ASSET_OR_FILE...")
 @click.option("--by", "by", required=True, help="Your name: recorded as the approver.")
 @click.option("--reason", default="", help="Why it may ship.")
 @home_option
 @ledger_option
-def review_approve(asset_or_file, by, reason, home, ledger):
-    """Approve a held variant: record who approved it, then sign it into its output path and record it.
+def review_approve(assets, by, reason, home, ledger):
+    """Approve held variants: record who approved each, then sign it into its output path and record it.
 
-    ASSET_OR_FILE is the asset id or the held file. Blocked variants cannot be approved.
+    Each ASSET_OR_FILE is an asset id or a held file. Blocked variants cannot be approved. Exit 1 when
+    any of them could not be approved (the others are).
 
     \b
     Examples:
       tessera review approve tsr-3f2a9c0d1e2f3a4b5c6d7e8f --by "Dana Lee" --reason "release on file"
+      tessera review approve tsr-3f2a... tsr-77b1... --by "Dana Lee"
       tessera review approve ~/.tessera/review/tsr-3f2a9c0d1e2f3a4b5c6d7e8f.mp4 --by "Dana Lee"
     """
-    from compliance import ReviewError
-    from pipeline.review import approve_held
-    from provenance import CredentialError, SigningError
-
-    try:
-        done = approve_held(_workspace(home, ledger), asset_or_file, by=by, reason=reason)
-    except (ReviewError, CredentialError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except SigningError as exc:
-        raise click.ClickException(f"approved, but not published: {exc}") from None
-    click.echo(f"approved by {done.by}; signed and published {done.output_path}")
+    _decide("approve", assets, by, reason, home, ledger)
 
 
 @review.command("reject")
-@click.argument("asset_or_file")
+@click.argument("assets", nargs=-1, required=True, metavar="ASSET_OR_FILE...")
 @click.option("--by", "by", required=True, help="Your name: recorded as the reviewer.")
 @click.option("--reason", required=True, help="Why it must not ship.")
 @home_option
 @ledger_option
-def review_reject(asset_or_file, by, reason, home, ledger):
-    """Reject a held variant: it moves to the quarantine, unsigned, with your decision in its report.
+def review_reject(assets, by, reason, home, ledger):
+    """Reject held variants: each moves to the quarantine, unsigned, with your decision in its report.
 
     \b
     Examples:
       tessera review reject tsr-3f2a9c0d1e2f3a4b5c6d7e8f --by "Dana Lee" --reason "resembles a celebrity"
     """
-    from compliance import ReviewError
-    from pipeline.review import reject_held
-    from provenance import CredentialError
-
-    try:
-        done = reject_held(_workspace(home, ledger), asset_or_file, by=by, reason=reason)
-    except (ReviewError, CredentialError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"rejected by {done.by}; quarantined {done.quarantined}")
-
+    _decide("reject", assets, by, reason, home, ledger)
 
 
 @click.command()

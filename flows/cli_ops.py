@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from flows.cli_common import (
-    _home, _plan_table, _quiet_prefect, home_option, ledger_option, machine_timezone, short_side_option, verbose_option,
+    _home, _plan_table, _quiet_prefect, candidates_option, home_option, ledger_option, machine_timezone,
+    short_side_option, verbose_option,
 )
 
 DEFAULT_CRON = "0 2 * * *"            # kept equal to flows.deploy (not imported: --help must not load Prefect)
@@ -78,8 +79,7 @@ def job_options(f):
         click.option("--diffusion", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="diffusers: JSON file of the model settings, e.g. "
                           '{"model": "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "revision": "<commit>"}.'),
-        click.option("--candidates", default=1, show_default=True, type=click.IntRange(1, 16),
-                     help="Takes per base clip (an unattended pick is recorded as automatic)."),
+        candidates_option,
         click.option("--cert-chain", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Production PEM certificate chain (leaf first)."),
         click.option("--private-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -11,17 +11,26 @@ from foundation.frames import probe, read_clip
 from generation.fonts import font_for_locale
 
 THUMB_HEIGHT = 320
+SMALL_THUMB_HEIGHT = 120     # the smallest thumbnail, for 40-100 takes
+ROWS_PER_COLUMN = 25         # videos per column before the sheet grows sideways
 _GAP = 8
 _CAPTION = 28   # px of caption strip above each row
+PREVIEWS = "previews"   # a candidate set's web previews, beside takes.json
 
 
 def contact_sheet(video_paths: list[Path], out_png: Path, frames_per_clip: int = 3,
                   labels: list[str] | None = None) -> Path:
-    """Write a grid of `frames_per_clip` evenly spaced frames per video (first to last), labelled with file names."""
+    """Write a grid of `frames_per_clip` evenly spaced frames per video (first to last), labelled with file names.
+
+    One row per video up to ROWS_PER_COLUMN videos; more (a director's 40-100 takes) are laid out in
+    several columns of rows with smaller thumbnails, so the sheet stays a picture one can open."""
     if not video_paths:
         raise ValueError("contact_sheet: no videos given")
     if frames_per_clip < 1:
         raise ValueError(f"frames_per_clip {frames_per_clip}: must be at least 1")
+    n = len(video_paths)
+    columns = -(-n // ROWS_PER_COLUMN)
+    thumb_h = THUMB_HEIGHT if n <= 16 else max(SMALL_THUMB_HEIGHT, THUMB_HEIGHT * 16 // n)
     # Noto Sans CJK draws Latin and CJK file names.
     face = font_for_locale("ja", bold=False).faces[0]
     font = ImageFont.truetype(str(face.path), 18, index=face.index)
@@ -30,42 +39,55 @@ def contact_sheet(video_paths: list[Path], out_png: Path, frames_per_clip: int =
     rows: list[tuple[str, list[np.ndarray]]] = []
     for k, path in enumerate(map(Path, video_paths)):
         w, h, _ = probe(path)
-        tw = max(2, round(w * THUMB_HEIGHT / h))
-        frames = list(read_clip(path, size=(tw, THUMB_HEIGHT)))
+        tw = max(2, round(w * thumb_h / h))
+        frames = list(read_clip(path, size=(tw, thumb_h)))
         if not frames:
             raise ValueError(f"{path}: no frames decoded")
         picks = np.linspace(0, len(frames) - 1, frames_per_clip).round().astype(int)
         name = labels[k] if labels else path.name
         rows.append((f"{name}  ({len(frames)} frames, {w}x{h})", [frames[i] for i in picks]))
 
-    # 2. Grid: each row as wide as its thumbnails; the sheet as wide as the widest row.
-    width = max(sum(f.shape[1] for f in thumbs) + _GAP * (len(thumbs) + 1) for _, thumbs in rows)
-    height = len(rows) * (THUMB_HEIGHT + _CAPTION + _GAP) + _GAP
-    sheet = Image.new("RGB", (width, height), (24, 24, 24))
+    # 2. Grid: videos fill column after column; a column is as wide as its widest row.
+    per_column = -(-n // columns)
+    chunks = [rows[c * per_column:(c + 1) * per_column] for c in range(columns)]
+    widths = [max(sum(f.shape[1] for f in thumbs) + _GAP * (len(thumbs) + 1) for _, thumbs in chunk)
+              for chunk in chunks]
+    height = per_column * (thumb_h + _CAPTION + _GAP) + _GAP
+    sheet = Image.new("RGB", (sum(widths), height), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
-    y = _GAP
-    for label, thumbs in rows:
-        draw.text((_GAP, y), label, font=font, fill=(235, 235, 235))
-        x = _GAP
-        for thumb in thumbs:
-            sheet.paste(Image.fromarray(thumb), (x, y + _CAPTION))
-            x += thumb.shape[1] + _GAP
-        y += THUMB_HEIGHT + _CAPTION + _GAP
+    x0 = 0
+    for chunk, width in zip(chunks, widths):
+        y = _GAP
+        for label, thumbs in chunk:
+            draw.text((x0 + _GAP, y), label, font=font, fill=(235, 235, 235))
+            x = x0 + _GAP
+            for thumb in thumbs:
+                sheet.paste(Image.fromarray(thumb), (x, y + _CAPTION))
+                x += thumb.shape[1] + _GAP
+            y += thumb_h + _CAPTION + _GAP
+        x0 += width
     out_png = Path(out_png)
     sheet.save(out_png)
     return out_png
 
 
 def write_candidate_sheets(folder: Path, clips: list, product_sku: str) -> Path:
-    """For a reviewer: one row per take (take 0, 1, ...) in takes.png, and takes.json with each take's
-    clip key and parameters. Returns the folder."""
+    """For a reviewer: one row per take (take 0, 1, ...) in takes.png, a web preview of each take in
+    previews/ (made once per clip, generation.previews), and takes.json with each take's clip key,
+    parameters and preview. Returns the folder."""
     import json
+
+    from generation.previews import web_preview
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    seeds = [json.loads(c.params_json).get("seed", "unknown") for c in clips]
     contact_sheet([c.path for c in clips], folder / "takes.png", frames_per_clip=4,
-                  labels=[f"{product_sku} take {i}" for i in range(len(clips))])
-    listing = [{"take": i, "clip_key": c.key, "backend": c.backend, "params": json.loads(c.params_json)}
-               for i, c in enumerate(clips)]
+                  labels=[f"{product_sku} take {i} seed {seed}" for i, seed in enumerate(seeds)])
+    listing = []
+    for i, c in enumerate(clips):
+        preview = web_preview(c.path, folder / PREVIEWS, c.key)
+        listing.append({"take": i, "clip_key": c.key, "backend": c.backend, "params": json.loads(c.params_json),
+                        "preview": f"{PREVIEWS}/{preview.video.name}", "poster": f"{PREVIEWS}/{preview.poster.name}"})
     write_json_atomic(folder / "takes.json", {"sku": product_sku, "takes": listing})
     return folder

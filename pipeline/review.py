@@ -12,13 +12,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
-from compliance import ReviewError, approve, held_items, mark_published, publish_manifest, reject, supersede_blocked
+from compliance import (
+    ReviewError, approve, held_items, mark_published, pending_reviews, publish_manifest, reject, supersede_blocked,
+)
 from compliance.holds import ReviewItem
 from compliance.journal import JournalEvent
 from pipeline.publish import Publication, publish
 from pipeline.workspace import Workspace
+from provenance import CredentialError, SigningError
 
-__all__ = ["Approved", "Rejected", "approve_held", "blocked_now", "reject_held"]
+__all__ = ["Approved", "Decided", "HeldVariant", "Rejected", "approve_held", "blocked_now", "decide_held",
+           "held_variants", "reject_held"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,71 @@ class Rejected:
     asset_id: str
     by: str
     quarantined: Path
+
+
+@dataclass(frozen=True)
+class HeldVariant:
+    """A variant waiting for a person's decision, with what its hold report says it is."""
+    item: ReviewItem
+    sku: str            # "" when the report does not say (held by an older Tessera)
+    locale: str
+    aspect: str
+
+    @property
+    def asset_id(self) -> str:
+        return self.item.asset_id
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.item.reasons
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One asset of a decision on several: what became of it, or why nothing did."""
+    asset_id: str
+    done: Approved | Rejected | None
+    error: str = ""
+
+
+def held_variants(ws: Workspace, *, sku: str | None = None, locale: str | None = None, aspect: str | None = None,
+                  reason: str | None = None) -> list[HeldVariant]:
+    """The variants waiting for review, oldest first, narrowed by SKU, locale and aspect (exact, any case)
+    and by a reason (any held reason containing the text, any case)."""
+    held = []
+    for item in pending_reviews(ws.review_dir):
+        record = (item.report.get("publish") or {}).get("record") or {}
+        held.append(HeldVariant(item, str(record.get("sku", "")), str(record.get("locale", "")),
+                                str(record.get("aspect", ""))))
+    same = lambda a, b: not b or a.casefold() == b.strip().casefold()  # noqa: E731
+    return [h for h in held if same(h.sku, sku) and same(h.locale, locale) and same(h.aspect, aspect)
+            and (not reason or any(reason.strip().casefold() in r.casefold() for r in h.reasons))]
+
+
+def decide_held(ws: Workspace, action: str, assets: list[str], *, by: str, reason: str = "") -> list[Decided]:
+    """Approve or reject each of `assets` in turn (approve_held / reject_held); one that cannot be decided
+    says why and the others go ahead. A missing signer or approver name stops before the first."""
+    if action not in ("approve", "reject"):
+        raise ReviewError(f"unknown review action {action!r} (approve or reject)")
+    if not by.strip():
+        raise ReviewError("the reviewer's name is required")
+    if action == "reject" and not reason.strip():
+        raise ReviewError("a rejection needs a reason")
+    if not assets:
+        raise ReviewError("no variant selected")
+    decided = []
+    for asset in dict.fromkeys(assets):         # each once, in the order given
+        try:
+            done = (approve_held(ws, asset, by=by, reason=reason) if action == "approve"
+                    else reject_held(ws, asset, by=by, reason=reason))
+            decided.append(Decided(asset, done))
+        except CredentialError:
+            raise
+        except ReviewError as exc:
+            decided.append(Decided(asset, None, str(exc)))
+        except SigningError as exc:
+            decided.append(Decided(asset, None, f"approved, but not published: {exc}"))
+    return decided
 
 
 def approve_held(ws: Workspace, asset_or_file: str, *, by: str, reason: str = "") -> Approved:
