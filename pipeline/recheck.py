@@ -1,8 +1,9 @@
 """Continuous compliance: re-assess every published asset against today's registries and rules.
 
 Nothing is re-rendered. For each active asset its base clip (from the clip cache; else the published
-file) is decoded once more (once per base clip: the variants of one product share it) for faces and protected works (compliance.assess, against the registries as they are now: watch list, consents with
-their expiry and scope, protected works), and the gate decides again for the asset's recorded rule
+file) is decoded once more for faces and protected works (compliance.assess, against the registries as
+they are now: watch list, consents with their expiry and scope, protected works; once per base clip, as
+at render time: the variants of one product share it), and the gate decides again for the asset's recorded rule
 profile, market, language and content facts on the recheck date. An asset the gate would now block, or
 that lacks a label or metadata item a rule now in force requires, is withdrawn: its ledger status
 becomes "withdrawn" and a system "withdrawal" event with the reasons goes into the journal.
@@ -60,7 +61,7 @@ def recheck(ws: Workspace, *, as_of: date | None = None, catalog: str | None = N
     catalog / output_dir: only the assets of that catalog identity / output folder (the nightly run's)."""
     day = as_of or date.today()
     checked, withdrawn = 0, []
-    assessed: dict[Path, BaseAssessment] = {}   # one decode per base clip: its variants (locales x aspects) share it
+    assessed: dict[Path, BaseAssessment] = {}   # per base clip: its variants (locales x aspects) share it
     for asset in ws.ledger.active_assets(catalog=catalog, output_dir=output_dir):
         text = ws.ledger.manifest_json(asset.asset_id, asset.folder)
         record = report_from_json(text).assertion(COMPLIANCE_LABEL) if text else None
