@@ -94,7 +94,7 @@ def test_a_newly_registered_protected_work_withdraws_the_asset_showing_it(tmp_pa
     assert _cli("recheck", "--home", str(home)).output.strip() == "0 rechecked, 0 withdrawn"   # once, not nightly
 
 
-def test_a_rule_that_comes_into_force_withdraws_an_asset_made_without_its_label(tmp_path):
+def test_a_rule_whose_effective_date_moves_into_the_past_withdraws_an_asset_made_without_its_label(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
     products = catalog / "products.csv"
     rows = products.read_text().splitlines()
@@ -114,8 +114,11 @@ def test_a_rule_that_comes_into_force_withdraws_an_asset_made_without_its_label(
     rendered = _cli("render", str(catalog), "--out", str(tmp_path / "out"), "--home", str(home), "--short-side", "288",
                     "--workers", "1", "--as-of", "2026-12-01")
     assert rendered.exit_code == 0, rendered.output
-    assert _cli("recheck", "--home", str(home), "--as-of", "2027-02-28").exit_code == 0
-    after = _cli("recheck", "--home", str(home), "--as-of", "2027-03-01", "--json")
+    assert _cli("recheck", "--home", str(home), "--as-of", "2026-12-02").exit_code == 0     # not in force yet
+    # the rule's effective date is moved into the past (it turns out to apply already): the next recheck withdraws
+    rule_file = home / "rules" / "XF.json"
+    rule_file.write_text(rule_file.read_text().replace('"2027-03-01"', '"2026-11-15"'))
+    after = _cli("recheck", "--home", str(home), "--as-of", "2026-12-02", "--json")
     (gone,) = json.loads(after.output)["withdrawn"]
     assert after.exit_code == 1
     assert gone["reasons"] == ["rule xf-label now requires the label 'KI-INHALT', which the published file lacks"]
