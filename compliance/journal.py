@@ -60,7 +60,7 @@ REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
     "edit_applied": ("segment",),
     "input_recorded": ("role", "file", "origin"),
     "ledger_sealed": ("rows",),
-    "withdrawal": ("reasons",),
+    "withdrawal": ("reasons", "disposition"),
 }
 GENESIS_HASH = "0" * 64
 _APPEND_ATTEMPTS = 5

@@ -359,7 +359,8 @@ def review_reject(assets, by, reason, home, ledger):
 
 
 @click.command()
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Consents and rules as of this date (default today).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Consents and rules as of this date (default today).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was rechecked and withdrawn as JSON.")
 @home_option
 @ledger_option
@@ -368,16 +369,26 @@ def recheck(as_of, as_json, home, ledger):
 
     An asset that now shows a watch-listed face, a face whose consent expired or does not cover it, a
     registered protected work, or that lacks a label a rule now in force requires, is withdrawn in the
-    ledger (tessera audit then fails it) and the withdrawal is journalled. Exit 1 when any was withdrawn.
+    ledger (tessera audit then fails it) and the withdrawal is journalled. Its file is moved to the
+    home's quarantine/withdrawn/ folder, or, in a home set with `tessera withdrawal set takedown-list`,
+    left in place and added to the home's takedown.json. Exit 0 when none was withdrawn, 1 when any
+    was, 2 for usage errors and a missing home.
 
     \b
     Examples:
       tessera recheck
       tessera recheck --as-of 2027-07-01 --json > withdrawn.json
+      tessera recheck --home /srv/tessera
     """
-    from pipeline.recheck import recheck as run_recheck, report_json
+    from flows.cli_common import open_workspace
+    from pipeline.recheck import RecheckError, recheck as run_recheck, report_json
+    from provenance import CredentialError
 
-    checked, withdrawn = run_recheck(_workspace(home, ledger), as_of=as_of.date() if as_of else None)
+    ws = open_workspace(_settings(home, ledger, create_home=False))   # a mistyped --home is an error
+    try:
+        checked, withdrawn = run_recheck(ws, as_of=as_of.date() if as_of else None)
+    except (RecheckError, CredentialError) as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(report_json(checked, withdrawn))
     else:
@@ -385,6 +396,7 @@ def recheck(as_of, as_json, home, ledger):
             click.echo(f"withdrawn {w.asset_id}  {w.path}")
             for reason in w.reasons:
                 click.echo(f"{'':10}- {reason}")
+            click.echo(f"{'':10}{w.disposition}" + (f": {w.moved_to}" if w.moved_to else ""))
         click.echo(f"{checked} rechecked, {len(withdrawn)} withdrawn")
     if withdrawn:
         raise SystemExit(1)

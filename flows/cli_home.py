@@ -1,5 +1,5 @@
-"""`tessera trust` and `tessera credentials`: what the home's audits trust and who signs for the home,
-set once and used by every command."""
+"""`tessera trust`, `tessera credentials` and `tessera withdrawal`: what the home's audits trust, who signs
+for the home and what a recheck does with a withdrawn file, set once and used by every command."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -153,4 +153,60 @@ def credentials_show(home):
                    + (f", time stamps from {config.tsa_url}" if config.tsa_url else ""))
 
 
-HOME_COMMANDS = (trust, credentials)
+@click.group()
+def withdrawal() -> None:
+    """What `tessera recheck` (and the nightly run's recheck) does with the file of an asset it withdraws.
+
+    \b
+    quarantine     (default) move it out of its output folder into <home>/quarantine/withdrawn/
+    takedown-list  leave it where it is and add it to <home>/takedown.json for whoever unpublishes it
+
+    \b
+    Examples:
+      tessera withdrawal set takedown-list
+      tessera withdrawal show
+    """
+
+
+@withdrawal.command("set")
+@click.argument("mode", metavar="quarantine|takedown-list")
+@home_option
+def withdrawal_set(mode, home):
+    """Store MODE (quarantine or takedown-list) as this home's way of withdrawing a file.
+
+    \b
+    Examples:
+      tessera withdrawal set quarantine
+      tessera withdrawal set takedown-list --home /srv/tessera
+    """
+    from dataclasses import replace
+
+    from pipeline.home import WITHDRAWAL_MODES, HomeError, open_home, write_config
+
+    if mode not in WITHDRAWAL_MODES:
+        raise click.BadParameter(f"expected one of {', '.join(WITHDRAWAL_MODES)}, got {mode!r}", param_hint="MODE")
+    try:
+        folder = open_home(_home(home), create=True)
+    except HomeError as exc:
+        raise SetupError(str(exc)) from None
+    path = write_config(folder, replace(home_config(home), withdrawal=mode))
+    click.echo(f"withdrawn files: {mode}; stored in {path}")
+
+
+@withdrawal.command("show")
+@home_option
+def withdrawal_show(home):
+    """Print what this home does with a withdrawn file.
+
+    \b
+    Examples:
+      tessera withdrawal show
+    """
+    from pipeline.settings import Settings
+
+    settings = Settings.build(home=_home(home))
+    where = settings.takedown_list if settings.withdrawal == "takedown-list" else settings.withdrawn_dir
+    click.echo(f"withdrawn files: {settings.withdrawal} ({where})")
+
+
+HOME_COMMANDS = (trust, credentials, withdrawal)

@@ -193,7 +193,9 @@ def nightly(catalog, out, shards, short_side, workers, backend, diffusion, candi
 
     The shards are runs of the render-shard deployment, so a `tessera serve` or GPU workers
     must be running. On a terminal a bar shows the variants done of all shards (the nightly-progress
-    artifact shows the same). Exit status 1 when a shard, a variant or the audit failed.
+    artifact shows the same). After the shards, every asset the catalog published in --out is
+    rechecked against today's registries and rules (as `tessera recheck`), then the folder is
+    audited. Exit status 1 when a shard, a variant or the audit failed, or the recheck withdrew an asset.
 
     \b
     Examples:
@@ -239,6 +241,7 @@ def nightly(catalog, out, shards, short_side, workers, backend, diffusion, candi
         from flows.nightly import STATUSES
         click.echo(f"{summary['variants']} variants: " + ", ".join(f"{summary[s]} {s}" for s in STATUSES)
                    + f", {summary['retired']} retired")
+        click.echo(f"recheck: {summary['rechecked']} published assets, {summary['withdrawn']} withdrawn")
         if summary["audit"]:
             click.echo(f"audit report: {summary['audit']['report']}")
 

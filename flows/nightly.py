@@ -2,13 +2,16 @@
 
 `nightly_render` plans the catalog, starts one `render-shard` deployment run per shard (each a
 subflow run that a worker on the GPU work pool picks up), waits for all of them (one failing
-does not stop the others), retires what the catalog no longer has, audits the output and
-publishes Prefect artifacts: progress while it runs (moved after each variant of any shard),
-a table of every variant, a summary.
+does not stop the others), retires what the catalog no longer has, rechecks every published
+asset of the catalog and output folder against today's registries and rules (withdrawing what
+no longer passes), audits the output and publishes Prefect artifacts: progress while it runs
+(moved after each variant of any shard), a table of every variant, a table of the assets the
+recheck withdrew, a summary.
 A rerun renders only what is missing: the render flow skips every intact variant.
 
 `render_shard` is one shard: `run_render` limited to the products with `shard_of(sku, n) == i`.
-`audit_media` is the on-demand audit, also run by the nightly flow at the end.
+`audit_media` is the on-demand audit, also run by the nightly flow at the end; `recheck_published`
+the recheck (pipeline.recheck), run by the nightly flow before it.
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ from foundation.primitives import Outcome, write_json_atomic
 from generation.plan import RenderOptions, VariantPlan, plan_variants
 from pipeline.audit import audit, audit_counts
 from pipeline.progress import Count, GenerationStep, Lines, Progress, VariantDone, as_progress
+from pipeline.recheck import recheck
 from pipeline.render import catalog_identity, preview_run, shard_of
 from pipeline.settings import Settings
 from pipeline.workspace import Workspace
@@ -54,6 +58,7 @@ SHARD_WAIT_S = 16 * 3600            # queue time + a shard, its retry, and margi
 NIGHTLY_TIMEOUT_S = 20 * 3600       # below 24 h: one night never runs into the next
 POLL_S = 1.0   # a shard's progress shows within a second; two small reads of the local API per poll
 SHARD_PROGRESS = "shard-progress"   # each shard run's own progress artifact, moved after each of its variants
+WITHDRAWN_ARTIFACT = "withdrawn-assets"   # the recheck's table: each asset withdrawn, why, where its file went
 STATUSES = tuple(s.value for s in Outcome)   # as render_catalog reports
 
 
@@ -202,6 +207,28 @@ def audit_media(paths: list[Path], home: Path, ledger_url_env: str | None = None
     return {"report": str(report), "files": len(rows), **counts}
 
 
+@flow(name="tessera-recheck", timeout_seconds=4 * 3600)
+def recheck_published(home: Path, ledger_url_env: str | None = None, as_of: date | None = None,
+                      catalog: str | None = None, output_dir: Path | None = None) -> dict[str, Any]:
+    """Re-assess the published assets (of one catalog identity and output folder, when given) against
+    today's registries and rules and withdraw those that no longer pass; a table artifact lists each
+    withdrawn asset with its reasons and what was done with its file."""
+    settings = Settings.build(home=home, ledger_url=ledger_url_from_env(ledger_url_env))
+    checked, withdrawn = recheck(Workspace(settings), as_of=as_of, catalog=catalog,
+                                 output_dir=Path(output_dir) if output_dir else None)
+    rows = [w.to_dict() | {"reasons": "; ".join(w.reasons)} for w in withdrawn]
+    create_table_artifact(rows or [{"withdrawn": f"none of {checked} published assets"}], key=WITHDRAWN_ARTIFACT,
+                          description=f"Assets withdrawn by the recheck as of {as_of or date.today()} "
+                                      f"({settings.withdrawal})")
+    return {"rechecked": checked, "withdrawn": [w.to_dict() for w in withdrawn], "withdrawal": settings.withdrawal}
+
+
+def recheck_output(job: RenderJob) -> dict[str, Any]:
+    """The nightly run's recheck step: the assets this catalog published into this output folder."""
+    return recheck_published(job.home, job.ledger_url_env, job.as_of, catalog=catalog_identity(job.catalog),
+                             output_dir=job.out.resolve())
+
+
 def audit_output(job: RenderJob) -> dict[str, Any] | None:
     """The nightly run's audit step: the output folder, through the audit flow (None before any output)."""
     return audit_media([job.out], job.home, job.ledger_url_env) if job.out.exists() else None
@@ -279,19 +306,27 @@ def nightly_render(job: RenderJob, shards: int = 2, shard_deployment: str = SHAR
     retired = ledger.retire_absent({(p.spec.sku, p.spec.locale, p.spec.aspect) for p in plans},
                                    catalog=catalog_identity(job.catalog), output_dir=job.out.resolve())
 
-    # 6. Audit the output folder against the ledger.
+    # 6. Recheck what this catalog has published here against today's registries and rules: a consent
+    #    that expired, a face or work registered since, a rule now in force withdraw the asset (its own
+    #    artifact lists them). Before the audit, so that the audit sees what is published now.
+    rechecked = recheck_output(job)
+
+    # 7. Audit the output folder against the ledger.
     audit = audit_output(job)
     update_progress_artifact(progress_id, 100.0)
 
-    # 7. Publish the variant table and the summary; fail the run afterwards if anything failed.
+    # 8. Publish the variant table and the summary; fail the run afterwards if anything failed.
     create_table_artifact(rows or [{"status": "no variants planned"}], key="nightly-variants",
                           description=f"Nightly render of {job.catalog}: every variant and what happened to it")
     shard_rows = [_shard_row(i, runs[i], len(by_shard[i])) for i in sorted(runs)]
-    create_markdown_artifact(_summary_markdown(job, counts, retired, shard_rows, audit), key="nightly-summary",
-                             description="Nightly render summary")
-    summary = {"variants": len(plans), **counts, "retired": len(retired), "shards": shard_rows, "audit": audit}
+    create_markdown_artifact(_summary_markdown(job, counts, retired, shard_rows, audit, rechecked),
+                             key="nightly-summary", description="Nightly render summary")
+    withdrawn = len(rechecked["withdrawn"])
+    summary = {"variants": len(plans), **counts, "retired": len(retired), "rechecked": rechecked["rechecked"],
+               "withdrawn": withdrawn, "shards": shard_rows, "audit": audit}
     problems = [f"shard {r['shard']} {r['state']}" for r in shard_rows if r["state"] != "Completed"]
     problems += [f"{counts['failed']} of {len(plans)} variants failed"] if counts["failed"] else []
+    problems += [f"recheck: {withdrawn} published assets withdrawn"] if withdrawn else []
     problems += [f"audit: {audit['fail']} files fail"] if audit and audit["fail"] else []
     if problems:
         raise NightlyFailed("; ".join(problems) + f" (summary: {json.dumps(summary, default=str)})")
@@ -388,13 +423,20 @@ def _shard_row(i: int, run: FlowRun, variants: int) -> dict[str, Any]:
 
 
 def _summary_markdown(job: RenderJob, counts: dict[str, int], retired: list[str], shard_rows: list[dict],
-                      audit: dict[str, Any] | None) -> str:
+                      audit: dict[str, Any] | None, rechecked: dict[str, Any] | None = None) -> str:
     lines = [f"# Nightly render of `{job.catalog}`", "", f"Output `{job.out}`, rules as of {job.as_of}.", "",
              "| " + " | ".join(STATUSES) + " | retired |", "| --- " * (len(STATUSES) + 1) + "|",
              "| " + " | ".join(str(counts[s]) for s in STATUSES) + f" | {len(retired)} |", "",
              "| shard | flow run | variants | state | message |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {r['shard']} | {r['flow_run']} | {r['variants']} | {r['state']} | {r['message']} |"
               for r in shard_rows]
+    if rechecked is not None:
+        gone = rechecked["withdrawn"]
+        done = "moved to the quarantine" if rechecked["withdrawal"] == "quarantine" else "added to the takedown list"
+        lines += ["", f"Recheck: {rechecked['rechecked']} published assets against today's registries and rules, "
+                      f"{len(gone)} withdrawn" + (f" (files {done}; see the `{WITHDRAWN_ARTIFACT}` artifact)"
+                                                  if gone else ".")]
+        lines += [f"- withdrawn {w['asset_id']} `{w['path']}`: {'; '.join(w['reasons'])}" for w in gone]
     if audit:
         report = Path(audit["report"])
         lines += ["", f"Audit: {audit['files']} files, {audit['pass']} pass, {audit['warn']} warn, "

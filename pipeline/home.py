@@ -15,7 +15,7 @@ from typing import Any
 
 from foundation.primitives import write_bytes_atomic
 
-__all__ = ["HomeConfig", "HomeError", "open_home", "read_config", "write_config"]
+__all__ = ["WITHDRAWAL_MODES", "HomeConfig", "HomeError", "open_home", "read_config", "write_config"]
 
 
 class HomeError(RuntimeError):
@@ -43,6 +43,10 @@ def open_home(home: Path, *, create: bool) -> Path:
 
 
 CONFIG_NAME = "config.json"
+# What `tessera recheck` does with the file of an asset it withdraws: move it out of the output folder into
+# the home's quarantine (the default: a withdrawn file stops being served from where it was published), or
+# leave it in place and add it to the home's takedown list for whoever unpublishes it.
+WITHDRAWAL_MODES = ("quarantine", "takedown-list")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class HomeConfig:
     private_key: Path | None = None      # its private key: a path outside the home
     tsa_url: str | None = None
     allow_insecure_key: bool = False     # recorded when set with --allow-insecure-key
+    withdrawal: str = WITHDRAWAL_MODES[0]   # one of WITHDRAWAL_MODES (`tessera withdrawal set`)
 
     def to_dict(self) -> dict[str, str | bool | None]:
         return {k: (v if isinstance(v, (bool, str)) or v is None else str(v)) for k, v in asdict(self).items()}
@@ -77,6 +82,9 @@ def read_config(home: Path) -> HomeConfig:
         raise HomeError(f"{path}: unknown settings {sorted(unknown)}")
     paths = {"trust_anchors", "trust_config", "cert_chain", "private_key"}
     values: dict[str, Any] = {k: (Path(v) if k in paths else v) for k, v in doc.items() if v is not None}
+    if values.get("withdrawal", WITHDRAWAL_MODES[0]) not in WITHDRAWAL_MODES:
+        raise HomeError(f"{path}: withdrawal must be one of {', '.join(WITHDRAWAL_MODES)}, "
+                        f"got {values['withdrawal']!r}")
     return HomeConfig(**values)
 
 

@@ -21,6 +21,7 @@ class Settings:
     workers: int = 2
     as_of: date = field(default_factory=date.today)
     rules_dir: Path | None = None   # --rules-dir: the user's rule profiles, next to the package's
+    withdrawal: str = "quarantine"  # what recheck does with a withdrawn file (pipeline.home.WITHDRAWAL_MODES)
 
     @property
     def rules_dirs(self) -> tuple[Path, ...]:
@@ -47,6 +48,16 @@ class Settings:
         """Variants the compliance gate blocked (unsigned), each with a report of why."""
         return self.home / "quarantine"
 
+    @property
+    def withdrawn_dir(self) -> Path:
+        """Files of published assets that tessera recheck withdrew (withdrawal "quarantine")."""
+        return self.quarantine_dir / "withdrawn"
+
+    @property
+    def takedown_list(self) -> Path:
+        """Withdrawn files left in place for someone to take down (withdrawal "takedown-list")."""
+        return self.home / "takedown.json"
+
     @classmethod
     def build(cls, *, home: Path, ledger_url: str | None = None, cert_chain: Path | None = None,
               private_key: Path | None = None, tsa_url: str | None = None, trust_anchors: Path | None = None,
@@ -67,5 +78,6 @@ class Settings:
         signing = SigningConfig(home=home, cert_chain=cert_chain, private_key=private_key,
                                 tsa_url=tsa_url, trust_anchors=trust_anchors, trust_config=trust_config,
                                 allow_insecure_key=allow_insecure_key)
+        kwargs.setdefault("withdrawal", config.withdrawal)
         return cls(home=home, ledger_url=ledger_url or f"sqlite:///{home / 'ledger.sqlite'}",
                    signing=signing, **kwargs)

@@ -293,10 +293,12 @@ class Ledger:
                           .values(status="retired"))
         return gone
 
-    def withdraw(self, asset_id: str) -> None:
-        """A published asset no longer passes today's registries or rules (tessera recheck): status withdrawn."""
+    def withdraw(self, asset_id: str, output_dir: Path | None = None) -> None:
+        """A published asset (its row in `output_dir`, or every row) no longer passes today's registries or
+        rules (tessera recheck): status withdrawn."""
+        folder = () if output_dir is None else (assets.c.output_dir == str(output_dir),)
         with self.engine.begin() as c:
-            c.execute(update(assets).where(assets.c.asset_id == asset_id).values(status="withdrawn"))
+            c.execute(update(assets).where(assets.c.asset_id == asset_id, *folder).values(status="withdrawn"))
 
     def active_assets(self, *, catalog: str | None = None, output_dir: Path | None = None) -> list[AssetRecord]:
         """Active rows, of one catalog and/or output folder when given."""

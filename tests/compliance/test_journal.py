@@ -132,7 +132,7 @@ def test_every_listed_action_is_accepted(journal):
                "copy_written": {"segment": "copy:headline", "text": "Hi"}, "edit_applied": {"segment": "footage"},
                "input_recorded": {"role": "product photo", "file": "a.jpg", "origin": "unknown"},
                "ledger_sealed": {"rows": []},
-               "withdrawal": {"reasons": ["consent expired on 2027-06-30"]}}
+               "withdrawal": {"reasons": ["consent expired on 2027-06-30"], "disposition": "quarantined"}}
     for action in ACTIONS:
         journal.append(_event(action, **details.get(action, {})))
     assert [e.action for e in journal.events()] == list(ACTIONS)

@@ -1,9 +1,12 @@
-"""Continuous compliance: `tessera recheck` re-assesses published assets against today's registries, without
-re-rendering; an asset whose consent has expired is withdrawn, journalled, and `tessera audit` fails it."""
+"""Continuous compliance: `tessera recheck` re-assesses published assets against today's registries and rules,
+without re-rendering. An asset whose consent has expired, that shows a protected work registered since, or that
+lacks the label of a rule now in force is withdrawn, journalled, its file quarantined or listed for takedown as
+the home is set, and `tessera audit` says withdrawn."""
 from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -25,6 +28,23 @@ def _cli(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+def _events(home: Path):
+    return [e for e in Workspace(Settings.build(home=home)).journal.events() if e.action == "withdrawal"]
+
+
+def _assert_withdrawn(home: Path, gone: dict, video: Path) -> None:
+    """The ledger row withdrawn, one journal event with the reasons and what was done, `tessera audit` failing
+    the file as withdrawn."""
+    assert Workspace(Settings.build(home=home)).ledger.asset(gone["asset_id"]).status == "withdrawn"
+    (event,) = _events(home)
+    assert (event.asset_id, event.actor_kind, event.detail["reasons"]) == (gone["asset_id"], "system", gone["reasons"])
+    assert event.detail["disposition"] == gone["disposition"] and event.detail["path"] == gone["path"]
+    audited = _cli("audit", "--json", "--home", str(home), str(video))
+    (row,) = json.loads(audited.output)
+    assert audited.exit_code == 1 and row["verdict"] == "fail", row
+    assert any(p.startswith(f"withdrawn: asset {gone['asset_id']}") for p in row["problems"]), row["problems"]
+
+
 def test_an_expired_consent_withdraws_the_published_asset(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
     Image.fromarray(data.astronaut()).save(catalog / "photos" / "coffee.jpg", quality=95)
@@ -43,14 +63,12 @@ def test_an_expired_consent_withdraws_the_published_asset(tmp_path):
     assert after.exit_code == 1, after.output
     (gone,) = json.loads(after.output)["withdrawn"]
     assert any("consent expired on 2027-06-30" in r for r in gone["reasons"]), gone
-    ws = Workspace(Settings.build(home=home))
-    assert ws.ledger.asset(gone["asset_id"]).status == "withdrawn"
-    events = [e for e in ws.journal.events() if e.action == "withdrawal"]
-    assert [e.asset_id for e in events] == [gone["asset_id"]] and events[0].detail["reasons"] == gone["reasons"]
-    audited = _cli("audit", "--json", "--home", str(home), str(video))
-    (row,) = json.loads(audited.output)
-    assert audited.exit_code == 1 and row["verdict"] == "fail"
-    assert any(p.startswith(f"withdrawn: asset {gone['asset_id']}") for p in row["problems"]), row["problems"]
+    # the home's default: the file leaves its output folder for the quarantine, and the journal says where
+    moved = Path(gone["moved_to"])
+    assert gone["disposition"] == "quarantined" and moved.is_file() and not video.exists(), gone
+    assert moved.is_relative_to(home / "quarantine" / "withdrawn" / gone["asset_id"]) and moved.name == video.name
+    _assert_withdrawn(home, gone, moved)
+    assert _events(home)[0].detail["moved_to"] == str(moved)
 
 
 def test_a_newly_registered_protected_work_withdraws_the_asset_showing_it(tmp_path):
@@ -58,6 +76,8 @@ def test_a_newly_registered_protected_work_withdraws_the_asset_showing_it(tmp_pa
     home = tmp_path / "home"
     assert _cli("render", str(catalog), "--out", str(tmp_path / "out"), "--home", str(home), "--short-side", "288",
                 "--workers", "1").exit_code == 0
+    (video,) = (tmp_path / "out").rglob("*.mp4")
+    assert _cli("withdrawal", "set", "takedown-list", "--home", str(home)).exit_code == 0
     assert _cli("recheck", "--home", str(home)).exit_code == 0
     added = _cli("protected", "add", str(catalog / "photos" / "coffee.jpg"), "--title", "Crema still life",
                  "--owner", "Studio X", "--home", str(home))
@@ -65,9 +85,16 @@ def test_a_newly_registered_protected_work_withdraws_the_asset_showing_it(tmp_pa
     after = _cli("recheck", "--home", str(home), "--json")
     (gone,) = json.loads(after.output)["withdrawn"]
     assert after.exit_code == 1 and any("protected work 'Crema still life'" in r for r in gone["reasons"]), gone
+    # set to a takedown list: the file stays where it was published, and the list names it with why
+    assert (gone["disposition"], gone["moved_to"], video.is_file()) == ("listed for takedown", None, True)
+    (entry,) = json.loads((home / "takedown.json").read_text())
+    assert (entry["asset_id"], entry["path"], entry["reasons"]) == (gone["asset_id"], str(video), gone["reasons"])
+    _assert_withdrawn(home, gone, video)
+    assert _events(home)[0].detail["takedown_list"] == str(home / "takedown.json")
+    assert _cli("recheck", "--home", str(home)).output.strip() == "0 rechecked, 0 withdrawn"   # once, not nightly
 
 
-def test_a_rule_that_comes_into_force_withdraws_an_asset_made_without_its_label(tmp_path):
+def test_a_rule_whose_effective_date_moves_into_the_past_withdraws_an_asset_made_without_its_label(tmp_path):
     catalog = small_catalog(tmp_path / "catalog", locales=("de-DE",), aspects="1:1")
     products = catalog / "products.csv"
     rows = products.read_text().splitlines()
@@ -87,8 +114,12 @@ def test_a_rule_that_comes_into_force_withdraws_an_asset_made_without_its_label(
     rendered = _cli("render", str(catalog), "--out", str(tmp_path / "out"), "--home", str(home), "--short-side", "288",
                     "--workers", "1", "--as-of", "2026-12-01")
     assert rendered.exit_code == 0, rendered.output
-    assert _cli("recheck", "--home", str(home), "--as-of", "2027-02-28").exit_code == 0
-    after = _cli("recheck", "--home", str(home), "--as-of", "2027-03-01", "--json")
+    assert _cli("recheck", "--home", str(home), "--as-of", "2026-12-02").exit_code == 0     # not in force yet
+    # the rule's effective date is moved into the past (it turns out to apply already): the next recheck withdraws
+    rule_file = home / "rules" / "XF.json"
+    rule_file.write_text(rule_file.read_text().replace('"2027-03-01"', '"2026-11-15"'))
+    after = _cli("recheck", "--home", str(home), "--as-of", "2026-12-02", "--json")
     (gone,) = json.loads(after.output)["withdrawn"]
     assert after.exit_code == 1
     assert gone["reasons"] == ["rule xf-label now requires the label 'KI-INHALT', which the published file lacks"]
+    _assert_withdrawn(home, gone, Path(gone["moved_to"]))
