@@ -25,7 +25,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, is_currency
 from PIL import Image, ImageDraw
 
-from foundation.frames import ClipError, ffmpeg_exe, read_frames
+from foundation.frames import ClipError, ffmpeg_exe, read_clip, read_frames
 from foundation.primitives import atomic_path, canonical_json
 from generation.fonts import FontFace, LocaleFont, check_locale_coverage, face_for_labels, font_for_locale, pil_font
 from generation.layout import Box, Layout, layout_for
@@ -112,6 +112,19 @@ def render_variant(base: BaseClip, spec: VariantSpec, out_path: Path, *, frame_h
     job = VariantJob(spec=spec, out_path=Path(out_path), frame_hook=frame_hook, metadata=metadata)
     return render_variants(base, [job], crf=crf, preset=preset, threads=threads, keyframe_s=keyframe_s,
                            audio=audio)[0]
+
+
+def shipped_frames(base: BaseClip, spec: VariantSpec, indices: Sequence[int]) -> list[np.ndarray]:
+    """Frames `indices` of `spec` composed over `base` as its encode gets them (framing, plates, copy,
+    price, CTA, the labels the spec carries; no watermark), without encoding anything."""
+    fonts = _fonts_for(spec)
+    composer = _Composer(base, VariantJob(spec=spec, out_path=Path(f"{spec.asset_id}.mp4")), fonts)
+    wanted = set(indices)
+    if not wanted or min(wanted) < 0 or max(wanted) >= base.frames:
+        raise ValueError(f"frames {sorted(wanted)}: expected indices in 0..{base.frames - 1}")
+    out = {i: composer.compose(i, frame) for i, frame in enumerate(read_clip(base.path, size=composer.clip_size))
+           if i in wanted}
+    return [out[i] for i in indices]
 
 
 def check_variant_text(spec: VariantSpec) -> list[TextFitError]:
@@ -310,6 +323,15 @@ class _Composer:
         self.proc = _start_encoder(self.tmp, self.spec.width, self.spec.height, settings, self.err, self.bed)
 
     def write(self, i: int, clip_frame: np.ndarray) -> None:
+        frame = self.compose(i, clip_frame)
+        try:
+            self.proc.stdin.write(frame.data)
+        except BrokenPipeError:
+            raise ClipError(f"{self.out_path}: encoder stopped: {self._stderr()}") from None
+        self.written += 1
+
+    def compose(self, i: int, clip_frame: np.ndarray) -> np.ndarray:
+        """Frame i as it is encoded: the clip on the background, the text shown at i, the hook's mark."""
         # a. Place the clip on the brand background.
         if self.covers:
             frame = clip_frame.copy()
@@ -334,11 +356,7 @@ class _Composer:
                 frame[rows, cols] = self.background[rows, cols]
             for rows, cols, pixels in text:
                 frame[rows, cols] = pixels
-        try:
-            self.proc.stdin.write(frame.data)
-        except BrokenPipeError:
-            raise ClipError(f"{self.out_path}: encoder stopped: {self._stderr()}") from None
-        self.written += 1
+        return frame
 
     def finish(self) -> None:
         self.proc.stdin.close()

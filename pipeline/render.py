@@ -268,7 +268,7 @@ def choose_take(ws: Workspace, plan: VariantPlan, clips: list[BaseClip],
     """A reviewer's pick, else the automatic one (recorded as such); or, when review is required and
     nobody picked yet, the reason the product's variants wait."""
     if len(takes) > 1:
-        write_candidate_sheets(ws.candidates_dir / plan.candidate_set, clips, plan.product.sku)
+        write_candidate_sheets(ws.candidates_dir / plan.candidate_set, clips, plan.product.sku, plan.spec)
     if plan.pick is not None:
         pick = human_pick(ws.journal, plan.candidate_set)
         if pick is None:

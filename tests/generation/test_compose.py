@@ -12,8 +12,9 @@ from PIL import Image
 
 from gen_media import coffee_photo, ffmpeg_stream_info, make_spec, mp4_box, mp4_boxes
 from foundation.frames import ClipError, read_clip
-from generation.compose import CTA_START, VariantJob, build_overlays, format_price, render_variant, render_variants
-from generation.contact_sheet import contact_sheet
+from generation.compose import (CTA_START, VariantJob, build_overlays, format_price, render_variant, render_variants,
+                                shipped_frames)
+from generation.contact_sheet import contact_sheet, write_candidate_sheets
 from generation.fonts import GlyphError
 from generation.layout import layout_for
 from generation.motion import make_base_clip
@@ -257,6 +258,39 @@ def test_contact_sheet_grid(base, tmp_path):
     assert img.height == 2 * (320 + 28 + 8) + 8
     # Row 2 holds two 16:9 (426x240) frames scaled to 320 px high, side by side.
     assert img.width == 2 * round(426 * 320 / 240) + 3 * 8
+
+
+def test_shipped_frames_are_the_frames_the_encoder_gets(base, tmp_path):
+    spec = make_spec("ar-SA", "9:16", SHORT)
+    seen = {}
+
+    def keep(i, frame):
+        seen[i] = frame.copy()
+        return frame
+
+    render_variant(base, spec, tmp_path / "v.mp4", frame_hook=keep)
+    picks = [0, 5, base.frames - 1]
+    assert all(np.array_equal(f, seen[i]) for i, f in zip(picks, shipped_frames(base, spec, picks)))
+    with pytest.raises(ValueError, match=r"frames \[99\]: expected indices in 0\.\.11"):
+        shipped_frames(base, spec, [99])
+
+
+def test_the_takes_sheet_shows_each_take_as_it_ships(base, tmp_path):
+    other = make_base_clip(coffee_photo(tmp_path), cache_dir=tmp_path / "cache", size=SHORT, fps=12,
+                           duration_s=1.0, seed=12)
+    spec = make_spec("ar-SA", "9:16", 720)                  # the product's first variant, at its real size
+    folder = write_candidate_sheets(tmp_path / "set", [base, other], "SKU-1", spec)
+    sheet = np.asarray(Image.open(folder / "takes.png").convert("RGB"))
+    # 4 frames per take of the 9:16 layout composed at 288x512, shown 180x320, two rows
+    assert sheet.shape == (2 * (320 + 28 + 8) + 8, 4 * 180 + 5 * 8, 3)
+    small = dataclasses.replace(spec, width=288, height=512)
+    for row, clip in enumerate([base, other]):
+        last = shipped_frames(clip, small, [clip.frames - 1])[0]
+        thumb = np.asarray(Image.fromarray(last).resize((180, 320), Image.Resampling.LANCZOS))
+        y, x = 8 + row * (320 + 28 + 8) + 28, 8 + 3 * (180 + 8)
+        assert np.array_equal(sheet[y:y + 320, x:x + 180], thumb)     # the CTA and price are on it
+    listing = json.loads((folder / "takes.json").read_text())
+    assert [t["take"] for t in listing["takes"]] == [0, 1] and listing["sku"] == "SKU-1"
 
 
 @pytest.mark.slow
