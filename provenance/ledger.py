@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
-    UniqueConstraint, and_, case, create_engine, event, func, insert, inspect, select, update,
+    BigInteger, Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
+    UniqueConstraint, and_, case, create_engine, event, func, insert, inspect, select, text, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -35,6 +35,7 @@ from foundation.primitives import sha256_file
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BASELINE_REVISION = "0001"            # the schema that create_all made before migrations existed
+HEAD_REVISION = "0005"                # the newest revision under migrations/versions (a test checks it)
 _PG_MIGRATION_LOCK = 0x7E55E4A        # advisory lock key: one migrating process per database
 
 metadata = MetaData()
@@ -72,6 +73,10 @@ assets = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("catalog", Text, nullable=False),        # the catalog identity (see catalog_identity)
     Column("output_dir", Text, nullable=False),     # the render's resolved --out folder
+    # The file's size and mtime when recorded (migration 0005; None in older rows): a plan hashes again
+    # only a file whose size or mtime changed (is_intact); the audit always hashes.
+    Column("size", BigInteger),
+    Column("mtime_ns", BigInteger),
     PrimaryKeyConstraint("asset_id", "output_dir", name="pk_assets"),
     UniqueConstraint("variant_key", "output_dir", name="uq_assets_variant_output"),
 )
@@ -112,6 +117,8 @@ class AssetRecord:
     status: str = "active"
     catalog: str = ""                 # "": the catalog of the row's run (runs.catalog)
     output_dir: Path | None = None    # None: the file's folder
+    size: int | None = None           # the file's size and mtime (ns) when recorded, None if not known
+    mtime_ns: int | None = None
 
     @property
     def folder(self) -> Path:
@@ -183,7 +190,7 @@ class Ledger:
         row = dict(asset_id=rec.asset_id, variant_key=rec.variant_key, run_id=rec.run_id, sku=rec.sku,
                    locale=rec.locale, aspect=rec.aspect, output_path=str(rec.output_path), sha256=rec.sha256,
                    manifest_label=rec.manifest_label, base_clip_key=rec.base_clip_key, status=rec.status,
-                   created_at=rec.created_at, output_dir=out)
+                   created_at=rec.created_at, output_dir=out, size=rec.size, mtime_ns=rec.mtime_ns)
         manifest = self._insert(manifests).values(asset_id=rec.asset_id, output_dir=out, label=manifest_label,
                                                   manifest_json=manifest_json)
         manifest = manifest.on_conflict_do_update(index_elements=[manifests.c.asset_id, manifests.c.output_dir],
@@ -260,12 +267,11 @@ class Ledger:
 
     def is_intact(self, variant_key: str, output_path: Path) -> bool:
         """True when the variant key is recorded at this output path (not superseded there) and the file
-        still hashes the same. A retired row counts: planned again, it is made active (activate)."""
+        is the one recorded: the same size and mtime as recorded, else (or when the row has neither) the
+        same sha256. A retired row counts: planned again, it is made active (activate)."""
         rec = self._first(assets.c.variant_key == variant_key, assets.c.output_path == str(output_path),
                           assets.c.status != "superseded")
-        if rec is None or not rec.output_path.is_file():
-            return False
-        return sha256_file(rec.output_path) == rec.sha256
+        return rec is not None and file_matches(rec)
 
     def activate(self, variant_keys: list[str], output_dir: Path) -> list[str]:
         """Rows of these keys in `output_dir` that were retired become active again (planned again,
@@ -327,6 +333,27 @@ class Ledger:
 _PREFERRED = (case((assets.c.status == "active", 0), else_=1), assets.c.created_at.desc())
 
 
+def file_stat(path: Path) -> tuple[int, int]:
+    """(size, mtime_ns) of a file, as the ledger records them beside its sha256."""
+    st = Path(path).stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def file_matches(rec: AssetRecord) -> bool:
+    """The recorded file is still there unchanged: by size and mtime when both are recorded and equal,
+    else by its sha256 (a file rewritten, touched or copied is hashed again; never trusted on a stat
+    that differs)."""
+    try:
+        stat = file_stat(rec.output_path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if not rec.output_path.is_file():
+        return False
+    if rec.size is not None and rec.mtime_ns is not None and stat == (rec.size, rec.mtime_ns):
+        return True
+    return sha256_file(rec.output_path) == rec.sha256
+
+
 def redacted_url(url: str) -> str:
     """The URL with its password replaced by ***: the only form a URL is stored or logged in."""
     from sqlalchemy.engine import make_url
@@ -383,12 +410,14 @@ def current_revision(conn: Connection) -> str | None:
 
 def upgrade_to_head(engine: Engine) -> None:
     """Bring the ledger schema to the newest revision; a no-op (one query) when it is there."""
+    # A ledger at head answers one query, without importing alembic (a plan's start-up).
+    with engine.connect() as conn:
+        if inspect(conn).has_table("alembic_version") and \
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION:
+            return
     from alembic import command
     from alembic.config import Config
 
-    with engine.connect() as conn:
-        if current_revision(conn) == head_revision():
-            return
     with engine.connect() as conn:
         # 1. One migrator at a time; the others wait here, then find the work done.
         if engine.dialect.name == "sqlite":
@@ -417,6 +446,7 @@ def _asset(row) -> AssetRecord:
         locale=row["locale"], aspect=row["aspect"], output_path=Path(row["output_path"]), sha256=row["sha256"],
         manifest_label=row["manifest_label"], base_clip_key=row["base_clip_key"], created_at=row["created_at"],
         status=row["status"], catalog=row["catalog"], output_dir=Path(row["output_dir"]),
+        size=row["size"], mtime_ns=row["mtime_ns"],
     )
 
 
