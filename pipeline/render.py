@@ -125,17 +125,19 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     out = Path(out_dir).resolve()
     adopt_unsealed(ws.journal, ws.ledger.engine)
     sealed = sealed_keys(ws.journal, "asset")
-    todo = tuple(p for p in plans
-                 if asset_key(p.asset_id, output_folder(p.output_path)) not in sealed or not ws.ledger.is_intact(p.variant_key, p.output_path))
+    intact = ws.ledger.intact((p.variant_key, p.output_path) for p in plans
+                              if asset_key(p.asset_id, output_folder(p.output_path)) in sealed)
+    todo = tuple(p for p in plans if (p.variant_key, p.output_path) not in intact)
     # Opened now, not by the first variant: a missing key, registry or face model fails the run here
     # (a run with nothing to render uses none of them).
     if todo:
         for _ in (ws.watermark_key, ws.registries, ws.face_models):
             pass
-    ws.ledger.activate([p.variant_key for p in plans if p not in todo], out)
+    unchanged = [p for p in plans if (p.variant_key, p.output_path) in intact]
+    ws.ledger.activate([p.variant_key for p in unchanged], out)
     # What made each key, so that a later plan can say which input changed (see preview_run).
     ws.ledger.record_inputs({p.variant_key: p.inputs_json for p in todo})
-    skipped = tuple(outcome(p, Outcome.SKIPPED) for p in plans if p not in todo)
+    skipped = tuple(outcome(p, Outcome.SKIPPED) for p in unchanged)
     # 3. Close the rows of runs that were killed holding this render's lock (the caller holds it now).
     scope = run_scope(settings.home, out, shard)
     ws.ledger.close_interrupted(scope)
@@ -203,11 +205,12 @@ def preview_run(ws: Workspace, catalog: Catalog, out_dir: Path, only: Selection 
     current = {(a.sku, a.locale, a.aspect): a
                for a in ws.ledger.active_assets(catalog=catalog_identity(catalog.root), output_dir=Path(out_dir).resolve())}
     lines: list[PlannedVariant] = []
+    intact = ws.ledger.intact((p.variant_key, p.output_path) for p in plans)
     for p in plans:
         line = lambda action, reason: PlannedVariant(p.asset_id, p.spec.sku, p.spec.locale, p.spec.aspect,  # noqa: E731
                                                      action, reason, str(p.output_path))
         recorded = current.get((p.spec.sku, p.spec.locale, p.spec.aspect))
-        if ws.ledger.is_intact(p.variant_key, p.output_path):
+        if (p.variant_key, p.output_path) in intact:
             lines.append(line("skip", "unchanged and intact"))
         elif recorded is None:
             lines.append(line("render", "new: no signed variant recorded"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -273,17 +274,34 @@ class Ledger:
                           assets.c.status != "superseded")
         return rec is not None and file_matches(rec)
 
+    def intact(self, planned: Iterable[tuple[str, Path]]) -> set[tuple[str, Path]]:
+        """The (variant key, output path) pairs of which is_intact holds, looked up in batches (one query
+        per 500 paths instead of one per variant)."""
+        wanted = {(key, str(path)) for key, path in planned}
+        paths = sorted({path for _, path in wanted})
+        found: dict[tuple[str, str], AssetRecord] = {}
+        with self.engine.connect() as c:
+            for i in range(0, len(paths), 500):
+                rows = c.execute(select(assets).where(assets.c.output_path.in_(paths[i:i + 500]),
+                                                      assets.c.status != "superseded").order_by(*_PREFERRED))
+                for row in rows.mappings():
+                    pair = (row["variant_key"], row["output_path"])
+                    if pair in wanted and pair not in found:
+                        found[pair] = _asset(row)
+        return {(key, Path(path)) for (key, path), rec in found.items() if file_matches(rec)}
+
     def activate(self, variant_keys: list[str], output_dir: Path) -> list[str]:
         """Rows of these keys in `output_dir` that were retired become active again (planned again,
         their files intact); the asset ids made active."""
-        if not variant_keys:
-            return []
-        where = and_(assets.c.variant_key.in_(variant_keys), assets.c.output_dir == str(output_dir),
-                     assets.c.status == "retired")
+        ids: list[str] = []
         with self.engine.begin() as c:
-            ids = list(c.execute(select(assets.c.asset_id).where(where)).scalars())
-            if ids:
-                c.execute(update(assets).where(where).values(status="active"))
+            for i in range(0, len(variant_keys), 500):   # SQLite caps the bound values of one statement
+                where = and_(assets.c.variant_key.in_(variant_keys[i:i + 500]),
+                             assets.c.output_dir == str(output_dir), assets.c.status == "retired")
+                found = list(c.execute(select(assets.c.asset_id).where(where)).scalars())
+                if found:
+                    c.execute(update(assets).where(where).values(status="active"))
+                ids += found
         return ids
 
     def retire_absent(self, planned: set[tuple[str, str, str]], *, catalog: str, output_dir: Path) -> list[str]:

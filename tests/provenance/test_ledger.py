@@ -135,3 +135,14 @@ def test_path_record_tells_where_content_is_recorded_and_what_is_recorded_at_a_p
     assert at_a.in_output_dir
     elsewhere = ledger.path_record(tmp_path / "delivery" / "x.mp4", a.sha256)
     assert elsewhere.at_path is None and not elsewhere.in_output_dir and elsewhere.by_content[0].asset_id == "tsr-a"
+
+
+def test_the_batch_intact_check_answers_as_is_intact_does_for_each_variant(ledger, tmp_path):
+    recs = [_record(tmp_path, f"k{i}", f"bytes {i}".encode()) for i in range(620)]   # more than one batch of 500
+    for rec in recs[:600]:
+        ledger.record_asset(rec, "urn:c2pa:1", "{}")
+    recs[3].output_path.write_bytes(b"changed")
+    recs[4].output_path.unlink()
+    asked = [(r.variant_key, r.output_path) for r in recs] + [("k5", tmp_path / "elsewhere.mp4")]
+    assert ledger.intact(asked) == {pair for pair in asked if ledger.is_intact(*pair)}
+    assert len(ledger.intact(asked)) == 598
