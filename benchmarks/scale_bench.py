@@ -15,8 +15,8 @@ Arabic scripts), each with every aspect ratio. For each size and each code, in a
   (load + plan + preflight + plan_run) finding everything unchanged;
 - peak RSS of the process.
 
-With --first-variant, `tessera render` of the catalog is also started (ours only) and timed to its
-first rendered variant (the process is then stopped).
+With --first-variant, `tessera render` of the catalog is also started (by each code) and timed to
+its first rendered variant (the process is then stopped).
 
     .venv/bin/python benchmarks/scale_bench.py [--sizes 12x28 1112x30] [--peer main] [--first-variant]
     .venv/bin/python benchmarks/scale_bench.py --sizes 20000x30      # 1.8M variants
@@ -193,19 +193,21 @@ def measure(args) -> None:
 
 # -- the comparison ---------------------------------------------------------------------------------
 
-def first_variant(catalog: Path, work: Path) -> float:
-    """Seconds from starting `tessera render` to its first rendered variant (then it is stopped)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+def first_variant(catalog: Path, work: Path, code: Path) -> float:
+    """Seconds from starting `tessera render` (of `code`) to its first rendered variant (then it is stopped)."""
+    env = dict(os.environ, PYTHONPATH=str(code), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_HOME=str(work / "prefect"), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "render", str(catalog), "--out", str(work / "fv-out"),
                              "--home", str(work / "fv-home"), "--short-side", "288", "--workers", "2"],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: list[str] = []
     try:
         for line in proc.stdout:
             if line.startswith("[1/") and "rendered" in line:
                 return time.perf_counter() - t0
-        raise SystemExit(f"render ended with no variant rendered (exit {proc.wait()})")
+            seen = (seen + [line])[-30:]
+        raise SystemExit(f"render ended with no variant rendered (exit {proc.wait()}):\n{''.join(seen)}")
     finally:
         proc.kill()
         proc.wait()
@@ -253,8 +255,8 @@ def main() -> None:
                 raise SystemExit(f"{name} {size} failed:\n{done.stderr[-3000:]}")
             result = json.loads(done.stdout.split("RESULT ", 1)[1])
             result |= {"code": name, "size": size, "wall": time.perf_counter() - t0}
-            if args.first_variant and name == "ours":
-                result["first_variant"] = first_variant(catalog, slot)
+            if args.first_variant:
+                result["first_variant"] = first_variant(catalog, slot, code)
             results.append(result)
             print(f"{size} {name}: {json.dumps(result)}", file=sys.stderr)
 
