@@ -170,6 +170,10 @@ def measure(args) -> None:
     catalog, plans, first = whole_plan(args.preflight_limit)
     out["variants"] = len(plans)
     out |= {f"first_{k}": v for k, v in first.items()}
+    if args.plan_only:
+        out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("RESULT " + json.dumps(out))
+        return
     ws = Workspace(settings)
     t0, cpu0 = time.perf_counter(), time.process_time()
     run = plan_run(ws, args.catalog, args.out, checked=catalog)
@@ -180,6 +184,11 @@ def measure(args) -> None:
         t0 = time.perf_counter()
         _record_everything(ws, run, run.plans)
         out["record_setup"] = time.perf_counter() - t0
+        # A re-render is a new process: nothing measured before may be remembered.
+        import generation.compose as compose
+        for cached in ("_fit_problem", "format_price"):
+            if hasattr(getattr(compose, cached, None), "cache_clear"):
+                getattr(compose, cached).cache_clear()
         catalog, plans, again = whole_plan(args.preflight_limit)
         out |= {f"re_{k}": v for k, v in again.items()}
         t0, cpu0 = time.perf_counter(), time.process_time()
@@ -193,7 +202,7 @@ def measure(args) -> None:
 
 # -- the comparison ---------------------------------------------------------------------------------
 
-def first_variant(catalog: Path, work: Path, code: Path) -> float:
+def first_variant(catalog: Path, work: Path, code: Path) -> float | str:
     """Seconds from starting `tessera render` (of `code`) to its first rendered variant (then it is stopped)."""
     env = dict(os.environ, PYTHONPATH=str(code), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_HOME=str(work / "prefect"), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
@@ -207,7 +216,8 @@ def first_variant(catalog: Path, work: Path, code: Path) -> float:
             if line.startswith("[1/") and "rendered" in line:
                 return time.perf_counter() - t0
             seen = (seen + [line])[-30:]
-        raise SystemExit(f"render ended with no variant rendered (exit {proc.wait()}):\n{''.join(seen)}")
+        print(f"{code}: render ended with no variant rendered (exit {proc.wait()}):\n{''.join(seen)}", file=sys.stderr)
+        return f"none (exit {proc.returncode}: {seen[-1].strip()[:80] if seen else ''})"
     finally:
         proc.kill()
         proc.wait()
@@ -226,6 +236,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--preflight-limit", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--plan-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--peer-plan-run-max", type=int, default=20_000,
+                    help="above this many variants the peer's plan_run is not run (its 'p not in todo' is quadratic)")
     args = ap.parse_args()
     if args.measure:
         return measure(args)
@@ -246,6 +259,8 @@ def main() -> None:
                    "--out", str(slot / "out"), "--home", str(slot / "home")]
             if name != "ours":
                 cmd += ["--preflight-limit", str(args.peer_preflight)]
+                if products * locales * 3 > args.peer_plan_run_max:
+                    cmd.append("--plan-only")
             if args.no_replan:
                 cmd.append("--no-replan")
             t0 = time.perf_counter()
@@ -267,12 +282,17 @@ def main() -> None:
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         mark = "~" if r["first_preflight_extrapolated"] else ""
+        if "first_plan_run" not in r:
+            print(f"| {r['size']} x 3 | {r['code']} | {r['variants']:,} | {r['first_load']:.1f} | {r['first_plan']:.1f} "
+                  f"| {mark}{r['first_preflight']:.1f} | not run | - | - | {r['peak_rss_mib']:.0f} | - |")
+            continue
         whole = r["first_load"] + r["first_plan"] + r["first_preflight"] + r["first_plan_run"]
         replan = (f"{'~' if r['re_preflight_extrapolated'] else ''}"
                   f"{r['re_load'] + r['re_plan'] + r['re_preflight'] + r['re_plan_run']:.1f} ({r['re_cpu']:.1f}), "
                   f"{r['re_todo']} to render"
                   if "re_plan_run" in r else "-")
-        fv = f"{r['first_variant']:.1f}" if "first_variant" in r else "-"
+        fv = r.get("first_variant", "-")
+        fv = f"{fv:.1f}" if isinstance(fv, float) else fv
         print(f"| {r['size']} x 3 | {r['code']} | {r['variants']:,} | {r['first_load']:.1f} | {r['first_plan']:.1f} "
               f"| {mark}{r['first_preflight']:.1f} | {r['first_plan_run']:.1f} | {mark}{whole:.1f} ({r['first_cpu']:.1f}) "
               f"| {replan} "

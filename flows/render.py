@@ -88,11 +88,23 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress: Progress,
     return _render_todo(ws, run, stage, started, progress, shard, only)
 
 
+class InProcess:
+    """A value handed to a flow in this process and not recorded with its parameters: Prefect stores
+    a flow run's parameters on its server (at most 512 KB), and the plan of a large catalog is megabytes
+    (9 MB for 1,008 variants). With no __dict__ and no iteration, Prefect's encoder cannot read it and
+    records the placeholder "<InProcess>"."""
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
 @flow(name="tessera-render", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=2))
-def render_planned(ws: Workspace, run: RunPlan, stage: dict[str, float], started: float, progress,
+def render_planned(ws: Workspace, run: InProcess, stage: dict[str, float], started: float, progress,
                    shard: tuple[int, int] | None, only: Selection) -> RunSummary:
-    """The rest of a render that flows.start.run_render planned (holding the render lock)."""
-    return _render_todo(ws, run, stage, started, as_progress(progress), shard, only)
+    """The rest of a render that flows.start.run_render planned (holding the render lock); `run` holds
+    its RunPlan."""
+    return _render_todo(ws, run.value, stage, started, as_progress(progress), shard, only)
 
 
 def _render_todo(ws: Workspace, run: RunPlan, stage: dict[str, float], started: float, progress: Progress,

@@ -26,3 +26,12 @@ def test_the_first_products_variant_is_signed_before_the_next_products_base_clip
     assert first.output_path.stat().st_mtime_ns < second_clip.stat().st_mtime_ns
     # the progress reports the first product's variant first
     assert f"[1/2] rendered {first_sku}" in result.output
+
+
+def test_the_plan_handed_to_the_flow_is_not_sent_to_prefects_server_with_its_parameters():
+    # A 1,008-variant plan is ~9 MB as JSON; Prefect refuses flow parameters over 512 KB (HTTP 422).
+    from flows.render import InProcess, render_planned
+
+    big = {"plans": ["x" * 1000] * 10_000}
+    assert render_planned.serialize_parameters({"run": InProcess(big), "stage": {"plan": 1.0}}) == {
+        "run": "<InProcess>", "stage": {"plan": 1.0}}
