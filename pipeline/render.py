@@ -20,11 +20,11 @@ from compliance.decide import rules_digest
 from compliance.record import AUTO_PICKER, Pick, Take, human_pick
 from foundation.primitives import Outcome, canonical_json, sha256_text
 from foundation.records import BaseClip
-from provenance.ledger import redacted_url
+from provenance.ledger import recorded_keys, redacted_url
 from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
 from generation.contact_sheet import write_candidate_sheets
 from generation.plan import VariantPlan, output_folder, plan_variants
-from pipeline.check import check_run
+from pipeline.check import check_run, check_text
 from pipeline.lock import run_scope
 from pipeline.progress import GenerationStep, Progress
 from pipeline.seal import adopt_unsealed, asset_key, sealed_keys
@@ -128,6 +128,9 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     intact = ws.ledger.intact((p.variant_key, p.output_path) for p in plans
                               if asset_key(p.asset_id, output_folder(p.output_path)) in sealed)
     todo = tuple(p for p in plans if (p.variant_key, p.output_path) not in intact)
+    # The text of recorded variants made again (their file changed) was not checked by check_run.
+    recorded = recorded_keys(settings.ledger_url, out)
+    check_text([p for p in todo if p.variant_key in recorded], catalog)
     # Opened now, not by the first variant: a missing key, registry or face model fails the run here
     # (a run with nothing to render uses none of them).
     if todo:

@@ -351,6 +351,25 @@ class Ledger:
 _PREFERRED = (case((assets.c.status == "active", 0), else_=1), assets.c.created_at.desc())
 
 
+def recorded_keys(url: str, output_dir: Path) -> frozenset[str]:
+    """The variant keys the ledger at `url` records in `output_dir` (not superseded), read without
+    creating or migrating anything: empty when there is no ledger yet, or its schema predates
+    output folders."""
+    url = normalize_url(url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return frozenset()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            schema = inspect(c)
+            if not schema.has_table("assets") or "output_dir" not in {col["name"] for col in schema.get_columns("assets")}:
+                return frozenset()
+            return frozenset(c.execute(select(assets.c.variant_key).where(
+                assets.c.output_dir == str(Path(output_dir).resolve()), assets.c.status != "superseded")).scalars())
+    finally:
+        engine.dispose()
+
+
 def file_stat(path: Path) -> tuple[int, int]:
     """(size, mtime_ns) of a file, as the ledger records them beside its sha256."""
     st = Path(path).stat()
