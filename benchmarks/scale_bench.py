@@ -8,11 +8,14 @@ Arabic scripts), each with every aspect ratio. For each size and each code, in a
 - load: `load_catalog` (products, locales, copy read and validated);
 - plan: `plan_variants` (keys, specs, paths of the whole matrix);
 - preflight: the text check of every variant (`check_variant_text`); the peer's is timed on its
-  first --peer-preflight variants and extrapolated where the matrix is larger (marked "~");
+  first --peer-preflight variants and extrapolated where the matrix is larger (marked "~"), ours
+  too with --preflight-sample;
 - plan_run: the render's plan (plans again, checks the ledger, records inputs, opens the run);
 - re-plan: every variant then recorded as rendered (an asset row per variant, sealed one journal
   event per product, each output a hard link to one small file), and the whole plan again
-  (load + plan + preflight + plan_run) finding everything unchanged;
+  (load + plan + preflight + plan_run) finding everything unchanged, with cold caches as a new
+  process has them; the preflight there covers what check_run checks (ours: the variants the
+  folder does not record, so none; the peer's: all);
 - peak RSS of the process.
 
 With --first-variant, `tessera render` of the catalog is also started (by each code) and timed to
@@ -143,6 +146,16 @@ def measure(args) -> None:
     settings = Settings.build(home=args.home, options=RenderOptions(short_side=288), workers=1)
     out: dict[str, object] = {"imports": time.perf_counter() - t_start}
 
+    def will_check(plans: tuple) -> tuple:
+        """The variants check_run checks the text of: those this folder does not record (a code
+        without provenance.ledger.recorded_keys checks every one)."""
+        try:
+            from provenance.ledger import recorded_keys
+        except ImportError:
+            return plans
+        recorded = recorded_keys(settings.ledger_url, args.out)
+        return tuple(p for p in plans if p.variant_key not in recorded)
+
     def whole_plan(limit: int | None) -> tuple[object, tuple, dict[str, float]]:
         t: dict[str, float] = {}
         cpu0 = time.process_time()
@@ -155,11 +168,12 @@ def measure(args) -> None:
                                                                         rules_dir=settings.rules_dirs))
         t["plan"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        checked = plans if limit is None else plans[:limit]
+        todo = will_check(plans)
+        checked = todo if limit is None else todo[:limit]
         for p in checked:
             check_variant_text(p.spec)
-        t["preflight"] = (time.perf_counter() - t0) * len(plans) / max(1, len(checked))
-        t["preflight_extrapolated"] = float(len(checked) < len(plans))
+        t["preflight"] = (time.perf_counter() - t0) * len(todo) / max(1, len(checked))
+        t["preflight_extrapolated"] = float(len(checked) < len(todo))
         t["cpu"] = time.process_time() - cpu0      # load + plan + the preflight as run (not extrapolated)
         return catalog, plans, t
 
@@ -228,6 +242,7 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", default=["12x28", "1112x30"], help="PRODUCTSxLOCALES")
     ap.add_argument("--peer", default="main", help="git ref of the code to compare with ('none': ours only)")
     ap.add_argument("--peer-preflight", type=int, default=3000)
+    ap.add_argument("--preflight-sample", type=int, help="ours too: time the preflight on this many variants, extrapolate")
     ap.add_argument("--first-variant", action="store_true")
     ap.add_argument("--no-replan", action="store_true")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/tessera-scale-bench"))
@@ -257,8 +272,9 @@ def main() -> None:
             shutil.rmtree(slot, ignore_errors=True)
             cmd = [sys.executable, str(REPO / "benchmarks" / "scale_bench.py"), "--measure", "--catalog", str(catalog),
                    "--out", str(slot / "out"), "--home", str(slot / "home")]
+            if name != "ours" or args.preflight_sample:
+                cmd += ["--preflight-limit", str(args.preflight_sample if name == "ours" else args.peer_preflight)]
             if name != "ours":
-                cmd += ["--preflight-limit", str(args.peer_preflight)]
                 if products * locales * 3 > args.peer_plan_run_max:
                     cmd.append("--plan-only")
             if args.no_replan:
