@@ -100,7 +100,8 @@ def build_catalog(dest: Path, products: int, locales: int) -> Path:
 # -- one code's measurements, in its own process ----------------------------------------------------
 
 def _record_everything(ws, run, plans) -> None:
-    """Every planned variant recorded as rendered and sealed, its output a hard link to one small file."""
+    """Every planned variant recorded as rendered and sealed, its output a hard link to its product's
+    small file (a file system allows some 65,000 links to one file)."""
     import dataclasses
     from datetime import datetime, timezone
 
@@ -118,10 +119,13 @@ def _record_everything(ws, run, plans) -> None:
     now = datetime.now(timezone.utc)
     for sku, mine in by_product.items():
         rows = []
+        mine[0].output_path.parent.mkdir(parents=True, exist_ok=True)
+        product_blob = mine[0].output_path.parent / ".bench-blob"
+        shutil.copy2(blob, product_blob)
         for p in mine:
             p.output_path.parent.mkdir(parents=True, exist_ok=True)
             if not p.output_path.exists():
-                os.link(blob, p.output_path)
+                os.link(product_blob, p.output_path)
             rows.append(dict(asset_id=p.asset_id, variant_key=p.variant_key, run_id=run.run_id, sku=sku,
                              locale=p.spec.locale, aspect=p.spec.aspect, output_path=str(p.output_path),
                              sha256=digest, manifest_label="urn:bench", base_clip_key="bench", status="active",
@@ -194,6 +198,7 @@ def measure(args) -> None:
     out["first_plan_run"] = time.perf_counter() - t0
     out["first_cpu"] += time.process_time() - cpu0
     out["todo"] = len(run.todo)
+    print("PARTIAL " + json.dumps(out), file=sys.stderr, flush=True)
     if not args.no_replan:
         t0 = time.perf_counter()
         _record_everything(ws, run, run.plans)
