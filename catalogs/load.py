@@ -11,6 +11,7 @@ the first JSON object of a .jsonl file, the first row of a Parquet file.
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -19,9 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Iterator, TypeVar
 
-import pandas as pd
 from babel import Locale as BabelLocale
 from babel import UnknownLocaleError
 from babel.numbers import get_currency_precision, is_currency
@@ -155,15 +155,15 @@ def _read_table(root: Path, stem: str, required: tuple[str, ...], optional: tupl
         return None
     path = found[0]
     try:
-        frame = _read_frame(path)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:  # pyarrow errors subclass these
+        header, records = _read_rows(path)
+    except (ValueError, OSError, csv.Error) as exc:  # pandas' and pyarrow's errors subclass these
         problems.add(path.name, f"cannot be read: {_first_line(exc)}")
         return None
 
-    if frame.empty and len(frame.columns) == 0:
+    if not header:
         problems.add(path.name, "has no data rows")
         return None
-    columns = [str(c).strip() for c in frame.columns]
+    columns = [str(c).strip() for c in header]
     missing = [c for c in required if c not in columns]
     unknown = [c for c in columns if c not in required and c not in optional]
     for column in missing:
@@ -172,18 +172,49 @@ def _read_table(root: Path, stem: str, required: tuple[str, ...], optional: tupl
         problems.add(path.name, f"unknown column {column!r} (expected {', '.join(required + optional)})")
     if missing or unknown:  # a repeated CSV header shows up here as 'name.1'
         return None
-    if frame.empty:
+    rows = tuple(dict(zip(columns, map(_cell_text, record))) for record in records)
+    if not rows:
         problems.add(path.name, "has no data rows")
         return None
-    frame.columns = columns
-    rows = tuple({c: _cell_text(v) for c, v in record.items()} for record in frame.to_dict("records"))
     return _Table(path.name, rows)
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
+def _read_rows(path: Path) -> tuple[list[str], Iterator[list[object]]]:
+    """A table's header and its data rows, each a list of cells in the header's order.
+    CSV is read with the csv module (a CSV catalog does not import pandas); Parquet and JSON Lines
+    through pandas."""
     if path.suffix == ".csv":
-        # utf-8-sig: spreadsheet exports often start with a byte-order mark.
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return _read_csv(path)
+    frame = _read_frame(path)
+    return [str(c) for c in frame.columns], (list(r.values()) for r in frame.to_dict("records"))
+
+
+def _read_csv(path: Path) -> tuple[list[str], Iterator[list[object]]]:
+    """Every cell as text. Blank lines are skipped, a short row's missing cells are empty, a repeated
+    header name reads as 'name.1' (so it is reported as an unknown column), an empty one as
+    'Unnamed: N'; a row with more cells than the header is an error naming it."""
+    # utf-8-sig: spreadsheet exports often start with a byte-order mark.
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        lines = [line for line in csv.reader(f, strict=True) if line and not (len(line) == 1 and not line[0].strip())]
+    if not lines:
+        raise ValueError("No columns to parse from file")
+    names: list[str] = []
+    for i, raw in enumerate(lines[0]):
+        name = candidate = raw or f"Unnamed: {i}"
+        n = 0
+        while candidate in names:
+            n += 1
+            candidate = f"{name}.{n}"
+        names.append(candidate)
+    for row, line in enumerate(lines[1:], start=1):
+        if len(line) > len(names):
+            raise ValueError(f"row {row} has {len(line)} cells, the header {len(names)}")
+    return names, (line + [""] * (len(names) - len(line)) for line in lines[1:])
+
+
+def _read_frame(path: Path):
+    import pandas as pd   # Parquet and JSON Lines only
+
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     # JSON Lines: check each line first so a bad one is named by its line number.
@@ -204,11 +235,16 @@ def _read_frame(path: Path) -> pd.DataFrame:
 
 def _cell_text(value: object) -> str:
     """One cell as text: missing -> "", floats in their shortest round-trip form."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if value is None or _is_pandas_na(value) or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def _is_pandas_na(value: object) -> bool:
+    """pandas' missing value (Parquet and JSON Lines cells), without importing pandas for a CSV catalog."""
+    return type(value).__name__ == "NAType" and type(value).__module__.startswith("pandas")
 
 
 def _first_line(exc: BaseException) -> str:

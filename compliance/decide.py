@@ -17,14 +17,11 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from compliance.assess import BaseAssessment, FaceSighting
 from compliance.likeness import CONFIDENT_FACE_SCORE, MATCH_DISTANCE, UNCERTAIN_DISTANCE
-from compliance.protected_works import ProtectedMatch
-from compliance.registry import ConsentEntry
 from compliance.rules import (
     CN_AIGC_FIELDS,
     DEFAULT_RULES_DIR,
@@ -43,6 +40,11 @@ from compliance.rules import (
 from foundation.primitives import IPTC_SOURCE_TYPES, SourceType, canonical_json, sha256_text
 from foundation.records import VariantSpec
 from provenance.spec import ManifestSpec
+
+if TYPE_CHECKING:  # planning reads rules_digest; the evidence types' modules import imagehash and PIL
+    from compliance.assess import BaseAssessment, FaceSighting
+    from compliance.protected_works import ProtectedMatch
+    from compliance.registry import ConsentEntry
 
 __all__ = [
     "AI_SOURCE_TYPES",

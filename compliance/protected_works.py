@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-import imagehash
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, delete, insert, select
@@ -217,6 +216,8 @@ def _textured(img: Image.Image) -> bool:
 
 
 def _phash(img: Image.Image) -> int:
+    import imagehash   # (scipy) when hashing, not when a plan reads the registry's table
+
     return int(str(imagehash.phash(img)), 16)
 
 

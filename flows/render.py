@@ -9,12 +9,12 @@ the GPU slot.
 from __future__ import annotations
 
 import contextlib
+import queue
 import time
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from catalogs import Catalog
@@ -88,11 +88,23 @@ def _render(ws: Workspace, catalog_dir: Path, out_dir: Path, progress: Progress,
     return _render_todo(ws, run, stage, started, progress, shard, only)
 
 
+class InProcess:
+    """A value handed to a flow in this process and not recorded with its parameters: Prefect stores
+    a flow run's parameters on its server (at most 512 KB), and the plan of a large catalog is megabytes
+    (9 MB for 1,008 variants). With no __dict__ and no iteration, Prefect's encoder cannot read it and
+    records the placeholder "<InProcess>"."""
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
 @flow(name="tessera-render", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=2))
-def render_planned(ws: Workspace, run: RunPlan, stage: dict[str, float], started: float, progress,
+def render_planned(ws: Workspace, run: InProcess, stage: dict[str, float], started: float, progress,
                    shard: tuple[int, int] | None, only: Selection) -> RunSummary:
-    """The rest of a render that flows.start.run_render planned (holding the render lock)."""
-    return _render_todo(ws, run, stage, started, as_progress(progress), shard, only)
+    """The rest of a render that flows.start.run_render planned (holding the render lock); `run` holds
+    its RunPlan."""
+    return _render_todo(ws, run.value, stage, started, as_progress(progress), shard, only)
 
 
 def _render_todo(ws: Workspace, run: RunPlan, stage: dict[str, float], started: float, progress: Progress,
@@ -100,57 +112,78 @@ def _render_todo(ws: Workspace, run: RunPlan, stage: dict[str, float], started: 
     settings = ws.settings
     outcomes: list[VariantOutcome] = list(run.skipped)
 
-    # 2. One base clip per product, shared by all of its locales and aspect ratios.
+    # 2. Per product, in plan order: its base clip (shared by all its locales and aspect ratios), the
+    #    take (a reviewer's pick, else an automatic one, recorded as such, unless review is required),
+    #    its likeness and protected-works evidence, then its variants, which start as soon as their
+    #    product is assessed. Base clips run at most `workers` products ahead, so variants do not
+    #    wait behind every product's base clip.
     first_plan = run.first_plan_per_product()
     backend = open_backend(settings) if first_plan else None
-    base_futures = {sku: base_clip_task.submit(ws, backend, p, progress) for sku, p in first_plan.items()}
-    picked: dict[str, tuple[BaseClip, list[Take], object]] = {}
-    stage["base_clip"] = 0.0
-    for sku, fut in base_futures.items():
-        value = fut.result(raise_on_failure=False)
-        mine = [p for p in run.todo if p.product.sku == sku]
+    todo_of: dict[str, list[VariantPlan]] = {}
+    for p in run.todo:
+        todo_of.setdefault(p.product.sku, []).append(p)
+    skus, ahead = list(todo_of), max(1, settings.workers)      # products in plan order
+    base_futures = {sku: base_clip_task.submit(ws, backend, first_plan[sku], progress) for sku in skus[:ahead]}
+    stage["base_clip"] = stage["gate_assess"] = 0.0
+    finished: queue.SimpleQueue = queue.SimpleQueue()     # variant futures, as they finish
+    futures: dict[object, VariantPlan] = {}
+    reported = settled = 0       # variants finished, and those settled without a render (failed, awaiting)
+    composing = time.perf_counter()
+
+    def report(block: bool) -> None:
+        """Progress for each variant finished so far (block: until every submitted one has)."""
+        nonlocal reported
+        while reported < len(futures):
+            try:
+                fut = finished.get(block=block)
+            except queue.Empty:
+                return
+            reported += 1
+            p = futures[fut]
+            out = fut.result(raise_on_failure=False)
+            if isinstance(out, BaseException):
+                out = outcome(p, Outcome.FAILED, _reason(out))
+            for k, v in out.seconds.items():
+                stage[k] = stage.get(k, 0.0) + v
+            outcomes.append(out)
+            count = Count(len(run.skipped) + settled + reported, len(run.plans), reported, len(run.todo) - settled,
+                          time.perf_counter() - composing)
+            progress.variant(VariantDone(count, out.status.value, f"{out.sku} {out.locale} {out.aspect}", out.reason))
+
+    def settle(plans: list[VariantPlan], status: Outcome, reason: str) -> None:
+        nonlocal settled
+        outcomes.extend(outcome(p, status, reason) for p in plans)
+        settled += len(plans)
+
+    def one_product(sku: str, value: object) -> None:
+        mine = todo_of[sku]
         if isinstance(value, BaseException):
-            outcomes += [outcome(p, Outcome.FAILED, f"base clip: {_reason(value)}") for p in mine]
-            continue
+            return settle(mine, Outcome.FAILED, f"base clip: {_reason(value)}")
         clips, takes, secs = value
         stage["base_clip"] += secs
-        # 2b. Which take: a reviewer's pick, else an automatic one (recorded as such), unless review is required.
         choice = choose_take(ws, first_plan[sku], clips, takes)
         if isinstance(choice, str):
-            outcomes += [outcome(p, Outcome.AWAITING_PICK, choice) for p in mine]
-            continue
-        picked[sku] = (choice[0], takes, choice[1])
+            return settle(mine, Outcome.AWAITING_PICK, choice)
+        # 3. Likeness and protected-works evidence, once per chosen take.
+        assessed = assess_task.submit(ws, choice[0]).result(raise_on_failure=False)
+        if isinstance(assessed, BaseException):
+            return settle(mine, Outcome.FAILED, f"compliance check: {_reason(assessed)}")
+        stage["gate_assess"] += assessed[1]
+        chosen = ChosenTake(choice[0], tuple(takes), choice[1], assessed[0])
+        # 4. The per-variant pipeline for each of the product's variants; progress as they finish.
+        for p in mine:
+            fut = variant_task.submit(ws, p, chosen, run.run_id)
+            futures[fut] = p
+            fut.add_done_callback(finished.put)
 
-    # 3. Likeness and protected-works evidence, once per chosen take.
-    assessments = {sku: assess_task.submit(ws, base) for sku, (base, _, _) in picked.items()}
-    chosen: dict[str, ChosenTake] = {}
-    stage["gate_assess"] = 0.0
-    for sku, fut in assessments.items():
-        value = fut.result(raise_on_failure=False)
-        if isinstance(value, BaseException):
-            outcomes += [outcome(p, Outcome.FAILED, f"compliance check: {_reason(value)}")
-                         for p in run.todo if p.product.sku == sku]
-            continue
-        base, takes, pick = picked[sku]
-        chosen[sku] = ChosenTake(base, tuple(takes), pick, value[0])
-        stage["gate_assess"] += value[1]
-
-    # 4. The per-variant pipeline for each variant; report progress as they finish.
-    futures = {variant_task.submit(ws, p, chosen[p.product.sku], run.run_id): p
-               for p in run.todo if p.product.sku in chosen}
-    done = len(run.plans) - len(futures)
-    composing = time.perf_counter()
-    for finished, fut in enumerate(as_completed(list(futures)), start=1):
-        p = futures[fut]
-        done += 1
-        out = fut.result(raise_on_failure=False)
-        if isinstance(out, BaseException):
-            out = outcome(p, Outcome.FAILED, _reason(out))
-        for k, v in out.seconds.items():
-            stage[k] = stage.get(k, 0.0) + v
-        outcomes.append(out)
-        count = Count(done, len(run.plans), finished, len(futures), time.perf_counter() - composing)
-        progress.variant(VariantDone(count, out.status.value, f"{out.sku} {out.locale} {out.aspect}", out.reason))
+    for i, sku in enumerate(skus):
+        one_product(sku, base_futures.pop(sku).result(raise_on_failure=False))
+        # The next product's base clip queues behind this product's variants, not ahead of them.
+        if i + ahead < len(skus):
+            nxt = skus[i + ahead]
+            base_futures[nxt] = base_clip_task.submit(ws, backend, first_plan[nxt], progress)
+        report(block=False)
+    report(block=True)
 
     # 5. Retire what the catalog no longer has (whole-catalog runs only) and close the run.
     return finish_run(ws, run, outcomes, stage, started, retire=shard is None and only.everything,

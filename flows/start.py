@@ -44,10 +44,11 @@ def run_render(catalog_dir: Path, out_dir: Path, settings: Settings, progress: P
         if not run.todo:
             return finish_run(ws, run, list(run.skipped), stage, started, retire=shard is None and only.everything,
                               progress=shown.note)
-        from flows.render import render_planned
+        from flows.render import InProcess, render_planned
         from prefect.task_runners import ThreadPoolTaskRunner
         runner = ThreadPoolTaskRunner(max_workers=settings.workers)
-        return render_planned.with_options(task_runner=runner)(ws, run, stage, started, shown, shard, only)
+        return render_planned.with_options(task_runner=runner)(ws, InProcess(run), stage, started, shown, shard,
+                                                                  only)
 
 
 def announce_plan(progress: Progress, run: RunPlan) -> None:

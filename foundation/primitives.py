@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -265,6 +266,7 @@ class Outcome(str, Enum):
 # ---------------------------------------------------------------------------------- software version
 
 
+@functools.cache   # read from the installed metadata once per process (every planned variant asks)
 def pipeline_version() -> str:
     """Tessera's own name and version, as recorded in keys, manifests and the journal."""
     try:

@@ -64,6 +64,7 @@ _MIN_SIZE = 0.028
 DECODED_CLIPS_BYTES = 1 << 30
 
 
+@lru_cache(maxsize=1 << 14)   # a catalog repeats its prices; CLDR formatting costs ~5 ms
 def format_price(amount: Decimal, currency: str, locale: str) -> str:
     """A price as the locale writes it (CLDR via Babel), rounded to the currency's minor unit."""
     tag = locale.replace("-", "_")
@@ -135,9 +136,47 @@ def check_variant_text(spec: VariantSpec) -> list[TextFitError]:
     """
     fonts = _fonts_for(spec)
     layout = layout_for(spec.aspect, spec.width, spec.height, rtl=fonts["text"].direction == "rtl")
-    problems: list[TextFitError] = []
-    build_overlays(spec, layout, 1, fonts=fonts, problems=problems)
-    return problems
+    if spec.labels:
+        _labels_layer(spec.labels, label_heights(spec), fonts["labels"], layout, 1)
+    # Fitted only, not drawn; the same text, face and box is measured once per process (a catalog
+    # repeats its CTA, prices and often its copy across products, and every locale across aspects).
+    found = (_fit_problem(name, text, fonts["text"], *_fit_box(name, box, layout))
+             for name, text, box, _, _ in _copy_layers(spec, layout, 1))
+    return [problem for problem in found if problem is not None]
+
+
+def _copy_layers(spec: VariantSpec, layout: Layout, n_frames: int) -> list[tuple[str, str, Box, int, int]]:
+    """The copy's text layers in drawing order: (name, text, box, first frame, frame after the last)."""
+    layers = []
+    if spec.headline.strip():
+        layers.append(("headline", spec.headline, layout.headline, 0, n_frames))
+    if spec.price_text.strip():
+        layers.append(("price", spec.price_text, layout.price, 0, n_frames))
+    captions = [c for c in spec.captions if c.strip()]
+    for k, caption in enumerate(captions):
+        layers.append(("captions", caption, layout.captions, k * n_frames // len(captions),
+                       (k + 1) * n_frames // len(captions)))
+    if spec.cta.strip():
+        layers.append(("cta", spec.cta, layout.cta, math.floor(CTA_START * n_frames), n_frames))
+    return layers
+
+
+def _fit_box(name: str, box: Box, layout: Layout) -> tuple[int, int, int, int]:
+    """What a text layer is fitted into: the box less its padding (w, h), and the font size range."""
+    min_px = max(8, round(_MIN_SIZE * layout.short_side))
+    max_px = max(min_px, round(_MAX_SIZE[name] * layout.short_side))
+    return box.w - 2 * layout.pad, box.h - 2 * layout.pad, max_px, min_px
+
+
+@lru_cache(maxsize=1 << 16)
+def _fit_problem(name: str, text: str, lf: LocaleFont, box_w: int, box_h: int, max_px: int,
+                 min_px: int) -> TextFitError | None:
+    """Why the text does not fit (at the smallest size), or None when it fits."""
+    try:
+        fit_text(text, lf, box_w, box_h, max_size=max_px, min_size=min_px, what=name)
+    except TextFitError as exc:
+        return exc.with_traceback(None)
+    return None
 
 
 def render_variants(base: BaseClip, jobs: list[VariantJob], *, crf: int = 20, preset: str = "veryfast",
@@ -240,16 +279,14 @@ def build_overlays(spec: VariantSpec, layout: Layout, n_frames: int, *, fonts: d
     problems: when given, a copy text that does not fit is added to it (and left out) instead of raised."""
     fonts = fonts if fonts is not None else _fonts_for(spec)
     lf = fonts["text"]
-    short = layout.short_side
     text_rgba = (*_rgb(spec.text_color, "text_color"), 255)
     plate = (*_rgb(spec.primary_color, "primary_color"), PLATE_ALPHA)
     cta_plate = (*_rgb(spec.secondary_color, "secondary_color"), 255)
-    min_px = max(8, round(_MIN_SIZE * short))
 
-    def text_layer(name: str, text: str, box: Box, plate_rgba: tuple[int, ...], first: int, last: int) -> Overlay:
-        max_px = max(min_px, round(_MAX_SIZE[name] * short))
-        fitted = fit_text(text, lf, box.w - 2 * layout.pad, box.h - 2 * layout.pad,
-                          max_size=max_px, min_size=min_px, what=name)
+    def text_layer(name: str, text: str, box: Box, first: int, last: int) -> Overlay:
+        box_w, box_h, max_px, min_px = _fit_box(name, box, layout)
+        fitted = fit_text(text, lf, box_w, box_h, max_size=max_px, min_size=min_px, what=name)
+        plate_rgba = cta_plate if name == "cta" else plate
         block = draw_block(fitted, lf, color=text_rgba, align=layout.align)
         img = _plate(block.width + 2 * layout.pad, block.height + 2 * layout.pad, plate_rgba, layout.pad)
         img.alpha_composite(block, (layout.pad, layout.pad))
@@ -269,16 +306,8 @@ def build_overlays(spec: VariantSpec, layout: Layout, n_frames: int, *, fonts: d
 
     if spec.labels:
         overlays.append(_labels_layer(spec.labels, label_heights(spec), fonts["labels"], layout, n_frames))
-    if spec.headline.strip():
-        add("headline", spec.headline, layout.headline, plate, 0, n_frames)
-    if spec.price_text.strip():
-        add("price", spec.price_text, layout.price, plate, 0, n_frames)
-    captions = [c for c in spec.captions if c.strip()]
-    for k, caption in enumerate(captions):
-        first, last = k * n_frames // len(captions), (k + 1) * n_frames // len(captions)
-        add("captions", caption, layout.captions, plate, first, last)
-    if spec.cta.strip():
-        add("cta", spec.cta, layout.cta, cta_plate, math.floor(CTA_START * n_frames), n_frames)
+    for layer in _copy_layers(spec, layout, n_frames):
+        add(*layer)
     return overlays
 
 

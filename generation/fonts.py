@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from fontTools import subset
-from fontTools.merge import Merger
 from fontTools.ttLib import TTCollection, TTFont
 from PIL import ImageFont
 
@@ -266,6 +264,9 @@ def _common_block(primary: FontFace, fallbacks: tuple[FontFace, ...]) -> frozens
 @lru_cache(maxsize=32)
 def _merged_font(primary: FontFace, fallbacks: tuple[FontFace, ...], codepoints: frozenset[int]) -> bytes:
     """The primary face plus the fallback glyphs for `codepoints`, as one font file in memory."""
+    from fontTools import subset   # only where a locale needs fallback glyphs (0.4 s to import)
+    from fontTools.merge import Merger
+
     fonts = [TTFont(str(primary.path), fontNumber=primary.index)]
     remaining = set(codepoints)
     for face in fallbacks:

@@ -66,13 +66,18 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
     the variant key, so a new pick re-renders exactly that product's variants. So is
     rules_digest(profile): the region rules in force, so a rule taking effect re-renders."""
     out_dir = Path(out_dir).resolve()
-    photo_hashes = {p.sku: sha256_file(p.photo) for p in catalog.products}
+    # Each photo file is hashed once (products may share one), the brand kit and the version read once.
+    by_path: dict[Path, str] = {}
+    photo_hashes = {p.sku: by_path.get(p.photo) or by_path.setdefault(p.photo, sha256_file(p.photo))
+                    for p in catalog.products}
+    brand, version, options_dict = _brand_inputs(catalog), pipeline_version(), asdict(options)
+    digests = {loc.rule_profile: rules_digest(loc.rule_profile) if rules_digest else None for loc in catalog.locales}
     # The prompt templates shape diffusion clips, so their content is an input too.
     templates = sha256_file(PROMPT_TEMPLATES) if options.backend == "diffusers" else None
     plans: list[VariantPlan] = []
     for product in catalog.products:
         takes = {"sku": product.sku, "photo_sha256": photo_hashes[product.sku], "duration_s": product.duration_s,
-                 "options": asdict(options), "prompt_templates": templates}
+                 "options": options_dict, "prompt_templates": templates}
         candidate_set = sha256_text(canonical_json(takes))[:16]
         pick = pick_for(candidate_set) if options.candidates > 1 else None
         for locale in catalog.locales:
@@ -82,16 +87,16 @@ def plan_variants(catalog: Catalog, options: RenderOptions, out_dir: Path,
             for aspect in locale.aspect_ratios:
                 width, height = output_size(aspect, options.short_side)
                 inputs = {
-                    "pipeline": pipeline_version(),
-                    "options": asdict(options), "prompt_templates": templates, "pick": pick,
+                    "pipeline": version,
+                    "options": options_dict, "prompt_templates": templates, "pick": pick,
                     "photo_sha256": photo_hashes[product.sku],
                     "duration_s": product.duration_s,
                     "sku": product.sku, "locale": locale.tag, "aspect": aspect,
                     "rule_profile": locale.rule_profile,
-                    "rules": rules_digest(locale.rule_profile) if rules_digest else None,
+                    "rules": digests[locale.rule_profile],
                     "headline": copy.headline, "cta": copy.cta, "captions": copy.captions,
                     "price": str(amount), "currency": currency,
-                    "brand": _brand_inputs(catalog),
+                    "brand": brand,
                     # what the catalog says of the photo changes the manifest: only when it says something,
                     # so the keys of catalogs without these columns stay as they were
                     **({"photo": {"source": product.photo_source, "owner": product.photo_owner,

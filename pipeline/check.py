@@ -14,7 +14,7 @@ from generation.plan import VariantPlan
 from generation.text import TextFitError
 from pipeline.settings import Settings
 
-__all__ = ["TextFitProblems", "check_run", "expected_errors"]
+__all__ = ["TextFitProblems", "check_run", "check_text", "expected_errors"]
 
 
 def expected_errors() -> tuple[type[BaseException], ...]:
@@ -46,18 +46,19 @@ def check_run(settings: Settings, catalog_dir: Path, out_dir: Path) -> Catalog:
 
     # 2. The rules in force on the render date, for every profile a locale names (planning reads them).
     from compliance import rules_digest
-    from generation import check_variant_text
     from generation.plan import plan_variants
     from provenance import load_credentials
+    from provenance.ledger import recorded_keys
 
     plans = plan_variants(catalog, settings.options, Path(out_dir),
                           rules_digest=lambda profile: rules_digest(profile, settings.as_of,
                                                                     rules_dir=settings.rules_dirs))
 
-    # 3. Glyphs and text fit of every variant, before any frame exists: every overflow at once.
-    overflows = [(plan, exc) for plan in plans for exc in check_variant_text(plan.spec)]
-    if overflows:
-        raise TextFitProblems(_table_file(catalog.root, "copy"), overflows)
+    # 3. Glyphs and text fit of every variant, before any frame exists: every overflow at once. A variant
+    #    whose key this folder records was checked when it was rendered (the key covers every text, the
+    #    size and the version); plan_run checks those of them that are rendered again (a changed file).
+    recorded = recorded_keys(settings.ledger_url, Path(out_dir))
+    check_text([p for p in plans if p.variant_key not in recorded], catalog)
 
     # 4. The home (made 0700 if this is its first render) and the signing credentials, last:
     #    development ones are created in the home on first use.
@@ -66,6 +67,15 @@ def check_run(settings: Settings, catalog_dir: Path, out_dir: Path) -> Catalog:
     open_home(settings.home, create=True)
     load_credentials(settings.signing)
     return catalog
+
+
+def check_text(plans, catalog: Catalog) -> None:
+    """Glyph coverage and text fit of these variants: GlyphError, or TextFitProblems naming every overflow."""
+    from generation import check_variant_text
+
+    overflows = [(plan, exc) for plan in plans for exc in check_variant_text(plan.spec)]
+    if overflows:
+        raise TextFitProblems(_table_file(catalog.root, "copy"), overflows)
 
 
 class TextFitProblems(TextFitError):

@@ -20,7 +20,7 @@ from pipeline.seal import asset_key, seal_rows
 from pipeline.workspace import Workspace
 from provenance import ManifestSpec, sign_file
 from provenance.fingerprint import TextPrints
-from provenance.ledger import AssetRecord
+from provenance.ledger import AssetRecord, file_stat
 
 __all__ = ["Publication", "publish"]
 
@@ -72,11 +72,14 @@ def publish(ws: Workspace, staged: Path, manifest: ManifestSpec, pub: Publicatio
     times["sign"] = times.get("sign", 0.0) + time.perf_counter() - t0
     t0 = time.perf_counter()
     # 2. The asset, a copy of its manifest, and its soft bindings (watermark payload, fingerprints).
+    # The size and mtime beside the hash: a later plan re-hashes the file only when they changed.
+    size, mtime_ns = file_stat(pub.output_path)
     record = AssetRecord(asset_id=pub.asset_id, variant_key=pub.variant_key, run_id=pub.run_id, sku=pub.sku,
                          locale=pub.locale, aspect=pub.aspect, output_path=pub.output_path,
                          sha256=sha256_file(pub.output_path), manifest_label=signed.label,
                          base_clip_key=pub.base_clip_key, created_at=datetime.now(timezone.utc),
-                         output_dir=output_folder(pub.output_path))   # the catalog is the run's
+                         output_dir=output_folder(pub.output_path),   # the catalog is the run's
+                         size=size, mtime_ns=mtime_ns)
     ws.ledger.record_asset(record, signed.label, signed.manifest_json)
     ws.soft_bindings.record(pub.asset_id, pub.watermark_payload, pub.fingerprints, text=pub.text_prints)
     # 3. The journal: one event shape for every publication, then the seal of the rows just written

@@ -12,25 +12,28 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import TYPE_CHECKING, Any, ContextManager
 
 from catalogs import Catalog
 from compliance.authorship import frame_hashes
-from compliance import BaseAssessment, assess_base_clip, rules_digest
+from compliance.decide import rules_digest
 from compliance.record import AUTO_PICKER, Pick, Take, human_pick
 from foundation.primitives import Outcome, canonical_json, sha256_text
 from foundation.records import BaseClip
-from provenance.ledger import redacted_url
+from provenance.ledger import recorded_keys, redacted_url
 from generation.backends import BaseClipBackend, DiffusersBackend, MotionBackend
 from generation.contact_sheet import write_candidate_sheets
 from generation.plan import VariantPlan, output_folder, plan_variants
-from pipeline.check import check_run
+from pipeline.check import check_run, check_text
 from pipeline.lock import run_scope
 from pipeline.progress import GenerationStep, Progress
 from pipeline.seal import adopt_unsealed, asset_key, sealed_keys
 from pipeline.settings import Settings
-from pipeline.variant import VariantOutcome, outcome
+from pipeline.outcome import VariantOutcome, outcome
 from pipeline.workspace import Workspace
+
+if TYPE_CHECKING:  # the assessment's modules (imagehash, the face models) load when a product is assessed
+    from compliance.assess import BaseAssessment
 
 __all__ = ["EVERYTHING", "PlannedVariant", "RunPlan", "RunSummary", "Selection", "catalog_identity", "changed_inputs",
            "plan_run",
@@ -115,9 +118,6 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     catalog = checked if checked is not None else check_run(settings, Path(catalog_dir), Path(out_dir))
     all_plans, plans = _plans(ws, catalog, Path(out_dir), shard, only)
     remove_leftovers(ws, plans)
-    # Opened now, not by the first variant: a missing key, registry or face model fails the run here.
-    for _ in (ws.watermark_key, ws.registries, ws.face_models):
-        pass
     # 2. A ledger made before seals is sealed as found, once; then skip every variant whose key is
     #    recorded and sealed and whose file is intact (a run killed between recording and sealing
     #    left an unsealed row: that variant is made again). One retired earlier (its locale or
@@ -125,12 +125,22 @@ def plan_run(ws: Workspace, catalog_dir: Path, out_dir: Path, shard: tuple[int, 
     out = Path(out_dir).resolve()
     adopt_unsealed(ws.journal, ws.ledger.engine)
     sealed = sealed_keys(ws.journal, "asset")
-    todo = tuple(p for p in plans
-                 if asset_key(p.asset_id, output_folder(p.output_path)) not in sealed or not ws.ledger.is_intact(p.variant_key, p.output_path))
-    ws.ledger.activate([p.variant_key for p in plans if p not in todo], out)
+    intact = ws.ledger.intact((p.variant_key, p.output_path) for p in plans
+                              if asset_key(p.asset_id, output_folder(p.output_path)) in sealed)
+    todo = tuple(p for p in plans if (p.variant_key, p.output_path) not in intact)
+    # The text of recorded variants made again (their file changed) was not checked by check_run.
+    recorded = recorded_keys(settings.ledger_url, out)
+    check_text([p for p in todo if p.variant_key in recorded], catalog)
+    # Opened now, not by the first variant: a missing key, registry or face model fails the run here
+    # (a run with nothing to render uses none of them).
+    if todo:
+        for _ in (ws.watermark_key, ws.registries, ws.face_models):
+            pass
+    unchanged = [p for p in plans if (p.variant_key, p.output_path) in intact]
+    ws.ledger.activate([p.variant_key for p in unchanged], out)
     # What made each key, so that a later plan can say which input changed (see preview_run).
     ws.ledger.record_inputs({p.variant_key: p.inputs_json for p in todo})
-    skipped = tuple(outcome(p, Outcome.SKIPPED) for p in plans if p not in todo)
+    skipped = tuple(outcome(p, Outcome.SKIPPED) for p in unchanged)
     # 3. Close the rows of runs that were killed holding this render's lock (the caller holds it now).
     scope = run_scope(settings.home, out, shard)
     ws.ledger.close_interrupted(scope)
@@ -198,11 +208,12 @@ def preview_run(ws: Workspace, catalog: Catalog, out_dir: Path, only: Selection 
     current = {(a.sku, a.locale, a.aspect): a
                for a in ws.ledger.active_assets(catalog=catalog_identity(catalog.root), output_dir=Path(out_dir).resolve())}
     lines: list[PlannedVariant] = []
+    intact = ws.ledger.intact((p.variant_key, p.output_path) for p in plans)
     for p in plans:
         line = lambda action, reason: PlannedVariant(p.asset_id, p.spec.sku, p.spec.locale, p.spec.aspect,  # noqa: E731
                                                      action, reason, str(p.output_path))
         recorded = current.get((p.spec.sku, p.spec.locale, p.spec.aspect))
-        if ws.ledger.is_intact(p.variant_key, p.output_path):
+        if (p.variant_key, p.output_path) in intact:
             lines.append(line("skip", "unchanged and intact"))
         elif recorded is None:
             lines.append(line("render", "new: no signed variant recorded"))
@@ -283,6 +294,8 @@ def choose_take(ws: Workspace, plan: VariantPlan, clips: list[BaseClip],
 
 def assess(ws: Workspace, base: BaseClip) -> BaseAssessment:
     """Likeness and protected-works evidence of the chosen take, gathered once for all its variants."""
+    from compliance.assess import assess_base_clip
+
     return assess_base_clip(base, registries=ws.registries, models=ws.face_models)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from compliance.authorship import AUTHORSHIP_LABEL, authorship_assertion
 from compliance import (
@@ -22,6 +22,7 @@ from foundation.primitives import Outcome, pipeline_version, sha256_file
 from foundation.records import BaseClip, FrameHook
 from generation import render_variant, text_regions
 from generation.plan import VariantPlan
+from pipeline.outcome import VariantOutcome, outcome
 from pipeline.manifest import generative_system, photo_used, photoreal, source_type_of, variant_manifest
 from provenance.inputs import InputProvenance, input_provenance
 from pipeline.publish import Publication, publish
@@ -37,29 +38,12 @@ APPROVAL_REQUIRED = ("review required (--require-review): a person approves each
 
 
 @dataclass(frozen=True)
-class VariantOutcome:
-    asset_id: str
-    sku: str
-    locale: str
-    aspect: str
-    status: Outcome
-    path: str
-    reason: str = ""
-    seconds: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class ChosenTake:
     """A product's base clip as chosen (a person's or the automatic pick), with the evidence about it."""
     base: BaseClip
     takes: tuple[Take, ...]
     pick: Pick
     assessment: BaseAssessment
-
-
-def outcome(plan: VariantPlan, status: Outcome, reason: str = "", seconds: dict | None = None) -> VariantOutcome:
-    return VariantOutcome(plan.asset_id, plan.spec.sku, plan.spec.locale, plan.spec.aspect, status,
-                          str(plan.output_path), reason=reason, seconds=seconds or {})
 
 
 def render_one(ws: Workspace, plan: VariantPlan, chosen: ChosenTake, run_id: str) -> VariantOutcome:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from compliance import Registries, open_registries
 from compliance.journal import Journal
 from compliance.likeness import FaceModels
 from pipeline.settings import Settings
 from provenance import Credentials, TrustList, load_credentials, signer_chain, trust_list, watermark_key
 from provenance.ledger import Ledger
 from provenance.soft_binding import SoftBindingStore
+
+if TYPE_CHECKING:  # the registries' checks (imagehash, PIL) load with the first variant that needs them
+    from compliance.assess import Registries
 
 __all__ = ["Workspace"]
 
@@ -98,6 +101,8 @@ class Workspace:
 
     @property
     def registries(self) -> Registries:
+        from compliance.assess import open_registries
+
         return self._once("_registries", lambda: open_registries(self.ledger.engine))
 
     @property

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from foundation.primitives import SourceType
-from provenance.reader import read_c2pa
 
 __all__ = ["InputProvenance", "InputProvenanceError", "input_provenance", "xmp_source_type"]
 
@@ -65,6 +64,8 @@ def input_provenance(path: Path, anchors_pem: bytes | None, *, catalog_source: s
 @functools.lru_cache(maxsize=256)
 def _read(path_s: str, size: int, mtime_ns: int, anchors_pem: bytes | None,
           catalog_source: str | None, catalog_field: str) -> InputProvenance:
+    from provenance.reader import read_c2pa   # c2pa is loaded by the first input read, not by every plan
+
     path = Path(path_s)
     # 1. Its own C2PA manifest.
     report = read_c2pa(path, anchors_pem)

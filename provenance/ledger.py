@@ -21,13 +21,14 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
-    UniqueConstraint, and_, case, create_engine, event, func, insert, inspect, select, update,
+    BigInteger, Column, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
+    UniqueConstraint, and_, case, create_engine, event, func, insert, inspect, select, text, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -35,6 +36,7 @@ from foundation.primitives import sha256_file
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BASELINE_REVISION = "0001"            # the schema that create_all made before migrations existed
+HEAD_REVISION = "0005"                # the newest revision under migrations/versions (a test checks it)
 _PG_MIGRATION_LOCK = 0x7E55E4A        # advisory lock key: one migrating process per database
 
 metadata = MetaData()
@@ -72,6 +74,10 @@ assets = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("catalog", Text, nullable=False),        # the catalog identity (see catalog_identity)
     Column("output_dir", Text, nullable=False),     # the render's resolved --out folder
+    # The file's size and mtime when recorded (migration 0005; None in older rows): a plan hashes again
+    # only a file whose size or mtime changed (is_intact); the audit always hashes.
+    Column("size", BigInteger),
+    Column("mtime_ns", BigInteger),
     PrimaryKeyConstraint("asset_id", "output_dir", name="pk_assets"),
     UniqueConstraint("variant_key", "output_dir", name="uq_assets_variant_output"),
 )
@@ -112,6 +118,8 @@ class AssetRecord:
     status: str = "active"
     catalog: str = ""                 # "": the catalog of the row's run (runs.catalog)
     output_dir: Path | None = None    # None: the file's folder
+    size: int | None = None           # the file's size and mtime (ns) when recorded, None if not known
+    mtime_ns: int | None = None
 
     @property
     def folder(self) -> Path:
@@ -183,7 +191,7 @@ class Ledger:
         row = dict(asset_id=rec.asset_id, variant_key=rec.variant_key, run_id=rec.run_id, sku=rec.sku,
                    locale=rec.locale, aspect=rec.aspect, output_path=str(rec.output_path), sha256=rec.sha256,
                    manifest_label=rec.manifest_label, base_clip_key=rec.base_clip_key, status=rec.status,
-                   created_at=rec.created_at, output_dir=out)
+                   created_at=rec.created_at, output_dir=out, size=rec.size, mtime_ns=rec.mtime_ns)
         manifest = self._insert(manifests).values(asset_id=rec.asset_id, output_dir=out, label=manifest_label,
                                                   manifest_json=manifest_json)
         manifest = manifest.on_conflict_do_update(index_elements=[manifests.c.asset_id, manifests.c.output_dir],
@@ -260,24 +268,40 @@ class Ledger:
 
     def is_intact(self, variant_key: str, output_path: Path) -> bool:
         """True when the variant key is recorded at this output path (not superseded there) and the file
-        still hashes the same. A retired row counts: planned again, it is made active (activate)."""
+        is the one recorded: the same size and mtime as recorded, else (or when the row has neither) the
+        same sha256. A retired row counts: planned again, it is made active (activate)."""
         rec = self._first(assets.c.variant_key == variant_key, assets.c.output_path == str(output_path),
                           assets.c.status != "superseded")
-        if rec is None or not rec.output_path.is_file():
-            return False
-        return sha256_file(rec.output_path) == rec.sha256
+        return rec is not None and file_matches(rec)
+
+    def intact(self, planned: Iterable[tuple[str, Path]]) -> set[tuple[str, Path]]:
+        """The (variant key, output path) pairs of which is_intact holds, looked up in batches (one query
+        per 500 paths instead of one per variant)."""
+        wanted = {(key, str(path)) for key, path in planned}
+        paths = sorted({path for _, path in wanted})
+        found: dict[tuple[str, str], AssetRecord] = {}
+        with self.engine.connect() as c:
+            for i in range(0, len(paths), 500):
+                rows = c.execute(select(assets).where(assets.c.output_path.in_(paths[i:i + 500]),
+                                                      assets.c.status != "superseded").order_by(*_PREFERRED))
+                for row in rows.mappings():
+                    pair = (row["variant_key"], row["output_path"])
+                    if pair in wanted and pair not in found:
+                        found[pair] = _asset(row)
+        return {(key, Path(path)) for (key, path), rec in found.items() if file_matches(rec)}
 
     def activate(self, variant_keys: list[str], output_dir: Path) -> list[str]:
         """Rows of these keys in `output_dir` that were retired become active again (planned again,
         their files intact); the asset ids made active."""
-        if not variant_keys:
-            return []
-        where = and_(assets.c.variant_key.in_(variant_keys), assets.c.output_dir == str(output_dir),
-                     assets.c.status == "retired")
+        ids: list[str] = []
         with self.engine.begin() as c:
-            ids = list(c.execute(select(assets.c.asset_id).where(where)).scalars())
-            if ids:
-                c.execute(update(assets).where(where).values(status="active"))
+            for i in range(0, len(variant_keys), 500):   # SQLite caps the bound values of one statement
+                where = and_(assets.c.variant_key.in_(variant_keys[i:i + 500]),
+                             assets.c.output_dir == str(output_dir), assets.c.status == "retired")
+                found = list(c.execute(select(assets.c.asset_id).where(where)).scalars())
+                if found:
+                    c.execute(update(assets).where(where).values(status="active"))
+                ids += found
         return ids
 
     def retire_absent(self, planned: set[tuple[str, str, str]], *, catalog: str, output_dir: Path) -> list[str]:
@@ -327,6 +351,46 @@ class Ledger:
 
 # Which of several rows speaks for an asset: an active one, then the newest.
 _PREFERRED = (case((assets.c.status == "active", 0), else_=1), assets.c.created_at.desc())
+
+
+def recorded_keys(url: str, output_dir: Path) -> frozenset[str]:
+    """The variant keys the ledger at `url` records in `output_dir` (not superseded), read without
+    creating or migrating anything: empty when there is no ledger yet, or its schema predates
+    output folders."""
+    url = normalize_url(url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return frozenset()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            schema = inspect(c)
+            if not schema.has_table("assets") or "output_dir" not in {col["name"] for col in schema.get_columns("assets")}:
+                return frozenset()
+            return frozenset(c.execute(select(assets.c.variant_key).where(
+                assets.c.output_dir == str(Path(output_dir).resolve()), assets.c.status != "superseded")).scalars())
+    finally:
+        engine.dispose()
+
+
+def file_stat(path: Path) -> tuple[int, int]:
+    """(size, mtime_ns) of a file, as the ledger records them beside its sha256."""
+    st = Path(path).stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def file_matches(rec: AssetRecord) -> bool:
+    """The recorded file is still there unchanged: by size and mtime when both are recorded and equal,
+    else by its sha256 (a file rewritten, touched or copied is hashed again; never trusted on a stat
+    that differs)."""
+    try:
+        stat = file_stat(rec.output_path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if not rec.output_path.is_file():
+        return False
+    if rec.size is not None and rec.mtime_ns is not None and stat == (rec.size, rec.mtime_ns):
+        return True
+    return sha256_file(rec.output_path) == rec.sha256
 
 
 def redacted_url(url: str) -> str:
@@ -385,12 +449,14 @@ def current_revision(conn: Connection) -> str | None:
 
 def upgrade_to_head(engine: Engine) -> None:
     """Bring the ledger schema to the newest revision; a no-op (one query) when it is there."""
+    # A ledger at head answers one query, without importing alembic (a plan's start-up).
+    with engine.connect() as conn:
+        if inspect(conn).has_table("alembic_version") and \
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION:
+            return
     from alembic import command
     from alembic.config import Config
 
-    with engine.connect() as conn:
-        if current_revision(conn) == head_revision():
-            return
     with engine.connect() as conn:
         # 1. One migrator at a time; the others wait here, then find the work done.
         if engine.dialect.name == "sqlite":
@@ -419,6 +485,7 @@ def _asset(row) -> AssetRecord:
         locale=row["locale"], aspect=row["aspect"], output_path=Path(row["output_path"]), sha256=row["sha256"],
         manifest_label=row["manifest_label"], base_clip_key=row["base_clip_key"], created_at=row["created_at"],
         status=row["status"], catalog=row["catalog"], output_dir=Path(row["output_dir"]),
+        size=row["size"], mtime_ns=row["mtime_ns"],
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select
@@ -20,9 +21,10 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from foundation.primitives import canonical_json
 from foundation.records import FrameHook
-from provenance.fingerprint import FingerprintIndex, FingerprintRecorder, Region, TextPrints
 from provenance.spec import Action
-from provenance.watermark import watermark_hook
+
+if TYPE_CHECKING:  # the tables are read by every plan (seals); the marks (scipy) only by a render or audit
+    from provenance.fingerprint import FingerprintIndex, FingerprintRecorder, Region, TextPrints
 
 WATERMARK_ALG = "com.tessera.watermark.v1"      # our algorithm (docs/watermark.md), not in the C2PA list
 FINGERPRINT_ALG = "com.tessera.phash64.v1"
@@ -63,6 +65,9 @@ def durable_marks(payload: int, key: bytes, fps: float, *, text_regions: tuple[R
     the marked frame (what is encoded, but for the text layers the composer puts back: a
     mark-sized change the perceptual hash does not see). text_regions: where the variant's text
     boxes are (fractions of the frame); their text prints tell it from its locale siblings."""
+    from provenance.fingerprint import FingerprintRecorder
+    from provenance.watermark import watermark_hook
+
     mark = watermark_hook(payload, key, in_place=True)
     recorder = FingerprintRecorder(fps, per_second=PER_SECOND, regions=text_regions)
     return DurableMarks(payload, lambda i, frame: recorder(i, mark(i, frame)), recorder)
@@ -109,6 +114,8 @@ class SoftBindingStore:
 
     def text_prints(self, asset_ids: list[str]) -> dict[str, TextPrints]:
         """The stored text prints of these assets (an asset recorded without any is left out)."""
+        from provenance.fingerprint import TextPrints
+
         if not asset_ids:
             return {}
         with self.engine.connect() as c:
@@ -122,6 +129,8 @@ class SoftBindingStore:
 
     def fingerprint_index(self) -> FingerprintIndex:
         """Every stored fingerprint in one vectorised index (built per audit; ~1 s per million)."""
+        from provenance.fingerprint import FingerprintIndex
+
         with self.engine.connect() as c:
             rows = c.execute(select(fingerprints.c.asset_id, fingerprints.c.hash)).all()
         index = FingerprintIndex()

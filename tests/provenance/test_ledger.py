@@ -1,4 +1,6 @@
 """The ledger records assets with their manifests and knows when a variant is intact."""
+import os
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -6,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from foundation.primitives import sha256_file
-from provenance.ledger import AssetRecord, Ledger
+from provenance.ledger import AssetRecord, Ledger, file_stat
 
 
 @pytest.fixture
@@ -44,6 +46,29 @@ def test_intact_only_when_file_exists_unchanged_at_the_same_path(ledger, tmp_pat
     data[3] ^= 0xFF
     rec.output_path.write_bytes(bytes(data))
     assert not ledger.is_intact("k1", rec.output_path)
+    rec.output_path.unlink()
+    assert not ledger.is_intact("k1", rec.output_path)
+
+
+def test_a_file_whose_recorded_size_and_mtime_still_match_is_not_hashed_again_and_a_changed_one_is(ledger, tmp_path):
+    rec = _record(tmp_path, "k1", b"signed bytes")
+    size, mtime_ns = file_stat(rec.output_path)
+    ledger.record_asset(replace(rec, size=size, mtime_ns=mtime_ns), "urn:c2pa:1", "{}")
+    assert (ledger.asset("tsr-k1").size, ledger.asset("tsr-k1").mtime_ns) == (size, mtime_ns)
+    assert ledger.is_intact("k1", rec.output_path)
+    # Rewritten (new bytes, new mtime): the stat differs, so it is hashed, and the hash differs.
+    rec.output_path.write_bytes(b"signed bytez")
+    os.utime(rec.output_path, ns=(mtime_ns + 10**9, mtime_ns + 10**9))
+    assert not ledger.is_intact("k1", rec.output_path)
+    # The recorded bytes again, touched: the stat differs, the hash matches.
+    rec.output_path.write_bytes(b"signed bytes")
+    assert ledger.is_intact("k1", rec.output_path)
+    # Same size and the recorded mtime set back on purpose: the plan trusts the stat (what
+    # `tessera audit` is for: it hashes every file).
+    rec.output_path.write_bytes(b"signed bytez")
+    os.utime(rec.output_path, ns=(mtime_ns, mtime_ns))
+    assert ledger.is_intact("k1", rec.output_path)
+    assert ledger.path_record(rec.output_path, sha256_file(rec.output_path)).by_content == ()
     rec.output_path.unlink()
     assert not ledger.is_intact("k1", rec.output_path)
 
@@ -110,3 +135,14 @@ def test_path_record_tells_where_content_is_recorded_and_what_is_recorded_at_a_p
     assert at_a.in_output_dir
     elsewhere = ledger.path_record(tmp_path / "delivery" / "x.mp4", a.sha256)
     assert elsewhere.at_path is None and not elsewhere.in_output_dir and elsewhere.by_content[0].asset_id == "tsr-a"
+
+
+def test_the_batch_intact_check_answers_as_is_intact_does_for_each_variant(ledger, tmp_path):
+    recs = [_record(tmp_path, f"k{i}", f"bytes {i}".encode()) for i in range(620)]   # more than one batch of 500
+    for rec in recs[:600]:
+        ledger.record_asset(rec, "urn:c2pa:1", "{}")
+    recs[3].output_path.write_bytes(b"changed")
+    recs[4].output_path.unlink()
+    asked = [(r.variant_key, r.output_path) for r in recs] + [("k5", tmp_path / "elsewhere.mp4")]
+    assert ledger.intact(asked) == {pair for pair in asked if ledger.is_intact(*pair)}
+    assert len(ledger.intact(asked)) == 598

@@ -11,7 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, insert, text
 
 from compliance.journal import metadata as journal_metadata
-from provenance.ledger import MIGRATIONS_DIR, Ledger, head_revision, metadata, runs
+from foundation.primitives import sha256_file
+from provenance.ledger import HEAD_REVISION, MIGRATIONS_DIR, AssetRecord, Ledger, head_revision, metadata, runs
 
 from ledger_0003 import ledger_at_0003
 
@@ -78,3 +79,30 @@ def test_migration_0004_downgrades_to_one_row_per_key(tmp_path):
     assert kept in ('{"asset": "tsr-a"}', '{"asset": "tsr-a", "folder": 2}')
     led.engine.dispose()
     assert Ledger(url).asset("tsr-a").output_dir is not None          # and up again
+
+
+def test_the_head_a_ledger_is_checked_against_without_alembic_is_alembics_head():
+    assert HEAD_REVISION == head_revision()
+
+
+def test_migration_0005_keeps_rows_without_a_recorded_stat_and_they_are_hashed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    led = Ledger(url)
+    led.start_run("r1", "cat", "{}")
+    out = tmp_path / "a.mp4"
+    out.write_bytes(b"signed bytes")
+    rec = AssetRecord(asset_id="tsr-a", variant_key="ka", run_id="r1", sku="S", locale="de-DE", aspect="1:1",
+                      output_path=out, sha256=sha256_file(out), manifest_label="urn:1", base_clip_key="b",
+                      created_at=datetime.now(timezone.utc), output_dir=tmp_path)
+    led.record_asset(rec, "urn:1", "{}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.downgrade(cfg, "0004")
+    with create_engine(url).connect() as c:
+        assert "size" not in {col["name"] for col in inspect(c).get_columns("assets")}
+    led = Ledger(url)                                 # upgraded again: the row has no stat
+    assert (led.asset("tsr-a").size, led.asset("tsr-a").mtime_ns) == (None, None)
+    assert led.is_intact("ka", out)
+    out.write_bytes(b"other bytes!")
+    assert not led.is_intact("ka", out)
