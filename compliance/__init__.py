@@ -13,6 +13,8 @@ Where the gate sits in the life of a variant (the application core wires it):
                   never signed)
 """
 from compliance.decide import decide   # a submodule's name too: imported here, not lazily
+from typing import TYPE_CHECKING
+
 from foundation.lazy import lazy_exports
 
 __all__ = [
@@ -49,36 +51,32 @@ __all__ = [
     "with_compliance",
 ]
 
-# Each name is imported from its module on first use (foundation.lazy).
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "BaseAssessment": "compliance.assess",
-    "Registries": "compliance.assess",
-    "assess_base_clip": "compliance.assess",
-    "open_registries": "compliance.assess",
-    "AuditRecord": "compliance.audit",
-    "Limits": "compliance.audit",
-    "audit_paths": "compliance.audit",
-    "exit_code": "compliance.audit",
-    "ledger_profile_lookup": "compliance.audit",
-    "GateError": "compliance.decide",
-    "VariantDecision": "compliance.decide",
-    "ai_flags": "compliance.decide",
-    "apply_labels": "compliance.decide",
-    "rules_digest": "compliance.decide",
-    "with_compliance": "compliance.decide",
-    "ReviewError": "compliance.holds",
-    "approve": "compliance.holds",
-    "gate_report": "compliance.holds",
-    "held_items": "compliance.holds",
-    "hold_for_review": "compliance.holds",
-    "mark_published": "compliance.holds",
-    "pending_reviews": "compliance.holds",
-    "publish_block": "compliance.holds",
-    "publish_manifest": "compliance.holds",
-    "quarantine": "compliance.holds",
-    "reject": "compliance.holds",
-    "supersede_blocked": "compliance.holds",
-    "supersede_review": "compliance.holds",
-    "Verification": "compliance.verify",
-    "verify_shipped": "compliance.verify",
-})
+if TYPE_CHECKING:   # the public names and their modules; imported on first use (foundation.lazy)
+    from compliance.assess import BaseAssessment, Registries, assess_base_clip, open_registries
+    from compliance.audit import AuditRecord, Limits, audit_paths, exit_code, ledger_profile_lookup
+    from compliance.decide import (
+        GateError,
+        VariantDecision,
+        ai_flags,
+        apply_labels,
+        rules_digest,
+        with_compliance,
+    )
+    from compliance.holds import (
+        ReviewError,
+        approve,
+        gate_report,
+        held_items,
+        hold_for_review,
+        mark_published,
+        pending_reviews,
+        publish_block,
+        publish_manifest,
+        quarantine,
+        reject,
+        supersede_blocked,
+        supersede_review,
+    )
+    from compliance.verify import Verification, verify_shipped
+
+__getattr__, __dir__ = lazy_exports(__name__)

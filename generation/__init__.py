@@ -1,4 +1,6 @@
 """Generation: base clips from product photos (CPU motion), composition per locale and aspect, one final encode."""
+from typing import TYPE_CHECKING
+
 from foundation.lazy import lazy_exports
 
 __all__ = [
@@ -25,27 +27,20 @@ __all__ = [
     "ffmpeg_exe",
 ]
 
-# Each name is imported from its module on first use (foundation.lazy).
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "ffmpeg_exe": "foundation.frames",
-    "read_clip": "foundation.frames",
-    "write_clip": "foundation.frames",
-    "VariantJob": "generation.compose",
-    "check_variant_text": "generation.compose",
-    "format_price": "generation.compose",
-    "render_variant": "generation.compose",
-    "render_variants": "generation.compose",
-    "text_regions": "generation.compose",
-    "GlyphError": "generation.fonts",
-    "check_coverage": "generation.fonts",
-    "font_for_locale": "generation.fonts",
-    "SAFE_ZONES": "generation.layout",
-    "layout_for": "generation.layout",
-    "output_size": "generation.layout",
-    "make_base_clip": "generation.motion",
-    "BaseClip": "foundation.records",
-    "FrameHook": "foundation.records",
-    "RenderedVariant": "foundation.records",
-    "VariantSpec": "foundation.records",
-    "TextFitError": "generation.text",
-})
+if TYPE_CHECKING:   # the public names and their modules; imported on first use (foundation.lazy)
+    from foundation.frames import ffmpeg_exe, read_clip, write_clip
+    from generation.compose import (
+        VariantJob,
+        check_variant_text,
+        format_price,
+        render_variant,
+        render_variants,
+        text_regions,
+    )
+    from generation.fonts import GlyphError, check_coverage, font_for_locale
+    from generation.layout import SAFE_ZONES, layout_for, output_size
+    from generation.motion import make_base_clip
+    from foundation.records import BaseClip, FrameHook, RenderedVariant, VariantSpec
+    from generation.text import TextFitError
+
+__getattr__, __dir__ = lazy_exports(__name__)

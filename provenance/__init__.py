@@ -1,4 +1,6 @@
 """Provenance: signing credentials, C2PA manifests (build, sign, read)."""
+from typing import TYPE_CHECKING
+
 from foundation.lazy import lazy_exports
 
 __all__ = [
@@ -25,27 +27,30 @@ __all__ = [
     "watermark_key",
 ]
 
-# Each name is imported from its module on first use (foundation.lazy).
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "CredentialError": "provenance.credentials",
-    "is_development_signer": "provenance.credentials",
-    "load_credentials": "provenance.credentials",
-    "signer_chain": "provenance.credentials",
-    "trust_anchors": "provenance.credentials",
-    "trust_list": "provenance.credentials",
-    "watermark_key": "provenance.credentials",
-    "SigningError": "provenance.manifest",
-    "sign_file": "provenance.manifest",
-    "read_c2pa": "provenance.reader",
-    "Action": "provenance.spec",
-    "C2paReport": "provenance.spec",
-    "Credentials": "provenance.spec",
-    "Ingredient": "provenance.spec",
-    "ManifestSpec": "provenance.spec",
-    "ModelIngredient": "provenance.spec",
-    "ReadAction": "provenance.spec",
-    "SignedManifest": "provenance.spec",
-    "SigningConfig": "provenance.spec",
-    "TrustAnchor": "provenance.spec",
-    "TrustList": "provenance.spec",
-})
+if TYPE_CHECKING:   # the public names and their modules; imported on first use (foundation.lazy)
+    from provenance.credentials import (
+        CredentialError,
+        is_development_signer,
+        load_credentials,
+        signer_chain,
+        trust_anchors,
+        trust_list,
+        watermark_key,
+    )
+    from provenance.manifest import SigningError, sign_file
+    from provenance.reader import read_c2pa
+    from provenance.spec import (
+        Action,
+        C2paReport,
+        Credentials,
+        Ingredient,
+        ManifestSpec,
+        ModelIngredient,
+        ReadAction,
+        SignedManifest,
+        SigningConfig,
+        TrustAnchor,
+        TrustList,
+    )
+
+__getattr__, __dir__ = lazy_exports(__name__)
