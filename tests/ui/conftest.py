@@ -9,8 +9,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "flows"))   # flow_
 CHROMIUM = Path("/usr/bin/chromium")     # `make browser` installs it; Playwright's own download is never used
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module. Not for the session: while Playwright's sync API is open the main
+    thread has a running event loop, and Prefect's sync calls (state.result(), flow.to_deployment())
+    then return coroutines in every later test."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
